@@ -1,0 +1,13 @@
+"""``from disco.core import Job, result_iterator``."""
+from disco_core import __version__
+from disco_core.client import Disco, Job, result_iterator
+from disco_core.errors import DiscoError, JobError
+from disco_core.worker import Params
+
+
+def client_version() -> str:
+    return __version__
+
+
+__all__ = ["Disco", "Job", "result_iterator", "Params", "DiscoError", "JobError",
+           "client_version"]

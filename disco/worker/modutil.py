@@ -1,0 +1,2 @@
+"""``disco.worker.modutil``."""
+from disco_core.worker.modutil import ModUtilImportError, find_modules  # noqa: F401

@@ -1,0 +1,141 @@
+"""The ``disco`` command line. Every subcommand, core's included, comes from a plugin hook
+(``disco_cli_commands``), so a plugin adds commands the same way core does.
+
+Global options go anywhere: ``-h``, ``-s FILE`` (settings file), ``-v`` (print the settings
+in force; tracebacks on error), ``-t TOKEN``, ``-M MASTER``. Job arguments accept the
+history shortcuts ``@`` (the newest job) and ``@?TEXT`` (the newest job whose name
+contains TEXT). Errors print one line and exit with status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import DiscoError
+
+
+@dataclass
+class Command:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace, "Context"], Any]
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    aliases: list[str] = field(default_factory=list)
+
+
+class Context:
+    """What a command needs: settings, the master client, job-name resolution."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._disco = None
+        from ..settings import DiscoSettings
+        self.settings = DiscoSettings()
+
+    @property
+    def disco(self) -> Any:
+        if self._disco is None:
+            from ..client import Disco
+            self._disco = Disco(settings=self.settings)
+        return self._disco
+
+    def jobname(self, spec: str) -> str:
+        """Resolve ``@`` and ``@?TEXT`` against the master's job list."""
+        if spec == "@" or spec.startswith("@?"):
+            jobs = self.disco.joblist()
+            for _start, _status, name in jobs:
+                if spec == "@" or spec[2:] in name:
+                    return name
+            raise DiscoError("no job matches %r" % spec)
+        return spec
+
+    def jobnames(self, specs: list[str]) -> list[str]:
+        if not specs:
+            specs = [line.strip() for line in sys.stdin if line.strip()]
+        return [self.jobname(s) for s in specs]
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("-s", "--settings", metavar="FILE", default=default,
+                        help="settings file (sets DISCO_SETTINGS_FILE)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="print the settings in force; show tracebacks on error")
+    parser.add_argument("-t", "--token", default=default, help="DDFS read and write token")
+    parser.add_argument("-M", "--master", default=default, help="the master (host or URL)")
+
+
+def commands() -> list[Command]:
+    from ..plugins import get_host
+    found: dict[str, Command] = {}
+    for batch in get_host().hook.disco_cli_commands():
+        for cmd in batch or []:
+            found.setdefault(cmd.name, cmd)
+    return sorted(found.values(), key=lambda c: c.name)
+
+
+def build_parser(cmds: list[Command]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="disco", description="Control a Disco cluster.")
+    _global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in cmds:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, aliases=cmd.aliases)
+        _global_options(p, suppress=True)
+        cmd.arguments(p)
+        p.set_defaults(_command=cmd)
+    return parser
+
+
+def apply_globals(args: argparse.Namespace) -> None:
+    if getattr(args, "settings", None):
+        if not os.path.isfile(args.settings):
+            raise DiscoError("settings file %s does not exist" % args.settings)
+        os.environ["DISCO_SETTINGS_FILE"] = args.settings
+    if getattr(args, "token", None):
+        os.environ["DDFS_READ_TOKEN"] = os.environ["DDFS_WRITE_TOKEN"] = args.token
+    master = getattr(args, "master", None)
+    if master:
+        if ":" not in master.split("://")[-1]:
+            from ..settings import DiscoSettings
+            master = "%s:%s" % (master, DiscoSettings()["DISCO_PORT"])
+        if "://" not in master:
+            master = "http://" + master
+        os.environ["DISCO_MASTER"] = master
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmds = commands()
+    parser = build_parser(cmds)
+    args = parser.parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    try:
+        apply_globals(args)
+        ctx = Context(args)
+        if verbose:
+            for name in ctx.settings.names:
+                print("%s = %s" % (name, ctx.settings[name]))
+        cmd = getattr(args, "_command", None)
+        if cmd is None:
+            if not verbose:
+                print(ctx.disco)
+            return 0
+        result = cmd.run(args, ctx)
+        return int(result or 0)
+    except KeyboardInterrupt:
+        return 1
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if verbose:
+            raise
+        print("disco: %s" % (exc,), file=sys.stderr)
+        return 1
+
+
+def entry() -> None:
+    sys.exit(main())

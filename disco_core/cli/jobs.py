@@ -1,0 +1,243 @@
+"""Job commands: ``run``, ``wait``, ``results``, ``events``, ``jobs``, ``jobinfo``, ``kill``,
+``purge``, ``pstats``, ``jobdict``, ``stageresults``, ``nodeinfo``, ``config``, ``plugins``,
+``oob``, ``submit``, ``master_version``, ``client_version``."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from ..errors import DiscoError
+from . import Command, Context
+
+
+def print_results(results: list) -> None:
+    for result in results:
+        if isinstance(result, (list, tuple)):
+            print("\t".join(result))
+        else:
+            print(result)
+
+
+def _reify(value: str) -> Any:
+    from ..util import reify
+    return reify(value)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ..plugins import import_object
+    sys.path.insert(0, os.getcwd())
+    try:
+        cls = import_object(args.jobclass)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise DiscoError("cannot import job class %r: %s (give module.JobClass, with the module "
+                         "importable from the current directory)" % (args.jobclass, exc)) from None
+    job = cls(name=args.name, settings=ctx.settings) if args.name else cls(settings=ctx.settings)
+    jobargs: dict[str, Any] = {}
+    if args.input:
+        jobargs["input"] = args.input
+    if args.map:
+        jobargs["map"] = _reify(args.map)
+    if args.reduce:
+        jobargs["reduce"] = _reify(args.reduce)
+    for key in ("save", "profile", "partitions"):
+        value = getattr(args, key)
+        if value is not None:
+            jobargs[key] = _reify(value)
+    if args.scheduler:
+        jobargs["scheduler"] = {k: _reify(v) for k, v in args.scheduler}
+    if args.param:
+        from ..worker import Params
+        jobargs["params"] = Params(**{k: _reify(v) for k, v in args.param})
+    job.run(**jobargs)
+    print(job.name)
+    return 0
+
+
+def run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("jobclass", help="module.JobClass")
+    p.add_argument("input", nargs="*", help="input URLs")
+    p.add_argument("-n", "--name", help="job name prefix")
+    p.add_argument("-m", "--map", help="map function (dotted name)")
+    p.add_argument("-r", "--reduce", help="reduce function (dotted name)")
+    p.add_argument("--save", help="save results (True/False)")
+    p.add_argument("--profile", help="profile the tasks (True/False)")
+    p.add_argument("--partitions", help="number of partitions")
+    p.add_argument("-S", "--scheduler", nargs=2, action="append", metavar=("KEY", "VALUE"))
+    p.add_argument("-P", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"))
+
+
+def jobs_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("jobs", nargs="*", help="job names, @ or @?TEXT (stdin if none)")
+
+
+def job_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("job", help="job name, @ or @?TEXT")
+
+
+def wait(args: argparse.Namespace, ctx: Context) -> int:
+    for name in ctx.jobnames(args.jobs):
+        print_results(ctx.disco.wait(name))
+    return 0
+
+
+def results(args: argparse.Namespace, ctx: Context) -> int:
+    for name in ctx.jobnames(args.jobs):
+        status, res = ctx.disco.results(name, timeout=0)
+        if status == "unknown job":
+            raise DiscoError("unknown job %s" % name)
+        print_results(res)
+    return 0
+
+
+def events(args: argparse.Namespace, ctx: Context) -> int:
+    data = ctx.disco.rawevents(ctx.jobname(args.job), args.offset)
+    sys.stdout.write(data.decode("utf-8", "replace"))
+    return 0
+
+
+def jobs(args: argparse.Namespace, ctx: Context) -> int:
+    for _start, status, name in ctx.disco.joblist():
+        print("%s\t%s" % (name, status) if args.status else name)
+    return 0
+
+
+def jobinfo(args: argparse.Namespace, ctx: Context) -> int:
+    print(json.dumps(ctx.disco.jobinfo(ctx.jobname(args.job)), indent=2))
+    return 0
+
+
+def kill(args: argparse.Namespace, ctx: Context) -> int:
+    for name in ctx.jobnames(args.jobs):
+        ctx.disco.kill(name)
+    return 0
+
+
+def purge(args: argparse.Namespace, ctx: Context) -> int:
+    for name in ctx.jobnames(args.jobs):
+        ctx.disco.purge(name)
+    return 0
+
+
+def pstats(args: argparse.Namespace, ctx: Context) -> int:
+    stats = ctx.disco.profile_stats(ctx.jobname(args.job), stream=sys.stdout)
+    stats.sort_stats(*(args.sort_stats or ["cumulative"])).print_stats()
+    return 0
+
+
+def jobdict(args: argparse.Namespace, ctx: Context) -> int:
+    name = ctx.jobname(args.job)
+    print(name)
+    for key, value in ctx.disco.jobpack(name).jobdict.items():
+        print("\t%s\t%s" % (key, value))
+    return 0
+
+
+def stageresults(args: argparse.Namespace, ctx: Context) -> int:
+    print_results(ctx.disco.stageresults(ctx.jobname(args.job), args.stage))
+    return 0
+
+
+def nodeinfo(args: argparse.Namespace, ctx: Context) -> int:
+    for host, info in ctx.disco.nodeinfo().items():
+        print("%s\t%s" % (host, info))
+    return 0
+
+
+def config(args: argparse.Namespace, ctx: Context) -> int:
+    for row in ctx.disco.get_config():
+        print("\t".join(row))
+    return 0
+
+
+def plugins(args: argparse.Namespace, ctx: Context) -> int:
+    from ..plugins import get_host
+    infos = get_host().inventory()
+    broken = 0
+    for info in infos:
+        state = "disabled" if info.disabled else ("BROKEN" if info.error else "ok")
+        provides = ", ".join(info.drivers + (["hooks"] if info.hooks else []))
+        print("%-28s %-8s %-8s %s" % (info.name, info.version, state, provides))
+        if info.error:
+            broken += 1
+            print("    %s" % info.error)
+    if broken:
+        print("%d plugin(s) failed to load" % broken)
+    return 0
+
+
+def oob(args: argparse.Namespace, ctx: Context) -> int:
+    words = args.words
+    if words and words[0] == "get":
+        if len(words) != 3:
+            raise DiscoError("usage: disco oob get KEY JOB")
+        sys.stdout.buffer.write(ctx.disco.oob_get(ctx.jobname(words[2]), words[1]))
+        return 0
+    if len(words) != 1:
+        raise DiscoError("usage: disco oob JOB | disco oob get KEY JOB")
+    for key in ctx.disco.oob_list(ctx.jobname(words[0])):
+        print(key)
+    return 0
+
+
+def submit(args: argparse.Namespace, ctx: Context) -> int:
+    data = open(args.file, "rb").read() if args.file else sys.stdin.buffer.read()
+    print(ctx.disco.submit(data))
+    return 0
+
+
+def master_version(args: argparse.Namespace, ctx: Context) -> int:
+    print(ctx.disco.master_version())
+    return 0
+
+
+def client_version(args: argparse.Namespace, ctx: Context) -> int:
+    from .. import __version__
+    print(__version__)
+    return 0
+
+
+def job_commands() -> list[Any]:
+    def offset(p: argparse.ArgumentParser) -> None:
+        job_arg(p)
+        p.add_argument("-o", "--offset", type=int, default=0, help="byte offset")
+
+    def status_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-S", "--status", action="store_true", help="show each job's status")
+
+    def sort_keys(p: argparse.ArgumentParser) -> None:
+        job_arg(p)
+        p.add_argument("-k", "--sort-stats", action="append", help="pstats sort key")
+
+    def stage(p: argparse.ArgumentParser) -> None:
+        job_arg(p)
+        p.add_argument("-S", "--stage", default="map", help="stage name (default map)")
+
+    def oob_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("words", nargs="+", help="JOB, or get KEY JOB")
+
+    def file_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("file", nargs="?", help="job pack file (stdin if none)")
+
+    return [
+        Command("run", "run a job class: print the job name", run, run_arguments),
+        Command("wait", "wait for jobs; print their results", wait, jobs_arg),
+        Command("results", "print the result URLs of jobs", results, jobs_arg),
+        Command("events", "print a job's event log", events, offset),
+        Command("jobs", "list jobs, newest first", jobs, status_flag),
+        Command("jobinfo", "print a job's status, stages and results", jobinfo, job_arg),
+        Command("kill", "kill jobs", kill, jobs_arg),
+        Command("purge", "kill jobs and delete all their data", purge, jobs_arg),
+        Command("pstats", "print a profiled job's statistics", pstats, sort_keys),
+        Command("jobdict", "print a job's jobdict", jobdict, job_arg),
+        Command("stageresults", "print the results of one stage of a job", stageresults, stage),
+        Command("nodeinfo", "print the nodes' state", nodeinfo),
+        Command("config", "print the node table", config),
+        Command("plugins", "list installed plugins and any that failed to load", plugins),
+        Command("oob", "list a job's out-of-band keys, or get one", oob, oob_args),
+        Command("submit", "submit a job pack file", submit, file_arg),
+        Command("master_version", "print the master's version", master_version),
+        Command("client_version", "print this library's version", client_version),
+    ]

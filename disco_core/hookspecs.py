@@ -1,0 +1,85 @@
+"""Every hook a plugin may implement, in one place.
+
+Plugins declare a module of ``@hookimpl`` functions under the entry-point group ``disco``
+(see :mod:`disco_core.plugins`). Hooks are for cross-cutting behaviour; named
+implementations (schemes, readers, writers, scheduler policies, volumes) are drivers in
+their own entry-point groups, loaded lazily by name, and the ``disco_register_*`` hooks
+below add drivers at run time without packaging (a scheme defined in a test or a script).
+
+Hooks that a Tornado process calls may be ``async``: call sites await whatever a hook
+returns when it is awaitable, so a hook never blocks the IOLoop.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "disco"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def disco_settings() -> dict[str, Any]:
+    """Settings a plugin adds, as ``{NAME: default}``; a default may be a callable taking the
+    settings object. Called once when the plugin manager is built, in every process.
+    Core's own names cannot be redefined."""
+
+
+@hookspec
+def disco_register_schemes() -> dict[str, Any]:
+    """Input schemes defined in process, as ``{scheme: driver}``; they win over entry points
+    of the same name. A driver has ``open(url, task=None) -> binary file object`` and may
+    have ``expand(url, label, task=None) -> [url, ...]`` (index schemes such as ``dir``)."""
+
+
+@hookspec
+def disco_register_readers() -> dict[str, Any]:
+    """Readers defined in process, as ``{name: reader}``; a reader is
+    ``reader(fd, size, url, params) -> iterable of records``."""
+
+
+@hookspec
+def disco_register_writers() -> dict[str, Any]:
+    """Writers defined in process, as ``{name: writer}``; a writer is
+    ``writer(fd, label, url, params) -> object with add(key, value) and close()``."""
+
+
+@hookspec
+def disco_register_schedulers() -> dict[str, Any]:
+    """Scheduler policies defined in process, as ``{name: policy class}``."""
+
+
+@hookspec
+def disco_master_routes(master: Any) -> list[tuple]:
+    """Extra Tornado rules ``(pattern, handler, kwargs)`` for the master's web server.
+    Called once by the master while it builds its application; ``master`` is the
+    :class:`disco_core.master.app.Master`."""
+
+
+@hookspec
+def disco_node_routes(node: Any) -> list[tuple]:
+    """Extra Tornado rules for a node's data server. Called once per node at start."""
+
+
+@hookspec
+def disco_master_started(master: Any) -> None:
+    """The master is serving. May be async."""
+
+
+@hookspec
+def disco_cli_commands() -> list[Any]:
+    """Subcommands for the ``disco`` command line, as :class:`disco_core.cli.Command`
+    objects. Called each time the CLI starts; keep the hook module cheap to import."""
+
+
+@hookspec
+def disco_job_event(jobname: str, host: str, message: str, timestamp: str) -> None:
+    """A line was appended to a job's event log (master side). Must be cheap and must not
+    block: it runs on the master's IOLoop for every event."""
+
+
+@hookspec
+def disco_job_finished(jobname: str, status: str, results: list) -> None:
+    """A job reached ``ready`` or ``dead`` (master side). May be async."""

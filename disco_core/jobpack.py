@@ -1,0 +1,191 @@
+"""Job packs (the binary a client submits) and job names, as the original defined them.
+
+Layout: a 128-byte header (magic ``0xd5c0``, version 1 or 2, four big-endian u32 section
+offsets, zero padding), then the jobdict (JSON), the jobenvs (JSON object), the jobhome
+(a ZIP) and the jobdata (opaque bytes). :func:`validate` gives the master's error
+messages (``invalid header``, ``jobpack missing key 'k'``, ``invalid prefix``, ...).
+Version-1 (classic) jobdicts are turned into pipelines by :func:`pipeline_of`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import time
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from .errors import JobPackError
+
+MAGIC = 0xD5C0
+VERSION1 = 0x0001
+VERSION2 = 0x0002
+HEADER_FORMAT = "!IIIII"
+HEADER_SIZE = 128
+GROUPINGS = ("split", "group_label", "group_node", "group_node_label", "group_all")
+MAX_CORES = 2 ** 31
+
+
+@dataclass
+class JobPack:
+    version: int
+    jobdict: dict
+    jobenvs: dict
+    jobhome: bytes
+    jobdata: bytes
+
+    def dumps(self) -> bytes:
+        jobdict = json.dumps(self.jobdict).encode("utf-8")
+        jobenvs = json.dumps(self.jobenvs).encode("utf-8")
+        off_envs = HEADER_SIZE + len(jobdict)
+        off_home = off_envs + len(jobenvs)
+        off_data = off_home + len(self.jobhome)
+        header = struct.pack(HEADER_FORMAT, (MAGIC << 16) + self.version, HEADER_SIZE,
+                             off_envs, off_home, off_data)
+        header += b"\0" * (HEADER_SIZE - len(header))
+        return b"".join((header, jobdict, jobenvs, self.jobhome, self.jobdata))
+
+    @classmethod
+    def loads(cls, data: bytes) -> "JobPack":
+        version, (o1, o2, o3, o4) = offsets(data)
+        try:
+            jobdict = json.loads(data[o1:o2])
+        except ValueError as exc:
+            raise JobPackError("invalid jobdict: not JSON (%s)" % exc) from None
+        try:
+            jobenvs = json.loads(data[o2:o3]) if o3 > o2 else {}
+        except ValueError as exc:
+            raise JobPackError("invalid jobenvs: not JSON (%s)" % exc) from None
+        return cls(version, jobdict, jobenvs, data[o3:o4], data[o4:])
+
+    @classmethod
+    def load(cls, fd: BinaryIO) -> "JobPack":
+        return cls.loads(fd.read())
+
+
+def offsets(data: bytes, total_len: int | None = None) -> tuple[int, tuple[int, int, int, int]]:
+    """The version and section offsets from a pack (or its header and ``total_len``)."""
+    total = len(data) if total_len is None else total_len
+    if len(data) < HEADER_SIZE:
+        raise JobPackError("invalid header: the job pack is %d bytes, shorter than its "
+                           "128-byte header" % len(data))
+    word, o1, o2, o3, o4 = struct.unpack(HEADER_FORMAT, data[:struct.calcsize(HEADER_FORMAT)])
+    magic, version = word >> 16, word & 0xFFFF
+    if magic != MAGIC:
+        raise JobPackError("invalid header: bad magic 0x%04x (expected 0xd5c0); "
+                           "is this a Disco job pack?" % magic)
+    if not (o1 == HEADER_SIZE and o2 > o1 and o3 >= o2 and o4 >= o3 and total >= o4):
+        raise JobPackError("invalid header: section offsets %r do not fit a %d-byte pack"
+                           % ([o1, o2, o3, o4], total))
+    if version not in (VERSION1, VERSION2):
+        raise JobPackError("unsupported version '%d'" % version)
+    return version, (o1, o2, o3, o4)
+
+
+def _require(jobdict: dict, key: str) -> Any:
+    if key not in jobdict:
+        raise JobPackError("jobpack missing key '%s'" % key)
+    return jobdict[key]
+
+
+def validate(pack: JobPack) -> None:
+    """Raise :class:`JobPackError` with the master's message if the pack is unusable."""
+    d = pack.jobdict
+    if not isinstance(d, dict):
+        raise JobPackError("invalid jobdict: expected a JSON object, got %s" % type(d).__name__)
+    if not isinstance(pack.jobenvs, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in pack.jobenvs.items()):
+        raise JobPackError("invalid jobenvs: expected a JSON object of strings")
+    prefix = _require(d, "prefix")
+    if not isinstance(prefix, str) or not prefix or "/" in prefix or "." in prefix:
+        raise JobPackError("invalid prefix %r: use letters, digits and _ only" % (prefix,))
+    worker = _require(d, "worker")
+    if not isinstance(worker, str) or not worker:
+        raise JobPackError("invalid worker %r: give a path inside the job home" % (worker,))
+    if not isinstance(_require(d, "owner"), str):
+        raise JobPackError("invalid owner: expected a string")
+    scheduler = _require(d, "scheduler")
+    if not isinstance(scheduler, dict):
+        raise JobPackError("invalid scheduler: expected an object like {\"max_cores\": 4}")
+    max_cores = scheduler.get("max_cores", MAX_CORES)
+    if not isinstance(max_cores, int) or max_cores < 1:
+        raise JobPackError("invalid scheduler max_cores %r: give a positive integer" % (max_cores,))
+    if not isinstance(d.get("save_results", False), bool):
+        raise JobPackError("invalid_job_save_results: save_results must be true or false")
+    save_info = d.get("save_info", "ddfs")
+    if not (isinstance(save_info, str) and len(save_info) >= 4
+            and save_info.startswith(("ddfs", "hdfs"))):
+        raise JobPackError("invalid_job_save_info: %r must start with ddfs or hdfs" % (save_info,))
+    if pack.version == VERSION2:
+        pipeline = _require(d, "pipeline")
+        names = set()
+        if not isinstance(pipeline, list):
+            raise JobPackError("invalid pipeline: expected a list of [stage, grouping, concurrent]")
+        for stage in pipeline:
+            if not (isinstance(stage, list) and len(stage) in (2, 3) and isinstance(stage[0], str)):
+                raise JobPackError("invalid pipeline stage %r: expected [name, grouping, concurrent]"
+                                   % (stage,))
+            if stage[1] not in GROUPINGS:
+                raise JobPackError("invalid grouping %r in stage %r: use one of %s"
+                                   % (stage[1], stage[0], ", ".join(GROUPINGS)))
+            if stage[0] in names:
+                raise JobPackError("repeated_pipeline_stages: stage %r appears twice" % stage[0])
+            names.add(stage[0])
+        inputs = _require(d, "inputs")
+        if not isinstance(inputs, list) or not all(
+                isinstance(i, list) and len(i) == 3 and isinstance(i[0], int)
+                and isinstance(i[1], int) and isinstance(i[2], list)
+                and all(isinstance(u, str) for u in i[2]) for i in inputs):
+            raise JobPackError("invalid_job_inputs: expected [[label, size_hint, [url, ...]], ...]")
+    else:
+        inputs = _require(d, "input")
+        if not isinstance(inputs, list) or not all(
+                isinstance(i, str) or (isinstance(i, list) and i and all(isinstance(u, str) for u in i))
+                for i in inputs):
+            raise JobPackError("invalid_job_inputs: 'input' must be a list of URLs or of "
+                               "lists of replica URLs")
+        nr = _require(d, "nr_reduces")
+        if not isinstance(nr, int) or nr < 0:
+            raise JobPackError("invalid nr_reduces %r: give a non-negative integer" % (nr,))
+        for key in ("map?", "reduce?", "reduce_shuffle?"):
+            if not isinstance(d.get(key, False), bool):
+                raise JobPackError("invalid %s: expected true or false" % key)
+
+
+def pipeline_of(pack: JobPack) -> list[tuple[str, str, bool]]:
+    """The job's pipeline; version-1 jobdicts become the classic stages."""
+    d = pack.jobdict
+    if pack.version == VERSION2:
+        return [(s[0], s[1], bool(s[2]) if len(s) > 2 else False) for s in d["pipeline"]]
+    has_map, has_reduce = d.get("map?", False), d.get("reduce?", False)
+    single = d.get("nr_reduces") == 1
+    stages: list[tuple[str, str, bool]] = []
+    if has_map:
+        stages += [("map", "split", False), ("map_shuffle", "group_node", False)]
+    if has_reduce:
+        stages.append(("reduce", "group_all" if single else "group_label", False))
+        if not single and d.get("reduce_shuffle?", False):
+            stages.append(("reduce_shuffle", "group_node", False))
+    return stages
+
+
+def inputs_of(pack: JobPack) -> list[tuple[int, int, list[str]]]:
+    """The job's inputs as ``(label, size_hint, [replica urls])``."""
+    d = pack.jobdict
+    if pack.version == VERSION2:
+        return [(i[0], i[1], list(i[2])) for i in d["inputs"]]
+    return [(0, 0, [i] if isinstance(i, str) else list(i)) for i in d["input"]]
+
+
+def hexhash(name: str) -> str:
+    """The two-hex-digit fan-out directory of a name (first byte of its md5)."""
+    return hashlib.md5(name.encode("utf-8")).hexdigest()[:2]
+
+
+def job_name(prefix: str, now: float | None = None) -> str:
+    """``prefix@M:S:U`` from the Erlang-style timestamp, each part lowercase hex."""
+    now = time.time() if now is None else now
+    micro = int(round(now * 1e6))
+    secs, usec = divmod(micro, 1000000)
+    mega, secs = divmod(secs, 1000000)
+    return "%s@%x:%x:%x" % (prefix, mega, secs, usec)

@@ -1,0 +1,1 @@
+"""The master: REST API, job coordinators, scheduler, node manager, event logs."""

@@ -1,0 +1,380 @@
+"""The master: jobs, the scheduler, the nodes, and the Tornado application serving them.
+
+Run it with ``python -m disco_core.master`` (``disco start`` does, as a daemon). One
+:class:`Master` owns every piece of state; handlers get it through ``initialize`` and
+call its methods. Job coordinators are pure state machines (:mod:`.coordinator`); the
+master is the shell that gives them a network and a clock.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import shutil
+import signal
+import time
+from typing import Any
+
+import tornado.web
+
+from .. import __version__, jobpack as jp
+from ..errors import DiscoError, JobPackError, PluginError
+from ..plugins import PluginHost, get_host
+from ..settings import DiscoSettings
+from ..util import schemesplit
+from .coordinator import Job, Task
+from .events import EventLog
+from .nodes import NodeManager
+from .pipeline import Output
+from .scheduler import NodeSlots, Scheduler
+
+log = logging.getLogger("disco.master")
+MAX_JOBPACK = 1 << 30
+
+
+def load_secret(path: str) -> str:
+    """The cluster secret shared by master and nodes, created (mode 0600) on first use."""
+    if os.path.exists(path):
+        with open(path) as f:
+            return f.read().strip()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    secret = secrets.token_hex(24)
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    os.replace(path + ".tmp", path)
+    return secret
+
+
+class Master:
+    def __init__(self, settings: DiscoSettings | None = None,
+                 plugins: PluginHost | None = None) -> None:
+        self.settings = settings or DiscoSettings()
+        self.plugins = plugins or get_host()
+        s = self.settings
+        self.url = s["DISCO_MASTER"]
+        self.root = s["DISCO_MASTER_ROOT"]
+        self.version = __version__
+        self.jobs: dict[str, Job] = {}
+        self.waiters: list[asyncio.Future] = []
+        self.max_failure_rate = int(s["DISCO_MAX_FAILURE_RATE"])
+        self.accept_new_jobs = 1
+        self.retry = (float(s["DISCO_RETRY_BASE"]), float(s["DISCO_RETRY_MAX"]),
+                      float(s["DISCO_RETRY_JITTER"]))
+        cores = lambda: sum(n.max_workers for n in self.scheduler.nodes.values())  # noqa: E731
+        policy = self._policy("DISCO_SCHEDULER", cores)
+        placement = self._policy("DISCO_PLACEMENT", cores)
+        self.scheduler = Scheduler(policy, placement, self.dispatch)
+        self.nodes = NodeManager(self)
+        self.secret = ""
+        self._kicked = False
+        self.server: Any = None
+        self.started = time.time()
+
+    def _policy(self, setting: str, cores: Any) -> Any:
+        name = self.settings[setting]
+        try:
+            cls = self.plugins.driver("scheduler", name)
+        except PluginError as exc:
+            raise DiscoError("%s=%s: %s" % (setting, name, exc)) from None
+        return cls(self.settings, cores)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def application(self) -> tornado.web.Application:
+        from .handlers import routes
+        rules = routes(self)
+        for extra in self.plugins.hook.disco_master_routes(master=self):
+            rules.extend(extra or [])
+        return tornado.web.Application(rules, websocket_ping_interval=10,
+                                       websocket_ping_timeout=10)
+
+    async def start(self) -> None:
+        s = self.settings
+        s.ensuredirs()
+        self.secret = os.environ.get("DISCO_CLUSTER_SECRET") or load_secret(s["DISCO_SECRET_FILE"])
+        self.nodes.load()
+        app = self.application()
+        self.server = app.listen(int(s["DISCO_PORT"]), address=_bind_address(s["DISCO_MASTER_HOST"]),
+                                 max_body_size=MAX_JOBPACK + 1, xheaders=False)
+        self.nodes.start_all()
+        loop = asyncio.get_running_loop()
+        self._watch = loop.create_task(self.nodes.watch())
+        self._flusher = loop.create_task(self._flush_events())
+        for result in self.plugins.hook.disco_master_started(master=self):
+            if asyncio.iscoroutine(result):
+                await result
+        log.info("master %s started", self.url)
+
+    async def _flush_events(self) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            for job in list(self.jobs.values()):
+                job.events.flush()
+
+    def shutdown(self) -> None:
+        for job in self.jobs.values():
+            if job.status == "active":
+                job.kill("Job killed: the master is shutting down")
+            job.events.close()
+        self.nodes.stop_all()
+        if self.server is not None:
+            self.server.stop()
+
+    # -- scheduling ---------------------------------------------------------------------
+    def kick(self) -> None:
+        """Run the scheduler soon (once, however many events ask for it)."""
+        if self._kicked:
+            return
+        self._kicked = True
+        asyncio.get_event_loop().call_soon(self._schedule)
+
+    def _schedule(self) -> None:
+        self._kicked = False
+        self.scheduler.schedule()
+
+    def dispatch(self, task: Task, node: NodeSlots) -> None:
+        job = task.job
+        job.task_started(task, node.host)
+        message = {"op": "run", "job": job.name, "taskid": task.id, "runid": task.runid,
+                   "stage": task.stage, "grouping": task.grouping,
+                   "group": [task.group[0], task.group[1]],
+                   "inputs": [[inp.label, inp.urls] for inp in task.inputs],
+                   "jobpack": "%s/disco/ctrl/parameters?name=%s" % (self.url, job.name)}
+        if not self.nodes.send(node.host, message):
+            self.scheduler.task_ended(task)
+            job.node_lost(task, node.host)
+
+    # Actions the coordinators call ------------------------------------------------------
+    def queue(self, task: Task) -> None:
+        self.scheduler.queue(task)
+        self.kick()
+
+    def stop(self, task: Task) -> None:
+        self.scheduler.task_ended(task)
+        self.nodes.send(task.host, {"op": "kill", "job": task.job.name, "taskid": task.id})
+        self.kick()
+
+    def retry_later(self, task: Task, delay: float) -> None:
+        asyncio.get_event_loop().call_later(delay, task.job.requeue, task)
+
+    def finished(self, job: Job) -> None:
+        self.scheduler.remove_job(job)
+        waiters, self.waiters = self.waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(job.name)
+        for result in self.plugins.hook.disco_job_finished(jobname=job.name, status=job.status,
+                                                           results=job.results):
+            if asyncio.iscoroutine(result):
+                asyncio.ensure_future(result)
+        self.kick()
+
+    def cluster_hosts(self) -> set[str]:
+        return set(self.scheduler.nodes)
+
+    # -- node reports -------------------------------------------------------------------
+    def on_node_message(self, host: str, msg: dict) -> None:
+        op = msg.get("op")
+        if op == "events":
+            for jobname, ev_host, text in msg.get("events", []):
+                job = self.jobs.get(jobname)
+                if job is not None:
+                    job.events.add(ev_host, text)
+            return
+        job = self.jobs.get(msg.get("job", ""))
+        task = job.tasks.get(msg.get("taskid", -1)) if job is not None else None
+        if task is None:
+            return
+        node = self.scheduler.nodes.get(host)
+        if op == "done":
+            if node is not None and task in node.running:
+                node.stats["job_ok"] += 1
+            self.scheduler.task_ended(task)
+            outputs = [Output.from_json(o) for o in msg.get("outputs", [])]
+            job.task_done(task, msg["runid"], host, outputs)
+        elif op == "failed":
+            if node is not None and task in node.running:
+                node.stats["error" if msg.get("kind") == "fatal" else "data_error"] += 1
+            self.scheduler.task_ended(task)
+            job.task_failed(task, msg["runid"], host, msg.get("kind", "error"),
+                            msg.get("message", ""))
+        self.kick()
+
+    def node_gone(self, host: str, why: str) -> None:
+        for task in self.scheduler.running_tasks(host):
+            self.scheduler.task_ended(task)
+            task.job.node_lost(task, host)
+        self.kick()
+
+    # -- jobs ---------------------------------------------------------------------------
+    def job_dir(self, name: str) -> str:
+        return os.path.join(self.root, jp.hexhash(name), name)
+
+    async def submit(self, body: bytes) -> str:
+        if not self.accept_new_jobs:
+            raise PermissionError("No new jobs should be submitted to this cluster.")
+        pack = jp.JobPack.loads(body)
+        jp.validate(pack)
+        pipeline = jp.pipeline_of(pack)
+        inputs = await self._job_inputs(pack)
+        name = jp.job_name(pack.jobdict["prefix"])
+        while name in self.jobs or os.path.exists(self.job_dir(name)):
+            await asyncio.sleep(0.000001)
+            name = jp.job_name(pack.jobdict["prefix"])
+        jobdir = self.job_dir(name)
+        os.makedirs(jobdir, exist_ok=True)
+        tmp = os.path.join(jobdir, "jobfile.partial")
+        with open(tmp, "wb") as f:
+            f.write(body)
+        os.replace(tmp, os.path.join(jobdir, "jobfile"))
+        events = EventLog(os.path.join(jobdir, "events"), self._event_hook(name))
+        job = Job(name, pack.jobdict, pipeline, inputs, events, self, self.max_failure_rate,
+                  self.retry)
+        self.jobs[name] = job
+        self.scheduler.add_job(job)
+        events.add("master", 'Created job "%s"' % name)
+        job.start()
+        self.kick()
+        return name
+
+    def _event_hook(self, name: str) -> Any:
+        hook = self.plugins.hook.disco_job_event
+        if not hook.get_hookimpls():
+            return None
+        return lambda host, message, ts: hook(jobname=name, host=host, message=message,
+                                              timestamp=ts)
+
+    async def _job_inputs(self, pack: jp.JobPack) -> list[Output]:
+        known = set(self.plugins.names("scheme"))
+        outputs = []
+        for label, size, urls in jp.inputs_of(pack):
+            for url in urls:
+                scheme = schemesplit(url)[0] or "file"
+                if scheme not in known:
+                    raise JobPackError(self.plugins.unknown_message("scheme", scheme)
+                                       + " (input %s)" % url)
+            drv = self.plugins.driver("scheme", schemesplit(urls[0])[0] or "file")
+            if hasattr(drv, "read_index"):
+                url = urls[0]
+                loop = asyncio.get_running_loop()
+                try:
+                    lines = await loop.run_in_executor(None, lambda: list(drv.read_index(url)))
+                except Exception as exc:
+                    raise JobPackError("cannot read the index of input %s: %s" % (url, exc)) \
+                        from None
+                sizes: dict[int, int] = {}
+                for lab, _u, sz in lines:
+                    sizes[lab] = sizes.get(lab, 0) + sz
+                host = urls[0].split("://", 1)[1].split("/", 1)[0]
+                outputs.append(Output.dir(host, url, sizes.items()))
+            else:
+                outputs.append(Output.data(label, size, urls))
+        return outputs
+
+    def get_job(self, name: str) -> Job:
+        job = self.jobs.get(name)
+        if job is None:
+            raise KeyError(name)
+        return job
+
+    def kill(self, name: str) -> None:
+        self.get_job(name).kill()
+
+    def purge(self, name: str) -> None:
+        job = self.jobs.get(name)
+        if job is not None:
+            job.kill()
+            job.events.close()
+            del self.jobs[name]
+        shutil.rmtree(self.job_dir(name), ignore_errors=True)
+        self.nodes.broadcast({"op": "purge", "job": name})
+
+    async def wait_any(self, names: list[str], timeout: float) -> None:
+        if not any(self.jobs.get(n) is not None and self.jobs[n].status == "active"
+                   for n in names):
+            return
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            while True:
+                try:
+                    done = await asyncio.wait_for(asyncio.shield(fut), timeout)
+                except asyncio.TimeoutError:
+                    return
+                if done in names:
+                    return
+                fut = asyncio.get_running_loop().create_future()
+                self.waiters.append(fut)
+        finally:
+            if fut in self.waiters:
+                self.waiters.remove(fut)
+
+    def results(self, name: str) -> list:
+        job = self.jobs.get(name)
+        if job is None:
+            return ["unknown job", []]
+        return [job.status, job.results if job.status == "ready" else []]
+
+    def joblist(self) -> list:
+        out = []
+        for job in reversed(list(self.jobs.values())):
+            mega, secs = divmod(int(job.started), 1000000)
+            out.append([mega * 1000000 + secs, job.status, job.name])
+        return out
+
+    # -- out-of-band values ---------------------------------------------------------------
+    def oob_dir(self, name: str) -> str:
+        return os.path.join(self.job_dir(name), "oob")
+
+    def oob_put(self, name: str, key: str, value: bytes) -> None:
+        self.get_job(name)
+        if not key or "/" in key or key.startswith("."):
+            raise DiscoError("invalid OOB key %r" % key)
+        path = os.path.join(self.oob_dir(name), key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".partial", "wb") as f:
+            f.write(value)
+        os.replace(path + ".partial", path)
+
+    def oob_list(self, name: str) -> list[str]:
+        path = self.oob_dir(name)
+        if not os.path.isdir(path):
+            return []
+        return sorted(k for k in os.listdir(path) if not k.endswith(".partial"))
+
+    def oob_get(self, name: str, key: str) -> bytes:
+        path = os.path.join(self.oob_dir(name), key)
+        if "/" in key or not os.path.isfile(path):
+            raise KeyError(key)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _bind_address(host: str) -> str:
+    if host == "localhost":
+        return "127.0.0.1"
+    return host
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m disco_core.master",
+                                     description="Run the Disco master in the foreground.")
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)
+    settings = DiscoSettings()
+
+    async def run() -> None:
+        master = Master(settings)
+        await master.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        master.shutdown()
+
+    asyncio.run(run())

@@ -1,0 +1,262 @@
+"""The job coordinator: a job's stages, tasks, retries and results, as a state machine.
+
+It holds no sockets. The master feeds it stimuli (:meth:`Job.start`,
+:meth:`Job.task_done`, :meth:`Job.task_failed`, :meth:`Job.kill`) and it answers
+through a small :class:`Actions` interface: queue a task, stop a running task, retry a
+task after a delay, the job has finished. Tests drive it event by event.
+
+Retry policy: a failed task is queued again after ``min(K * DISCO_RETRY_BASE,
+DISCO_RETRY_MAX) + uniform(0, DISCO_RETRY_JITTER)`` seconds (K = its failure count),
+avoiding the hosts where it failed while other hosts are available. Past
+``max_failure_rate`` failures of one task the job dies and says which task, how often,
+and the last error.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..util import format_duration
+from .events import EventLog, timestamp
+from .pipeline import Output, TaskInput, group_outputs
+
+
+class Actions(Protocol):
+    def queue(self, task: "Task") -> None: ...
+    def stop(self, task: "Task") -> None: ...
+    def retry_later(self, task: "Task", delay: float) -> None: ...
+    def finished(self, job: "Job") -> None: ...
+    def cluster_hosts(self) -> set[str]: ...
+
+
+@dataclass(eq=False)
+class Task:
+    job: "Job"
+    id: int
+    stage: str
+    grouping: str
+    group: tuple[int, str]
+    inputs: list[TaskInput]
+    state: str = "waiting"        # waiting, queued, running, done, dead
+    runid: int = 0
+    host: str = ""
+    failures: int = 0
+    failed_hosts: set[str] = field(default_factory=set)
+    bound_host: str = ""
+    preferred: list[str] = field(default_factory=list)
+    started: float = 0.0
+    outputs: list[Output] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return "%s:%d" % (self.stage, self.id)
+
+    def input_urls(self) -> list[str]:
+        return [u for inp in self.inputs for u in inp.urls[:1]]
+
+
+@dataclass
+class StageStats:
+    name: str
+    grouping: str
+    tasks: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    started: float = 0.0
+    finished: bool = False
+
+
+class Job:
+    def __init__(self, name: str, jobdict: dict, pipeline: list[tuple[str, str, bool]],
+                 inputs: list[Output], events: EventLog, actions: Actions,
+                 max_failures: int, retry: tuple[float, float, float] = (1.0, 60.0, 1.0)) -> None:
+        self.name = name
+        self.jobdict = jobdict
+        self.pipeline = pipeline
+        self.inputs = inputs
+        self.events = events
+        self.actions = actions
+        self.max_failures = max_failures
+        self.retry = retry
+        self.owner = jobdict.get("owner", "")
+        self.worker = jobdict.get("worker", "")
+        self.max_cores = int(jobdict.get("scheduler", {}).get("max_cores", 2 ** 31))
+        self.started = time.time()
+        self.timestamp = timestamp(self.started)
+        self.status = "active"
+        self.results: list[list[str]] = []
+        self.stage_results: dict[str, list[list[str]]] = {}
+        self.stages = [StageStats(name, grouping) for name, grouping, _ in pipeline]
+        self.stage_index = -1
+        self.tasks: dict[int, Task] = {}
+        self.current: list[Task] = []
+        self.next_id = 0
+        self.running = 0
+        self.rng = random.Random()
+        self.reason = ""
+
+    # -- stimuli ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.events.add("master", "New job initialized!")
+        self._start_stage(0, self.inputs)
+
+    def task_started(self, task: Task, host: str) -> None:
+        task.state = "running"
+        task.host = host
+        task.started = time.time()
+        self.running += 1
+        self.stages[self._stage_no(task)].running += 1
+        self.events.add("master", "%s assigned to %s" % (task.key, host))
+
+    def task_done(self, task: Task, runid: int, host: str, outputs: list[Output]) -> None:
+        if task.state != "running" or runid != task.runid or self.status != "active":
+            return
+        self._leave_running(task)
+        task.state = "done"
+        task.outputs = outputs
+        stats = self.stages[self._stage_no(task)]
+        stats.done += 1
+        self.events.add(host, "SYS: [%s] Received results from %s" % (task.key, host))
+        if stats.done == stats.tasks:
+            self._finish_stage()
+
+    def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str) -> None:
+        if task.state != "running" or runid != task.runid or self.status != "active":
+            return
+        self._leave_running(task)
+        stats = self.stages[self._stage_no(task)]
+        stats.failed += 1
+        if kind == "fatal":
+            self.events.add(host, "FATAL: [%s] %s" % (task.key, message))
+            self._die("Task %s failed on %s: %s" % (task.key, host, message))
+            return
+        self.events.add(host, "WARNING: [%s] %s" % (task.key, message))
+        task.failures += 1
+        task.failed_hosts.add(host)
+        if task.failures > self.max_failures:
+            self._die("Task %s failed %d times. At most %d failures are allowed. Last error "
+                      "(on %s): %s" % (task.key, task.failures, self.max_failures, host, message))
+            return
+        base, cap, jitter = self.retry
+        delay = min(task.failures * base, cap) + self.rng.uniform(0, jitter)
+        self.events.add("master", 'Task %s failed on "%s", %s failures so far. Sleeping %.3f '
+                        "seconds before retrying." % (task.key, host, _nth(task.failures), delay))
+        task.state = "waiting"
+        task.bound_host = ""
+        self.actions.retry_later(task, delay)
+
+    def requeue(self, task: Task) -> None:
+        """Queue a task again (after its retry delay, or after its node went away)."""
+        if self.status != "active" or task.state != "waiting":
+            return
+        task.runid += 1
+        task.state = "queued"
+        self.actions.queue(task)
+
+    def node_lost(self, task: Task, host: str) -> None:
+        self.task_failed(task, task.runid, host, "error", "node %s went away while running "
+                         "the task" % host)
+
+    def kill(self, reason: str = "Job killed") -> None:
+        if self.status != "active":
+            return
+        self.events.add("master", "WARN: %s" % reason)
+        self._die(reason, announce=False)
+
+    # -- internals ----------------------------------------------------------------------
+    def _stage_no(self, task: Task) -> int:
+        return self.stage_index
+
+    def _leave_running(self, task: Task) -> None:
+        self.running -= 1
+        self.stages[self.stage_index].running -= 1
+
+    def _start_stage(self, index: int, inputs: list[Output]) -> None:
+        if index >= len(self.pipeline):
+            self._ready(inputs)
+            return
+        self.stage_index = index
+        name, grouping, _concurrent = self.pipeline[index]
+        stats = self.stages[index]
+        stats.started = time.time()
+        groups = group_outputs(grouping, inputs, self.rng)
+        cluster = self.actions.cluster_hosts()
+        tasks = []
+        for key, task_inputs in groups:
+            task = Task(self, self.next_id, name, grouping, key, task_inputs)
+            self.next_id += 1
+            host = key[1]
+            if host and host in cluster:
+                task.bound_host = host
+            task.preferred = sorted({h for inp in task_inputs for h in inp.hosts() if h in cluster})
+            self.tasks[task.id] = task
+            tasks.append(task)
+        stats.tasks = len(tasks)
+        self.current = tasks
+        self.events.add("master", "Stage %s scheduled with %d tasks" % (name, len(tasks)))
+        if not tasks:
+            self._finish_stage()
+            return
+        for task in tasks:
+            task.state = "queued"
+            self.actions.queue(task)
+
+    def _finish_stage(self) -> None:
+        stats = self.stages[self.stage_index]
+        stats.finished = True
+        outputs = [o for t in self.current for o in t.outputs]
+        self.stage_results[stats.name] = [o.result_urls() for o in outputs]
+        self.events.add("master", "Stage %s finished in %s"
+                        % (stats.name, format_duration(time.time() - stats.started)))
+        self._start_stage(self.stage_index + 1, outputs)
+
+    def _ready(self, outputs: list[Output]) -> None:
+        self.results = [o.result_urls() for o in outputs]
+        self.status = "ready"
+        self.events.add("master", "READY: Job done in %s"
+                        % format_duration(time.time() - self.started))
+        self.events.flush()
+        self.actions.finished(self)
+
+    def _die(self, reason: str, announce: bool = True) -> None:
+        self.reason = reason
+        self.status = "dead"
+        if announce:
+            self.events.add("master", "ERROR: %s" % reason)
+        for task in self.tasks.values():
+            if task.state == "running":
+                self.actions.stop(task)
+                self._leave_running(task)
+            if task.state not in ("done",):
+                task.state = "dead"
+        self.events.flush()
+        self.actions.finished(self)
+
+    # -- views --------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        pipeline = []
+        for i, s in enumerate(self.stages):
+            if i < self.stage_index or (i == self.stage_index and s.finished):
+                waiting = pending = 0
+            elif i == self.stage_index:
+                current = self.current
+                pending = sum(1 for t in current if t.state == "queued")
+                waiting = sum(1 for t in current if t.state == "waiting")
+            else:
+                pending = waiting = 0
+            pipeline.append([s.name, pending, waiting, s.running, s.done, s.failed])
+        return {"timestamp": self.timestamp, "active": self.status,
+                "pipeline": pipeline,
+                "results": [u for urls in self.results for u in urls],
+                "inputs": [u for o in self.inputs for u in o.urls],
+                "worker": self.worker, "owner": self.owner,
+                "hosts": [t.host for t in self.current if t.state == "running"],
+                "reason": self.reason}
+
+
+def _nth(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return "%d%s" % (n, suffix)

@@ -1,0 +1,81 @@
+"""A job's event log: one JSON line per event, ``["YYYY/MM/DD HH:MM:SS", host, message]``.
+
+Events are kept in memory (the last 200, for ``jobevents``) and appended to the job's
+``events`` file, which is flushed every 2 seconds, every 1000 events, and whenever it is
+read (``rawevents``) or the job ends.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import deque
+from typing import Any, Callable
+
+BUFFER = 200
+FLUSH_EVERY = 1000
+
+
+def timestamp(t: float | None = None) -> str:
+    return time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(t))
+
+
+class EventLog:
+    def __init__(self, path: str, notify: Callable[[str, str, str], None] | None = None) -> None:
+        self.path = path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.file = open(path, "a", encoding="utf-8")
+        self.recent: deque[list[str]] = deque(maxlen=BUFFER)
+        self.unflushed = 0
+        self.notify = notify
+        self.listeners: list[Callable[[], None]] = []
+
+    def add(self, host: str, message: str) -> None:
+        event = [timestamp(), host, message]
+        self.recent.append(event)
+        self.file.write(json.dumps(event, ensure_ascii=False) + "\n")
+        self.unflushed += 1
+        if self.unflushed >= FLUSH_EVERY:
+            self.flush()
+        if self.notify is not None:
+            self.notify(host, message, event[0])
+        for listener in self.listeners:
+            listener()
+
+    def flush(self) -> None:
+        if self.unflushed and not self.file.closed:
+            self.file.flush()
+            self.unflushed = 0
+
+    def close(self) -> None:
+        self.flush()
+        self.file.close()
+
+    def raw(self, offset: int = 0) -> bytes:
+        self.flush()
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            return f.read()
+
+    def newest(self, num: int = 10, filter: str = "") -> list[Any]:
+        """The newest ``num`` events (newest first), optionally containing ``filter``."""
+        num = max(1, min(int(num), 1000))
+        if not filter:
+            events = list(self.recent)
+            if len(events) < num and os.path.exists(self.path):
+                events = self._file_events()
+            return events[::-1][:num]
+        pattern = re.sub(r"[^a-zA-Z0-9:\-_!@ ]", "", filter).lower()
+        return [e for e in self._file_events()[::-1] if pattern in json.dumps(e).lower()][:num]
+
+    def _file_events(self) -> list[Any]:
+        self.flush()
+        events = []
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    continue
+        return events

@@ -1,0 +1,265 @@
+"""The master's REST API (``reference/rest-api.md``) and the nodes' WebSocket.
+
+Handlers are thin: they parse the request, call the :class:`~.app.Master`, and write
+JSON. Errors reach the user as JSON messages they can act on, with a 4xx status; a bug
+in a handler is a 500 and never stops the master.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+import tornado.web
+import tornado.websocket
+
+from ..dataserver import data_routes
+from ..errors import DiscoError, JobPackError, PluginError
+
+log = logging.getLogger("disco.master.api")
+
+
+class APIHandler(tornado.web.RequestHandler):
+    def initialize(self, master: Any) -> None:
+        self.master = master
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+
+    def reply(self, value: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        elif status_code >= 500:
+            message = "Internal server error: %s" % (exc or self._reason)
+        else:
+            message = self._reason
+        self.finish(json.dumps(message))
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(self.request.body or b'""')
+        except ValueError:
+            raise tornado.web.HTTPError(400, "the request body is not JSON") from None
+
+
+class VersionHandler(APIHandler):
+    def get(self) -> None:
+        self.reply(self.master.version)
+
+
+class SubmitHandler(APIHandler):
+    def prepare(self) -> None:
+        length = int(self.request.headers.get("Content-Length", "0") or 0)
+        if length > (1 << 30):
+            raise tornado.web.HTTPError(413, "Job packet too large")
+
+    async def post(self, _path: str = "") -> None:
+        try:
+            name = await self.master.submit(self.request.body)
+        except PermissionError as exc:
+            self.reply(str(exc), 403)
+            return
+        except (JobPackError, PluginError, DiscoError) as exc:
+            self.reply(["error", "Job failed to start: %s" % exc], 400)
+            return
+        self.reply(["ok", name])
+
+
+class CtrlHandler(APIHandler):
+    """``/disco/ctrl/<op>``: GET queries and POST commands."""
+
+    def job(self, name: str | None = None) -> Any:
+        name = name if name is not None else self.get_query_argument("name", "")
+        try:
+            return self.master.get_job(name)
+        except KeyError:
+            raise tornado.web.HTTPError(404, "unknown job %r" % name) from None
+
+    # GET ------------------------------------------------------------------------------
+    async def get(self, op: str) -> None:
+        m = self.master
+        if op == "joblist":
+            self.reply(m.joblist())
+        elif op == "jobinfo":
+            self.reply(self.job().info())
+        elif op == "jobevents":
+            job = self.job()
+            num = int(self.get_query_argument("num", "10") or 10)
+            events = job.events.newest(num, self.get_query_argument("filter", ""))
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(json.dumps(events))
+        elif op == "rawevents":
+            job = self.job()
+            offset = int(self.get_query_argument("offset", "0") or 0)
+            rng = self.request.headers.get("Range", "")
+            if rng.startswith("bytes="):
+                offset = int(rng[6:].split("-")[0] or 0)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(job.events.raw(offset))
+        elif op == "parameters":
+            name = self.get_query_argument("name", "")
+            import os
+            path = os.path.join(m.job_dir(name), "jobfile")
+            if not name or not os.path.isfile(path):
+                raise tornado.web.HTTPError(404, "no job pack for job %r" % name)
+            self.set_header("Content-Type", "application/octet-stream")
+            with open(path, "rb") as f:
+                self.finish(f.read())
+        elif op == "get_stageresults":
+            job = self.job()
+            stage = self.get_query_argument("stage", "")
+            if stage not in job.stage_results:
+                raise tornado.web.HTTPError(404, "stage %r of job %s has not finished"
+                                            % (stage, job.name))
+            self.reply(job.stage_results[stage])
+        elif op == "nodeinfo":
+            self.reply(m.nodes.info())
+        elif op == "load_config_table":
+            self.reply(m.nodes.table)
+        elif op == "get_blacklist":
+            self.reply(m.nodes.blacklist)
+        elif op == "get_gc_blacklist":
+            self.reply(m.nodes.gc_blacklist)
+        elif op == "get_settings":
+            self.reply({"max_failure_rate": m.max_failure_rate,
+                        "accept_new_jobs": m.accept_new_jobs})
+        elif op == "plugins":
+            self.reply([vars(p) for p in m.plugins.inventory(check_drivers=False)])
+        elif op == "oob_list":
+            self.job()
+            self.reply(m.oob_list(self.get_query_argument("name")))
+        elif op == "oob_get":
+            self.job()
+            try:
+                data = m.oob_get(self.get_query_argument("name"), self.get_query_argument("key"))
+            except KeyError:
+                raise tornado.web.HTTPError(404, "Unknown key or jobname") from None
+            self.set_header("Content-Type", "application/octet-stream")
+            self.finish(data)
+        else:
+            raise tornado.web.HTTPError(404, "unknown operation %r" % op)
+
+    # POST -----------------------------------------------------------------------------
+    async def post(self, op: str) -> None:
+        m = self.master
+        if op == "oob_put":
+            try:
+                m.oob_put(self.get_query_argument("name"), self.get_query_argument("key"),
+                          self.request.body)
+            except KeyError:
+                raise tornado.web.HTTPError(404, "unknown job") from None
+            except DiscoError as exc:
+                raise tornado.web.HTTPError(400, str(exc)) from None
+            self.reply("")
+            return
+        body = self.json_body()
+        if op in ("kill_job", "purge_job", "clean_job"):
+            if not isinstance(body, str):
+                raise tornado.web.HTTPError(400, "expected a JSON job name")
+            if op == "kill_job":
+                self.job(body)
+                m.kill(body)
+            else:
+                m.purge(body)
+            self.reply("")
+        elif op == "get_results":
+            if not (isinstance(body, list) and len(body) == 2 and isinstance(body[1], list)):
+                raise tornado.web.HTTPError(400, "expected [timeout_ms, [jobname, ...]]")
+            timeout, names = body
+            await m.wait_any(names, max(0.0, float(timeout or 0)) / 1000.0)
+            self.reply([[name, m.results(name)] for name in names])
+        elif op in ("blacklist", "whitelist", "gc_blacklist", "gc_whitelist"):
+            if not isinstance(body, str):
+                raise tornado.web.HTTPError(400, "expected a JSON host name")
+            try:
+                m.nodes.set_blacklisted(body, op in ("blacklist", "gc_blacklist"),
+                                        gc=op.startswith("gc_"))
+            except DiscoError as exc:
+                raise tornado.web.HTTPError(400, str(exc)) from None
+            m.kick()
+            self.reply("")
+        elif op == "save_config_table":
+            if not isinstance(body, list):
+                raise tornado.web.HTTPError(400, "invalid config")
+            try:
+                m.nodes.set_table(body)
+            except DiscoError as exc:
+                raise tornado.web.HTTPError(400, str(exc)) from None
+            m.nodes.start_all()
+            m.kick()
+            self.reply("table saved!")
+        elif op == "save_settings":
+            if not isinstance(body, dict):
+                raise tornado.web.HTTPError(400, "expected a JSON object of settings")
+            try:
+                if "max_failure_rate" in body:
+                    m.max_failure_rate = int(body["max_failure_rate"])
+                if "accept_new_jobs" in body:
+                    m.accept_new_jobs = int(body["accept_new_jobs"])
+            except ValueError as exc:
+                raise tornado.web.HTTPError(400, "settings must be integers: %s" % exc) from None
+            self.reply("Settings saved")
+        else:
+            raise tornado.web.HTTPError(404, "unknown operation %r" % op)
+
+
+class NodeSocket(tornado.websocket.WebSocketHandler):
+    """One node's connection: tasks go down, events and results come up."""
+
+    def initialize(self, master: Any) -> None:
+        self.master = master
+        self.host = ""
+
+    def check_origin(self, origin: str) -> bool:
+        return True
+
+    def open(self) -> None:
+        secret = self.request.headers.get("X-Disco-Secret", "")
+        host = self.get_query_argument("host", "")
+        if not hmac.compare_digest(secret, self.master.secret):
+            self.close(4001, "wrong cluster secret")
+            return
+        if host not in self.master.scheduler.nodes:
+            self.close(4004, "%s is not in the node table" % host)
+            return
+        self.host = host
+        self.set_nodelay(True)
+        self.master.nodes.connected(host, self)
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            msg = json.loads(message)
+        except ValueError:
+            log.warning("node %s sent a message that is not JSON", self.host)
+            return
+        try:
+            self.master.on_node_message(self.host, msg)
+        except Exception:
+            log.exception("handling a message from node %s", self.host)
+
+    def send(self, msg: dict) -> None:
+        try:
+            self.write_message(json.dumps(msg))
+        except tornado.websocket.WebSocketClosedError:
+            pass
+
+    def on_close(self) -> None:
+        if self.host:
+            self.master.nodes.disconnected(self.host, self)
+
+
+def routes(master: Any) -> list[tuple]:
+    kw = {"master": master}
+    s = master.settings
+    return [
+        (r"/disco/version", VersionHandler, kw),
+        (r"/disco/job/(.*)", SubmitHandler, kw),
+        (r"/disco/ctrl/(\w+)", CtrlHandler, kw),
+        (r"/disco/node/connect", NodeSocket, kw),
+    ] + data_routes(s["DISCO_DATA"], s["DDFS_DATA"])

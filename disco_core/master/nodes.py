@@ -1,0 +1,307 @@
+"""The cluster's nodes: the node table, starting node processes, and their connections.
+
+The node table is ``DISCO_MASTER_CONFIG``: ``{"hosts": [[spec, cores], ...], "blacklist":
+[...], "gc_blacklist": [...]}``, where a spec is a host or a range like ``nx01:30``
+(``nx01`` .. ``nx30``). With no file, the table is ``[["localhost", DISCO_WORKERS]]``.
+
+Nodes on this machine (``localhost``, any ``127.x.y.z`` address, the master's own host)
+are started as child processes of the master. Each node connects back to the master over
+a WebSocket (``/disco/node/connect``) authenticated with the cluster secret; the master
+sends it tasks and it reports events and results on the same connection.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DiscoError
+
+if TYPE_CHECKING:
+    from .app import Master
+
+log = logging.getLogger("disco.master.nodes")
+
+
+def expand_spec(spec: str) -> list[str]:
+    """``nx01:30`` -> ``nx01 .. nx30`` (width from the right-hand number); else ``[spec]``."""
+    m = re.match(r"^(.*?)(\d+):(\d+)$", spec)
+    if not m:
+        return [spec]
+    prefix, start, end = m.group(1), m.group(2), m.group(3)
+    width = len(end) if len(end) >= len(start) else len(start)
+    lo, hi = int(start), int(end)
+    if hi < lo:
+        raise DiscoError("invalid config: range %r ends before it starts" % spec)
+    return ["%s%0*d" % (prefix, width, i) for i in range(lo, hi + 1)]
+
+
+def expand_table(table: list) -> dict[str, int]:
+    hosts: dict[str, int] = {}
+    for row in table:
+        if not (isinstance(row, (list, tuple)) and len(row) == 2):
+            raise DiscoError("invalid config: each row must be [host, cores], got %r" % (row,))
+        spec, cores = row
+        try:
+            cores = int(cores)
+        except (TypeError, ValueError):
+            raise DiscoError("invalid config: cores %r of %r is not a number" % (cores, spec)) \
+                from None
+        if not isinstance(spec, str) or not spec.strip():
+            raise DiscoError("invalid config: host %r is not a name" % (spec,))
+        for host in expand_spec(spec.strip()):
+            if host in hosts:
+                raise DiscoError("duplicate nodes: %s appears twice" % host)
+            hosts[host] = cores
+    return hosts
+
+
+def is_local_host(host: str, master_host: str) -> bool:
+    if host in ("localhost", master_host, socket.gethostname()):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def same_address(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return socket.gethostbyname(a) == socket.gethostbyname(b)
+    except OSError:
+        return False
+
+
+class NodeProcess:
+    """A node process the master started on this machine; restarted if it dies."""
+
+    def __init__(self, host: str, argv: list[str], env: dict[str, str], log_path: str) -> None:
+        self.host = host
+        self.argv = argv
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self.stopping = False
+
+    def start(self) -> None:
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=logf, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        logf.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping = True
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class NodeManager:
+    def __init__(self, master: "Master") -> None:
+        self.master = master
+        self.settings = master.settings
+        self.processes: dict[str, NodeProcess] = {}
+        self.connections: dict[str, Any] = {}
+        self.table: list = []
+        self.blacklist: list[str] = []
+        self.gc_blacklist: list[str] = []
+        self.problems: dict[str, str] = {}
+
+    # -- the node table -----------------------------------------------------------------
+    @property
+    def config_path(self) -> str:
+        return self.settings["DISCO_MASTER_CONFIG"]
+
+    def load(self) -> None:
+        path = self.config_path
+        if os.path.exists(path):
+            with open(path) as f:
+                config = json.load(f)
+            if isinstance(config, list):
+                config = {"hosts": config}
+        else:
+            config = {"hosts": [["localhost", str(self.settings["DISCO_WORKERS"])]]}
+        self.table = [[str(h), str(c)] for h, c in config.get("hosts", [])]
+        self.blacklist = list(config.get("blacklist", []))
+        self.gc_blacklist = list(config.get("gc_blacklist", []))
+        self.apply(expand_table(self.table))
+
+    def save(self) -> None:
+        path = self.config_path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"hosts": self.table, "blacklist": self.blacklist,
+                       "gc_blacklist": self.gc_blacklist}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def set_table(self, table: list) -> None:
+        hosts = expand_table(table)
+        self.table = [[str(h), str(c)] for h, c in table]
+        self.blacklist = [h for h in self.blacklist if h in hosts]
+        self.gc_blacklist = [h for h in self.gc_blacklist if h in hosts]
+        self.save()
+        self.apply(hosts)
+
+    def apply(self, hosts: dict[str, int]) -> None:
+        """Make the scheduler's view and the running node processes match ``hosts``."""
+        from .scheduler import NodeSlots
+        nodes = self.master.scheduler.nodes
+        for host in list(nodes):
+            if host not in hosts:
+                self.master.node_gone(host, "removed from the node table")
+                del nodes[host]
+                proc = self.processes.pop(host, None)
+                if proc is not None:
+                    proc.stop()
+        for host, cores in hosts.items():
+            node = nodes.get(host)
+            if node is None:
+                node = nodes[host] = NodeSlots(host, cores)
+            node.max_workers = cores
+            node.blacklisted = host in self.blacklist
+
+    def set_blacklisted(self, host: str, value: bool, gc: bool = False) -> None:
+        if host not in self.master.scheduler.nodes:
+            raise DiscoError("unknown node %r: add it to the node table first" % host)
+        target = self.gc_blacklist if gc else self.blacklist
+        if value and host not in target:
+            target.append(host)
+        if not value and host in target:
+            target.remove(host)
+        if not gc:
+            self.master.scheduler.nodes[host].blacklisted = value
+        self.save()
+
+    # -- node processes -----------------------------------------------------------------
+    def start_all(self) -> None:
+        for host in self.master.scheduler.nodes:
+            self.ensure_started(host)
+
+    def ensure_started(self, host: str) -> None:
+        proc = self.processes.get(host)
+        if proc is not None and proc.alive():
+            return
+        master_host = self.settings["DISCO_MASTER_HOST"]
+        if not is_local_host(host, master_host):
+            self.problems[host] = ("cannot start node %s: only nodes on this machine "
+                                   "(localhost, 127.x.y.z) can be started yet" % host)
+            log.warning(self.problems[host])
+            return
+        serve = not same_address(host, master_host)
+        argv = [sys.executable, "-m", "disco_core.node", "--host", host,
+                "--master", self.master.url]
+        if not serve:
+            argv.append("--no-data-server")
+        env = self.settings.env
+        env["DISCO_CLUSTER_SECRET"] = self.master.secret
+        log_path = os.path.join(self.settings["DISCO_LOG_DIR"], "node-%s.log" % host)
+        proc = NodeProcess(host, argv, env, log_path)
+        proc.start()
+        self.processes[host] = proc
+
+    async def watch(self) -> None:
+        """Restart local node processes that died (with a growing delay)."""
+        while True:
+            await asyncio.sleep(1.0)
+            for host, proc in list(self.processes.items()):
+                if proc.stopping or proc.alive():
+                    continue
+                proc.restarts += 1
+                delay = min(30.0, 0.5 * 2 ** min(proc.restarts, 6))
+                log.warning("node %s exited (%s); restarting in %.1fs", host,
+                            proc.proc.returncode if proc.proc else "?", delay)
+                proc.stopping = True
+                asyncio.get_running_loop().call_later(delay, self._restart, host)
+
+    def _restart(self, host: str) -> None:
+        proc = self.processes.get(host)
+        if proc is None or proc.alive() or host not in self.master.scheduler.nodes:
+            return
+        proc.stopping = False
+        proc.start()
+
+    def stop_all(self) -> None:
+        for conn in list(self.connections.values()):
+            try:
+                conn.send({"op": "stop"})
+            except Exception:
+                pass
+        deadline = time.time() + 5
+        for proc in self.processes.values():
+            proc.stopping = True
+        for proc in self.processes.values():
+            if proc.proc is not None:
+                try:
+                    proc.proc.wait(max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    pass
+            proc.stop()
+
+    # -- connections --------------------------------------------------------------------
+    def connected(self, host: str, conn: Any) -> None:
+        old = self.connections.get(host)
+        if old is not None and old is not conn:
+            old.close()
+        self.connections[host] = conn
+        self.problems.pop(host, None)
+        node = self.master.scheduler.nodes.get(host)
+        if node is not None:
+            node.connected = True
+        self.master.kick()
+
+    def disconnected(self, host: str, conn: Any) -> None:
+        if self.connections.get(host) is not conn:
+            return
+        del self.connections[host]
+        node = self.master.scheduler.nodes.get(host)
+        if node is not None:
+            node.connected = False
+        self.master.node_gone(host, "lost its connection to the master")
+
+    def send(self, host: str, message: dict) -> bool:
+        conn = self.connections.get(host)
+        if conn is None:
+            return False
+        conn.send(message)
+        return True
+
+    def broadcast(self, message: dict) -> None:
+        for conn in list(self.connections.values()):
+            conn.send(message)
+
+    def info(self) -> dict[str, Any]:
+        out = {}
+        for host, node in sorted(self.master.scheduler.nodes.items()):
+            entry: dict[str, Any] = {"max_workers": node.max_workers,
+                                     "connected": node.connected,
+                                     "blacklisted": node.blacklisted}
+            entry.update(node.stats)
+            if node.running:
+                entry["tasks"] = [t.job.name for t in node.running]
+            if host in self.problems:
+                entry["problem"] = self.problems[host]
+            out[host] = entry
+        return out

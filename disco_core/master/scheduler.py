@@ -1,0 +1,192 @@
+"""Matching free worker slots with queued tasks.
+
+Two plugin policies decide (group ``disco.schedulers``, chosen by settings):
+
+* the **job policy** (``DISCO_SCHEDULER``, e.g. ``fair`` or ``fifo``) orders the jobs that
+  have work, for a node with a free slot: ``order(jobs, host) -> [job, ...]``;
+* the **placement** (``DISCO_PLACEMENT``, e.g. ``locality``) picks one of that job's
+  queued tasks for the node: ``pick(queue, host, cluster) -> task or None``.
+
+The core owns the bookkeeping both use: per-node slots (:class:`NodeSlots`) and per-job
+queues indexed by host (:class:`TaskQueue`), so a pick costs O(1) however many tasks wait.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable, Iterable
+
+from .coordinator import Job, Task
+
+
+class TaskQueue:
+    """A job's queued tasks: by preferred host, and all of them in order."""
+
+    def __init__(self) -> None:
+        self.by_host: dict[str, deque[Task]] = {}
+        self.all: deque[Task] = deque()
+        self.count = 0
+
+    def push(self, task: Task) -> None:
+        self.count += 1
+        hosts = [task.bound_host] if task.bound_host else task.preferred
+        for host in hosts:
+            self.by_host.setdefault(host, deque()).append(task)
+        if not task.bound_host:
+            self.all.append(task)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def _take(self, dq: deque[Task], ok: Callable[[Task], bool]) -> Task | None:
+        skipped = []
+        found = None
+        while dq:
+            task = dq.popleft()
+            if task.state != "queued":
+                continue  # taken through another index, or no longer wanted
+            if ok(task):
+                found = task
+                break
+            skipped.append(task)
+        dq.extendleft(reversed(skipped))
+        if found is not None:
+            self.count -= 1
+            found.state = "assigned"
+        return found
+
+    def pop_host(self, host: str, ok: Callable[[Task], bool]) -> Task | None:
+        dq = self.by_host.get(host)
+        return self._take(dq, ok) if dq else None
+
+    def pop_any(self, ok: Callable[[Task], bool]) -> Task | None:
+        return self._take(self.all, ok) if self.all else None
+
+    def pop_bound_elsewhere(self, host: str, may_steal: Callable[[str], bool],
+                            ok: Callable[[Task], bool]) -> Task | None:
+        for other, dq in self.by_host.items():
+            if other != host and dq and may_steal(other):
+                task = self._take(dq, lambda t: t.bound_host == other and ok(t))
+                if task is not None:
+                    return task
+        return None
+
+    def discard_all(self) -> None:
+        self.by_host.clear()
+        self.all.clear()
+        self.count = 0
+
+
+class NodeSlots:
+    """A node as the scheduler sees it."""
+
+    def __init__(self, host: str, max_workers: int) -> None:
+        self.host = host
+        self.max_workers = max_workers
+        self.running: set[Task] = set()
+        self.connected = False
+        self.blacklisted = False
+        self.stats = {"job_ok": 0, "data_error": 0, "error": 0}
+
+    @property
+    def free(self) -> int:
+        if not self.connected or self.blacklisted:
+            return 0
+        return max(0, self.max_workers - len(self.running))
+
+    @property
+    def available(self) -> bool:
+        return self.connected and not self.blacklisted
+
+
+class Cluster:
+    """What a placement policy may ask about the cluster."""
+
+    def __init__(self, nodes: dict[str, NodeSlots]) -> None:
+        self.nodes = nodes
+
+    def available(self, host: str) -> bool:
+        node = self.nodes.get(host)
+        return node is not None and node.available
+
+    def free(self, host: str) -> int:
+        node = self.nodes.get(host)
+        return node.free if node is not None else 0
+
+    def available_hosts(self) -> set[str]:
+        return {h for h, n in self.nodes.items() if n.available}
+
+
+class Scheduler:
+    def __init__(self, policy: Any, placement: Any,
+                 dispatch: Callable[[Task, NodeSlots], None]) -> None:
+        self.policy = policy
+        self.placement = placement
+        self.dispatch = dispatch
+        self.nodes: dict[str, NodeSlots] = {}
+        self.queues: dict[str, TaskQueue] = {}
+        self.jobs: dict[str, Job] = {}
+        self.cluster = Cluster(self.nodes)
+
+    def add_job(self, job: Job) -> None:
+        self.jobs[job.name] = job
+        self.queues[job.name] = TaskQueue()
+
+    def remove_job(self, job: Job) -> None:
+        self.jobs.pop(job.name, None)
+        queue = self.queues.pop(job.name, None)
+        if queue is not None:
+            queue.discard_all()
+
+    def queue(self, task: Task) -> None:
+        queue = self.queues.get(task.job.name)
+        if queue is not None:
+            queue.push(task)
+
+    def task_ended(self, task: Task) -> None:
+        node = self.nodes.get(task.host)
+        if node is not None:
+            node.running.discard(task)
+
+    def _ok_for(self, host: str) -> Callable[[Task], bool]:
+        available = None
+
+        def ok(task: Task) -> bool:
+            nonlocal available
+            if host not in task.failed_hosts:
+                return True
+            if available is None:
+                available = self.cluster.available_hosts()
+            return available <= task.failed_hosts  # failed everywhere: start over
+        return ok
+
+    def candidates(self) -> list[Job]:
+        return [job for name, job in self.jobs.items()
+                if job.status == "active" and len(self.queues[name]) > 0
+                and job.running < job.max_cores]
+
+    def schedule(self) -> int:
+        """Fill free slots; returns how many tasks were dispatched."""
+        dispatched = 0
+        progress = True
+        while progress:
+            progress = False
+            for node in list(self.nodes.values()):
+                if node.free <= 0:
+                    continue
+                jobs = self.candidates()
+                if not jobs:
+                    return dispatched
+                for job in self.policy.order(jobs, node.host):
+                    task = self.placement.pick(self.queues[job.name], node.host, self.cluster,
+                                               self._ok_for(node.host))
+                    if task is not None:
+                        node.running.add(task)
+                        self.dispatch(task, node)
+                        dispatched += 1
+                        progress = True
+                        break
+        return dispatched
+
+    def running_tasks(self, host: str) -> Iterable[Task]:
+        node = self.nodes.get(host)
+        return list(node.running) if node is not None else []

@@ -1,0 +1,274 @@
+"""A node: runs tasks the master sends, reports back, and serves the node's data.
+
+Started by the master (``python -m disco_core.node --host H --master URL``) with the
+cluster secret in ``DISCO_CLUSTER_SECRET``. It connects to the master's WebSocket and
+keeps reconnecting if the connection drops (killing its running tasks, which the master
+reschedules); it exits when the master says ``stop`` or stays unreachable for
+``DISCO_NODE_ORPHAN_TIMEOUT`` seconds. Unless the master serves this host's data itself
+(same address and port), the node serves ``/disco/`` and ``/ddfs/`` on ``H:DISCO_PORT``.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import tornado.web
+import tornado.websocket
+
+from ..dataserver import data_routes
+from ..plugins import get_host
+from ..settings import DiscoSettings
+from .jobhome import JobHomes
+from .runner import TaskRun
+
+log = logging.getLogger("disco.node")
+
+
+class ForkServerClient:
+    """The node's handle on its fork server process (see :mod:`.forkserver`)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.proc = subprocess.Popen([sys.executable, "-m", "disco_core.node.forkserver",
+                                      str(child.fileno())], pass_fds=[child.fileno()], env=env,
+                                     stdin=subprocess.DEVNULL)
+        child.close()
+        self.sock.setblocking(False)
+        self.next_id = 0
+        self.pending: dict[int, asyncio.Future] = {}
+        self.exits: dict[int, asyncio.Future] = {}
+        self.early_exits: dict[int, int] = {}
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
+                for fut in list(self.pending.values()) + list(self.exits.values()):
+                    if not fut.done():
+                        fut.set_exception(RuntimeError("the fork server died"))
+                return
+            msg = json.loads(data)
+            if "exited" in msg:
+                fut = self.exits.pop(msg["exited"], None)
+                if fut is None:
+                    self.early_exits[msg["exited"]] = msg["status"]
+                elif not fut.done():
+                    fut.set_result(msg["status"])
+            else:
+                fut = self.pending.pop(msg["id"], None)
+                if fut is not None and not fut.done():
+                    if "error" in msg:
+                        fut.set_exception(OSError(msg["error"]))
+                    else:
+                        fut.set_result(msg["pid"])
+
+    async def spawn(self, cwd: str, env: dict, entry: str, stdin_fd: int, err_fd: int,
+                    mem: str) -> tuple[int, asyncio.Future]:
+        loop = asyncio.get_running_loop()
+        self.next_id += 1
+        fut = loop.create_future()
+        self.pending[self.next_id] = fut
+        request = {"id": self.next_id, "cwd": cwd, "env": env, "entry": entry, "nice": 19,
+                   "mem": mem}
+        socket.send_fds(self.sock, [json.dumps(request).encode("utf-8")], [stdin_fd, err_fd])
+        pid = await fut
+        exit_fut = loop.create_future()
+        if pid in self.early_exits:
+            exit_fut.set_result(self.early_exits.pop(pid))
+        else:
+            self.exits[pid] = exit_fut
+        return pid, exit_fut
+
+    def close(self) -> None:
+        try:
+            asyncio.get_running_loop().remove_reader(self.sock.fileno())
+        except Exception:
+            pass
+        self.sock.close()
+        try:
+            self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Node:
+    def __init__(self, host: str, master_url: str, settings: DiscoSettings | None = None,
+                 serve_data: bool = True, secret: str = "") -> None:
+        self.host = host
+        self.master_url = master_url.rstrip("/")
+        self.settings = settings or DiscoSettings()
+        self.serve_data = serve_data
+        self.secret = secret or os.environ.get("DISCO_CLUSTER_SECRET", "")
+        self.jobhomes = JobHomes(self.settings["DISCO_DATA"], host)
+        self.tasks: dict[tuple[str, int], TaskRun] = {}
+        self.forkserver: ForkServerClient | None = None
+        self.conn: Any = None
+        self.pending_events: list[list[str]] = []
+        self.outbox: list[dict] = []
+        self.stop_event = asyncio.Event()
+        self.worker_mem = str(self.settings["DISCO_WORKER_MAX_MEM"])
+        self._base_env: dict[str, str] | None = None
+
+    # -- environment --------------------------------------------------------------------
+    def worker_env(self, jobenvs: dict) -> dict[str, str]:
+        if self._base_env is None:
+            env = self.settings.env
+            env.pop("DISCO_CLUSTER_SECRET", None)
+            bindir = os.path.dirname(sys.executable)
+            env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+            self._base_env = env
+        env = dict(self._base_env)
+        env.update(jobenvs)
+        return env
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        os.makedirs(self.jobhomes.root, exist_ok=True)
+        if self.settings.flag("DISCO_WORKER_FORK"):
+            self.forkserver = ForkServerClient(self.worker_env({}))
+        if self.serve_data:
+            s = self.settings
+            rules = data_routes(s["DISCO_DATA"], s["DDFS_DATA"])
+            for extra in get_host().hook.disco_node_routes(node=self):
+                rules.extend(extra or [])
+            app = tornado.web.Application(rules)
+            app.listen(int(s["DISCO_PORT"]), address=self.host if self.host != "localhost"
+                       else "127.0.0.1")
+
+    async def run(self) -> None:
+        await self.start()
+        connector = asyncio.ensure_future(self.connect_loop())
+        await self.stop_event.wait()
+        connector.cancel()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        for run in list(self.tasks.values()):
+            run.kill()
+        if self.forkserver is not None:
+            self.forkserver.close()
+
+    async def connect_loop(self) -> None:
+        url = self.master_url.replace("http://", "ws://").replace("https://", "wss://")
+        url += "/disco/node/connect?host=%s" % self.host
+        orphan = float(os.environ.get("DISCO_NODE_ORPHAN_TIMEOUT", "60"))
+        last_ok = time.monotonic()
+        delay = 0.1
+        while not self.stop_event.is_set():
+            try:
+                request = _request(url, self.secret)
+                self.conn = await tornado.websocket.websocket_connect(request, ping_interval=10)
+            except Exception as exc:
+                if time.monotonic() - last_ok > orphan:
+                    log.error("master %s unreachable for %.0fs (%s): exiting",
+                              self.master_url, orphan, exc)
+                    self.stop_event.set()
+                    return
+                await asyncio.sleep(delay)
+                delay = min(2.0, delay * 2)
+                continue
+            delay = 0.1
+            self.flush()
+            while True:
+                msg = await self.conn.read_message()
+                if msg is None:
+                    break
+                last_ok = time.monotonic()
+                self.on_message(json.loads(msg))
+            reason = self.conn.close_reason
+            self.conn = None
+            last_ok = time.monotonic()
+            for run in list(self.tasks.values()):
+                run.kill()
+            self.tasks.clear()
+            if self.stop_event.is_set():
+                return
+            if reason and ("secret" in reason or "node table" in reason):
+                log.error("the master refused this node: %s", reason)
+                self.stop_event.set()
+                return
+
+    def on_message(self, msg: dict) -> None:
+        op = msg.get("op")
+        if op == "run":
+            run = TaskRun(self, msg)
+            self.tasks[(run.job, run.taskid)] = run
+            task = asyncio.ensure_future(run.run())
+            task.add_done_callback(lambda _f, key=(run.job, run.taskid), r=run:
+                                   self.tasks.pop(key, None) if self.tasks.get(key) is r else None)
+        elif op == "kill":
+            run = self.tasks.pop((msg["job"], msg["taskid"]), None)
+            if run is not None:
+                run.kill()
+        elif op == "purge":
+            for key, run in list(self.tasks.items()):
+                if key[0] == msg["job"]:
+                    run.kill()
+                    del self.tasks[key]
+            self.jobhomes.purge(msg["job"])
+        elif op == "stop":
+            self.stop_event.set()
+
+    # -- reporting ----------------------------------------------------------------------
+    def event(self, job: str, text: str) -> None:
+        if not self.pending_events:
+            asyncio.get_event_loop().call_soon(self.flush)
+        self.pending_events.append([job, self.host, text])
+
+    def report(self, msg: dict) -> None:
+        self.outbox.append(msg)
+        self.flush()
+
+    def flush(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            if self.pending_events:
+                events, self.pending_events = self.pending_events, []
+                self.conn.write_message(json.dumps({"op": "events", "events": events}))
+            while self.outbox:
+                self.conn.write_message(json.dumps(self.outbox.pop(0)))
+        except tornado.websocket.WebSocketClosedError:
+            pass
+
+
+def _request(url: str, secret: str) -> Any:
+    import tornado.httpclient
+    return tornado.httpclient.HTTPRequest(url, headers={"X-Disco-Secret": secret},
+                                          connect_timeout=5, request_timeout=30)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m disco_core.node")
+    parser.add_argument("--host", required=True, help="this node's name in the node table")
+    parser.add_argument("--master", required=True, help="the master's URL")
+    parser.add_argument("--no-data-server", action="store_true",
+                        help="the master serves this host's data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s node " + args.host + " %(levelname)s %(message)s")
+
+    async def run() -> None:
+        node = Node(args.host, args.master, serve_data=not args.no_data_server)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, node.stop_event.set)
+        await node.run()
+
+    asyncio.run(run())

@@ -1,0 +1,370 @@
+"""Running one task: start its worker and answer it over the worker protocol.
+
+The node side of ``reference/protocol.md``: replies to WORKER, TASK, INPUT, INPUT_ERR,
+MSG, OUTPUT, PING; DONE/ERROR/FATAL end the task. Local outputs are indexed in
+``<jobhome>/.disco/<stage>-<taskid>-<us>.results`` and reported as one ``dir`` output.
+
+Failure handling, as upstream: a framing error collects the worker's last words and
+fails the task (it is retried); a payload of the wrong shape, an unknown message, a wrong
+version or a MSG flood is fatal for the job; a worker that exits without DONE, or sends
+no WORKER within 30 s, fails the task.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from tornado.iostream import PipeIOStream, StreamClosedError
+
+from .. import PROTOCOL_VERSION
+from ..errors import ProtocolError
+from ..jobpack import hexhash
+from ..protocol import FrameParser, decode_payload, encode, validate
+from ..util import format_duration, schemesplit
+
+if TYPE_CHECKING:
+    from .app import Node
+
+log = logging.getLogger("disco.node.runner")
+
+LAST_WORDS = 100 * 1024
+HELLO_TIMEOUT = 30.0
+MSG_RATE = 5
+
+
+class TaskEnded(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        self.message = message
+
+
+class TaskRun:
+    def __init__(self, node: "Node", msg: dict) -> None:
+        self.node = node
+        self.job = msg["job"]
+        self.taskid = int(msg["taskid"])
+        self.runid = int(msg["runid"])
+        self.stage = msg["stage"]
+        self.grouping = msg["grouping"]
+        self.group = msg["group"]
+        self.jobpack_url = msg["jobpack"]
+        # per-task input ids 0..n-1: [label, [[rep_id, url], ...]]
+        self.inputs = [[label, [[i, u] for i, u in enumerate(urls)]]
+                       for label, urls in msg["inputs"]]
+        self.failed_replicas: dict[tuple[int, int], float] = {}
+        self.key = "%s:%d" % (self.stage, self.taskid)
+        self.pid: int | None = None
+        self.outputs: list[tuple[int, str, int]] = []
+        self.remote_outputs: list[tuple[int, str, int]] = []
+        self.started = time.time()
+        self.msg_times: deque[float] = deque()
+        self.killed = False
+        self.ended = False
+        self.stdin: PipeIOStream | None = None
+        self.stderr: PipeIOStream | None = None
+        self.exit_future: asyncio.Future | None = None
+        self.jobhome = ""
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            self.jobhome, meta = await self.node.jobhomes.prepare(self.job, self.jobpack_url)
+            await self.start_worker(meta)
+            kind, message, outputs = await self.converse()
+        except TaskEnded as end:
+            kind, message, outputs = end.kind, end.message, []
+        except Exception as exc:  # the node must go on serving other tasks
+            log.exception("task %s of %s", self.key, self.job)
+            kind, message, outputs = "error", "node %s could not run the task: %s: %s" % (
+                self.node.host, type(exc).__name__, exc), []
+        finally:
+            self.kill_worker()
+        if self.killed:
+            return
+        if kind == "done":
+            self.node.report({"op": "done", "job": self.job, "taskid": self.taskid,
+                              "runid": self.runid, "outputs": outputs})
+        else:
+            self.node.report({"op": "failed", "job": self.job, "taskid": self.taskid,
+                              "runid": self.runid, "kind": kind, "message": message})
+
+    def event(self, text: str) -> None:
+        self.node.event(self.job, text)
+
+    async def start_worker(self, meta: dict) -> None:
+        worker = meta["jobdict"]["worker"]
+        path = os.path.normpath(os.path.join(self.jobhome, worker))
+        if not path.startswith(self.jobhome + os.sep) or not os.path.isfile(path):
+            raise TaskEnded("fatal", "the job's worker %r is not a file in its job home" % worker)
+        env = self.node.worker_env(meta["jobenvs"])
+        stdin_r, stdin_w = os.pipe()
+        err_r, err_w = os.pipe()
+        loop = asyncio.get_running_loop()
+        try:
+            entry = python_worker_entry(path)
+            if entry and self.node.forkserver is not None:
+                self.pid, self.exit_future = await self.node.forkserver.spawn(
+                    self.jobhome, env, entry, stdin_r, err_w, self.node.worker_mem)
+            else:
+                proc = subprocess.Popen(["nice", "-n", "19", path], cwd=self.jobhome, env=env,
+                                        stdin=stdin_r, stdout=err_w, stderr=err_w,
+                                        start_new_session=True, close_fds=True)
+                self.pid = proc.pid
+                self.exit_future = loop.run_in_executor(None, proc.wait)
+        except OSError as exc:
+            for fd in (stdin_r, stdin_w, err_r, err_w):
+                os.close(fd)
+            raise TaskEnded("error", "cannot start the worker %s: %s" % (worker, exc)) from None
+        os.close(stdin_r)
+        os.close(err_w)
+        self.stdin = PipeIOStream(stdin_w)
+        self.stderr = PipeIOStream(err_r)
+
+    def kill(self) -> None:
+        """The master no longer wants this task (job killed, or reassigned)."""
+        self.killed = True
+        self.kill_worker()
+
+    def kill_worker(self) -> None:
+        if self.pid is not None:
+            for target in (lambda: os.killpg(self.pid, signal.SIGKILL),
+                           lambda: os.kill(self.pid, signal.SIGKILL)):
+                try:
+                    target()
+                    break
+                except (ProcessLookupError, PermissionError):
+                    continue
+        for stream in (self.stdin, self.stderr):
+            if stream is not None and not stream.closed():
+                stream.close()
+
+    # -- the conversation ---------------------------------------------------------------
+    async def converse(self) -> tuple[str, str, list]:
+        parser = FrameParser()
+        assert self.stderr is not None
+        hello = False
+        deadline = time.monotonic() + HELLO_TIMEOUT
+        while True:
+            try:
+                timeout = None if hello else max(0.1, deadline - time.monotonic())
+                chunk = await asyncio.wait_for(self.stderr.read_bytes(65536, partial=True), timeout)
+            except asyncio.TimeoutError:
+                return ("error", "Worker did not send its PID in 30 seconds", [])
+            except StreamClosedError:
+                return await self.worker_died(bytes(parser.buf))
+            try:
+                frames = parser.feed(chunk)
+            except ProtocolError:
+                self.event("WARNING: [%s] Could not parse worker event" % self.key)
+                words = await self.last_words(bytes(parser.buf))
+                return ("error", "Worker died. Last words:\n%s" % words, [])
+            for name, raw in frames:
+                try:
+                    payload = decode_payload(name, raw)
+                    validate(name, payload)
+                except ProtocolError as exc:
+                    return ("fatal", str(exc), [])
+                if not hello and name != "WORKER":
+                    return ("fatal", "the worker sent %s before WORKER" % name, [])
+                end = await self.handle(name, payload)
+                if name == "WORKER":
+                    hello = True
+                if end is not None:
+                    return end
+
+    async def reply(self, name: str, payload: Any) -> None:
+        assert self.stdin is not None
+        try:
+            await self.stdin.write(encode(name, payload))
+        except StreamClosedError:
+            pass
+
+    async def handle(self, name: str, payload: Any) -> tuple[str, str, list] | None:
+        if name == "WORKER":
+            version = payload.get("version")
+            if version is None:
+                return ("fatal", "No worker version received", [])
+            if version != PROTOCOL_VERSION:
+                return ("fatal", "Invalid worker version: %r (this node speaks %s)"
+                        % (version, PROTOCOL_VERSION), [])
+            self.pid = payload["pid"] if self.pid is None else self.pid
+            self.worker_pid = payload["pid"]
+            await self.reply("OK", "ok")
+        elif name == "TASK":
+            await self.reply("TASK", self.taskinfo())
+        elif name == "INPUT":
+            await self.reply("INPUT", self.input_reply(payload))
+        elif name == "INPUT_ERR":
+            input_id, rep_ids = payload
+            remaining = self.input_failed(input_id, rep_ids)
+            if remaining:
+                await self.reply("RETRY", remaining)
+            else:
+                await self.reply("FAIL", "")
+        elif name == "MSG":
+            self.event("MSG: [%s] %s" % (self.key, payload))
+            delay = self.rate_limit()
+            if delay is None:
+                return ("fatal", "Worker is behaving badly: Sent %d events in a second, "
+                        "ignoring replies." % len(self.msg_times), [])
+            if delay:
+                await asyncio.sleep(delay)
+            await self.reply("OK", "ok")
+        elif name == "OUTPUT":
+            problem = self.add_output(*payload)
+            if problem:
+                return ("error", problem, [])
+            await self.reply("OK", "ok")
+        elif name == "PING":
+            await self.reply("OK", "pong")
+        elif name == "DONE":
+            outputs = self.finish_outputs()
+            self.event("DONE: [%s] Task finished in %s"
+                       % (self.key, format_duration(time.time() - self.started)))
+            return ("done", "", outputs)
+        elif name == "ERROR":
+            return ("error", payload, [])
+        elif name == "FATAL":
+            return ("fatal", payload, [])
+        return None
+
+    async def worker_died(self, buffered: bytes) -> tuple[str, str, list]:
+        code = await self.exit_code()
+        text = buffered.decode("utf-8", "replace")
+        if code not in (0, None):
+            self.event("WARNING: [%s] Worker crashed! (exit code: %s)" % (self.key, code))
+        if text.strip():
+            return ("error", "Worker died. Last words:\n%s" % _truncate(text), [])
+        return ("error", "Worker died without output (exit code: %s)" % code, [])
+
+    async def exit_code(self) -> Any:
+        if self.exit_future is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(self.exit_future), 2.0)
+        except asyncio.TimeoutError:
+            return None
+
+    async def last_words(self, buffered: bytes) -> str:
+        data = bytearray(buffered)
+        assert self.stderr is not None
+        while len(data) < LAST_WORDS:
+            try:
+                chunk = await asyncio.wait_for(self.stderr.read_bytes(65536, partial=True), 10.0)
+            except (asyncio.TimeoutError, StreamClosedError):
+                break
+            data += chunk
+        return _truncate(data.decode("utf-8", "replace"))
+
+    def rate_limit(self) -> float | None:
+        now = time.monotonic()
+        times = self.msg_times
+        times.append(now)
+        while times and now - times[0] > 1.0:
+            times.popleft()
+        if len(times) >= 2 * MSG_RATE:
+            return None
+        if len(times) > MSG_RATE:
+            return 1.0 / MSG_RATE
+        return 0.0
+
+    # -- protocol data ------------------------------------------------------------------
+    def taskinfo(self) -> dict:
+        s = self.node.settings
+        return {"taskid": self.taskid, "master": self.node.master_url,
+                "disco_port": int(s["DISCO_PORT"]), "put_port": int(s["DDFS_PUT_PORT"]),
+                "ddfs_data": s["DDFS_DATA"], "disco_data": s["DISCO_DATA"],
+                "stage": self.stage, "grouping": self.grouping, "group": self.group,
+                "jobfile": os.path.join(self.jobhome, "jobfile"), "jobname": self.job,
+                "host": self.node.host}
+
+    def replicas(self, input_id: int) -> list[list]:
+        reps = self.inputs[input_id][1]
+        failed = self.failed_replicas
+        return sorted(reps, key=lambda r: (failed.get((input_id, r[0]), 0.0), r[0]))
+
+    def input_reply(self, payload: Any) -> list:
+        ids = list(range(len(self.inputs)))
+        if isinstance(payload, list):
+            mode, chosen = payload
+            chosen = set(chosen)
+            ids = [i for i in ids if (i in chosen) == (mode == "include")]
+        items = [[i, "ok", self.inputs[i][0], self.replicas(i)] for i in ids]
+        return ["done", items]
+
+    def input_failed(self, input_id: int, rep_ids: list[int]) -> list[list]:
+        if not 0 <= input_id < len(self.inputs):
+            return []
+        now = time.time()
+        for rep in rep_ids:
+            self.failed_replicas[(input_id, rep)] = now
+        bad = set(rep_ids)
+        return [r for r in self.replicas(input_id) if r[0] not in bad]
+
+    def add_output(self, label: int, location: str, size: int) -> str | None:
+        scheme, _ = schemesplit(location)
+        if scheme:
+            self.remote_outputs.append((label, location, size))
+            return None
+        if os.path.isabs(location):
+            return "invalid_output: %r is an absolute path; give a path relative to the job home" \
+                % location
+        path = os.path.normpath(os.path.join(self.jobhome, location))
+        if not path.startswith(self.jobhome + os.sep):
+            return "invalid_output: %r is outside the job home" % location
+        if not os.path.isfile(path):
+            return "invalid_output: %r does not exist on %s" % (location, self.node.host)
+        self.outputs.append((label, os.path.relpath(path, self.jobhome), size))
+        return None
+
+    def finish_outputs(self) -> list:
+        host = self.node.host
+        result = []
+        if self.outputs:
+            hh = hexhash(self.job)
+            name = "%s-%d-%d.results" % (self.stage, self.taskid, int(time.time() * 1e6))
+            index_dir = os.path.join(self.jobhome, ".disco")
+            os.makedirs(index_dir, exist_ok=True)
+            path = os.path.join(index_dir, name)
+            sizes: dict[int, int] = {}
+            lines = []
+            for label, rel, size in self.outputs:
+                url = "disco://%s/disco/%s/%s/%s/%s" % (host, host, hh, self.job, rel)
+                lines.append("%d %s %d\n" % (label, url, size))
+                sizes[label] = sizes.get(label, 0) + size
+            with open(path + ".partial", "w") as f:
+                f.writelines(lines)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(path + ".partial", path)
+            dir_url = "dir://%s/disco/%s/%s/%s/.disco/%s" % (host, host, hh, self.job, name)
+            result.append(["dir", host, dir_url, sorted(sizes.items())])
+        for label, url, size in self.remote_outputs:
+            result.append(["data", label, size, [url]])
+        return result
+
+
+def python_worker_entry(path: str) -> str | None:
+    """The entry point of a Python worker launcher script, or None for other workers."""
+    from ..worker import LAUNCHER_MARK
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if LAUNCHER_MARK.encode() in head:
+        return "disco_core.worker:main"
+    return None
+
+
+def _truncate(text: str) -> str:
+    if len(text) > LAST_WORDS:
+        return text[:LAST_WORDS] + "..."
+    return text
+

@@ -1,0 +1,179 @@
+"""The internal record format: batches of pickled records, zstd-compressed in hunks.
+
+A file is a sequence of hunks, and nothing else, so concatenating record files gives a
+record file (the shuffle stage relies on it). A hunk is a 16-byte header::
+
+    magic b"\\xd5R" | version (1) | codec (1) | compressed length (u32) |
+    raw length (u32) | crc32 of the compressed bytes (u32)          (big-endian)
+
+followed by the compressed bytes. Uncompressed, a hunk holds one or more pickles, each a
+list of records. Readers hold one hunk at a time, so any file size streams in constant
+memory; a short header, a short body, a bad magic or a checksum mismatch raises
+:class:`~disco_core.errors.CorruptRecords` naming the file and the byte offset.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+import zlib
+from typing import Any, BinaryIO, Iterable, Iterator
+
+import zstandard
+
+from .errors import CorruptRecords
+
+MAGIC = b"\xd5R"
+VERSION = 1
+CODEC_NONE = 0
+CODEC_ZSTD = 1
+HEADER = struct.Struct("!2sBBIII")
+HUNK_SIZE = 1 << 20          # raw bytes per hunk, about
+BATCH = 2048                 # records per pickle
+MAX_HUNK = 1 << 30
+PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+_dumps = pickle.dumps
+_crc32 = zlib.crc32
+
+
+class RecordWriter:
+    """Writes records to a binary file object. ``add(k, v)`` stores the pair ``(k, v)``;
+    :meth:`append` stores any picklable record. Call :meth:`close` (or :meth:`flush`)."""
+
+    def __init__(self, fd: BinaryIO, hunk_size: int = HUNK_SIZE, level: int = 1,
+                 close_fd: bool = False) -> None:
+        self.fd = fd
+        self.hunk_size = hunk_size
+        self.compressor = zstandard.ZstdCompressor(level=level)
+        self.batch: list[Any] = []
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.close_fd = close_fd
+        self.count = 0
+        self.size = 0      # bytes written to fd
+
+    def add(self, key: Any, value: Any) -> None:
+        batch = self.batch
+        batch.append((key, value))
+        if len(batch) >= BATCH:
+            self._pickle_batch()
+
+    def append(self, record: Any) -> None:
+        self.batch.append(record)
+        if len(self.batch) >= BATCH:
+            self._pickle_batch()
+
+    def extend(self, records: Iterable[Any]) -> None:
+        batch = self.batch
+        for record in records:
+            batch.append(record)
+            if len(batch) >= BATCH:
+                self._pickle_batch()
+                batch = self.batch
+
+    def _pickle_batch(self) -> None:
+        data = _dumps(self.batch, PROTOCOL)
+        self.count += len(self.batch)
+        self.batch = []
+        self.pending.append(data)
+        self.pending_size += len(data)
+        if self.pending_size >= self.hunk_size:
+            self._write_hunk()
+
+    def _write_hunk(self) -> None:
+        if not self.pending:
+            return
+        raw = b"".join(self.pending)
+        self.pending = []
+        self.pending_size = 0
+        body = self.compressor.compress(raw)
+        self.fd.write(HEADER.pack(MAGIC, VERSION, CODEC_ZSTD, len(body), len(raw), _crc32(body)))
+        self.fd.write(body)
+        self.size += HEADER.size + len(body)
+
+    def flush(self) -> None:
+        if self.batch:
+            self._pickle_batch()
+        self._write_hunk()
+
+    def close(self) -> None:
+        self.flush()
+        if self.close_fd:
+            self.fd.close()
+
+
+def _read_exact(fd: BinaryIO, n: int) -> bytes:
+    data = fd.read(n)
+    if data is None:
+        data = b""
+    if len(data) == n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = fd.read(n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def read_hunks(fd: BinaryIO, url: str = "<stream>") -> Iterator[bytes]:
+    """Yield the uncompressed body of each hunk in turn."""
+    decompressor = zstandard.ZstdDecompressor()
+    offset = 0
+    while True:
+        header = _read_exact(fd, HEADER.size)
+        if not header:
+            return
+        if len(header) < HEADER.size:
+            raise CorruptRecords("truncated record file: %d bytes of a hunk header at byte %d"
+                                 % (len(header), offset), url)
+        magic, version, codec, clen, rlen, crc = HEADER.unpack(header)
+        if magic != MAGIC or version != VERSION:
+            raise CorruptRecords("not a Disco record file (bad magic %r at byte %d); is it text? "
+                                 "read it with a text reader instead of chain_reader"
+                                 % (header[:4], offset), url)
+        if clen > MAX_HUNK or rlen > MAX_HUNK:
+            raise CorruptRecords("corrupt hunk header at byte %d (length %d)" % (offset, clen), url)
+        body = _read_exact(fd, clen)
+        if len(body) < clen:
+            raise CorruptRecords("truncated record file: hunk at byte %d has %d of %d bytes"
+                                 % (offset, len(body), clen), url)
+        if _crc32(body) != crc:
+            raise CorruptRecords("corrupt record file: checksum mismatch in hunk at byte %d"
+                                 % offset, url)
+        if codec == CODEC_ZSTD:
+            try:
+                raw = decompressor.decompress(body, max_output_size=rlen)
+            except zstandard.ZstdError as exc:
+                raise CorruptRecords("corrupt hunk at byte %d: %s" % (offset, exc), url) from None
+        elif codec == CODEC_NONE:
+            raw = body
+        else:
+            raise CorruptRecords("unknown codec %d in hunk at byte %d" % (codec, offset), url)
+        offset += HEADER.size + clen
+        yield raw
+
+
+def read_records(fd: BinaryIO, url: str = "<stream>") -> Iterator[Any]:
+    """Yield every record of a record file, one hunk in memory at a time."""
+    for raw in read_hunks(fd, url):
+        buf = io.BytesIO(raw)
+        end = len(raw)
+        while buf.tell() < end:
+            try:
+                batch = pickle.Unpickler(buf).load()
+            except Exception as exc:
+                raise CorruptRecords("undecodable records at hunk offset %d: %s"
+                                     % (buf.tell(), exc), url) from None
+            yield from batch
+
+
+def write_records(fd: BinaryIO, records: Iterable[Any]) -> int:
+    w = RecordWriter(fd)
+    w.extend(records)
+    w.close()
+    return w.size

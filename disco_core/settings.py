@@ -1,0 +1,184 @@
+"""Settings: ``DISCO_*`` / ``DDFS_*`` names with the original's defaults where they exist.
+
+One documented order, lowest first: defaults < settings file < environment < explicit
+overrides (``DiscoSettings(DISCO_PORT=9000)`` or ``settings["DISCO_PORT"] = 9000``).
+
+The settings file is Python: every upper-case name it assigns is a setting. It is the file
+named by ``DISCO_SETTINGS_FILE``, else ``~/.disco`` if it exists, else
+``/etc/disco/settings.py`` if it exists.
+
+Defaults may be expressions of other settings (``DISCO_DATA`` follows ``DISCO_ROOT``), so
+moving ``DISCO_HOME`` moves everything under it. Plugins add settings of their own through
+the ``disco_settings`` hook (see :func:`register_defaults`).
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from typing import Any, Callable
+
+Default = Callable[["DiscoSettings"], Any]
+
+
+def _ncpus(_s: "DiscoSettings") -> int:
+    return os.cpu_count() or 1
+
+
+DEFAULTS: dict[str, Default | Any] = {
+    "DISCO_HOME": lambda s: os.path.join(
+        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "disco"),
+    "DISCO_ROOT": lambda s: os.path.join(s["DISCO_HOME"], "root"),
+    "DISCO_DATA": lambda s: os.path.join(s["DISCO_ROOT"], "data"),
+    "DISCO_MASTER_HOME": lambda s: os.path.join(s["DISCO_HOME"], "master"),
+    "DISCO_MASTER_ROOT": lambda s: os.path.join(s["DISCO_DATA"], "_" + s["DISCO_NAME"]),
+    "DISCO_MASTER_CONFIG": lambda s: os.path.join(s["DISCO_ROOT"], s["DISCO_NAME"] + ".config"),
+    "DISCO_MASTER_HOST": "localhost",
+    "DISCO_MASTER": lambda s: "http://%s:%s" % (s["DISCO_MASTER_HOST"], s["DISCO_PORT"]),
+    "DISCO_NAME": lambda s: "disco_%s" % s["DISCO_PORT"],
+    "DISCO_PORT": 8989,
+    "DISCO_LOG_DIR": lambda s: os.path.join(s["DISCO_ROOT"], "log"),
+    "DISCO_PID_DIR": lambda s: os.path.join(s["DISCO_ROOT"], "run"),
+    "DISCO_DEBUG": "off",
+    "DISCO_EVENTS": "",
+    "DISCO_FLAGS": "",
+    "DISCO_JOB_OWNER": lambda s: "%s@%s" % (_user(), socket.gethostname()),
+    "DISCO_WORKER_MAX_MEM": "80%",
+    "DISCO_WORKERS": _ncpus,
+    "DISCO_SETTINGS_FILE": lambda s: _guess_settings_file(),
+    "DISCO_SCHEDULER": "fair",
+    "DISCO_SCHEDULER_ALPHA": 0.001,
+    "DISCO_PLACEMENT": "locality",
+    "DISCO_PROXY": "",
+    "DISCO_GC_AFTER": 100 * 365 * 24 * 3600,
+    "DATA_GC_INTERVAL": 12,
+    "DISCO_MAX_FAILURE_RATE": 3,
+    "DISCO_RETRY_BASE": 1.0,
+    "DISCO_RETRY_MAX": 60.0,
+    "DISCO_RETRY_JITTER": 1.0,
+    "DISCO_SORT_BUFFER_SIZE": 256 * 1024 * 1024,
+    "DISCO_WORKER_FORK": 1,
+    "DISCO_SECRET_FILE": lambda s: os.path.join(s["DISCO_ROOT"], s["DISCO_NAME"] + ".secret"),
+    "DISCO_DISABLE_PLUGINS": "",
+    "DISCO_RAISE_PLUGIN_ERRORS": 0,
+    "DDFS_ROOT": lambda s: os.path.join(s["DISCO_ROOT"], "ddfs"),
+    "DDFS_DATA": lambda s: s["DDFS_ROOT"],
+    "DDFS_PUT_PORT": 8990,
+    "DDFS_BLOB_REPLICAS": 1,
+    "DDFS_TAG_REPLICAS": 1,
+    "DDFS_TAG_MIN_REPLICAS": 1,
+}
+
+#: Settings that are integers or floats: values from the environment or a file are coerced.
+_NUMERIC = {name for name, value in DEFAULTS.items() if isinstance(value, (int, float))}
+_NUMERIC |= {"DISCO_WORKERS"}
+
+
+def register_defaults(defaults: dict[str, Any]) -> None:
+    """Add settings contributed by a plugin; core's own names cannot be redefined."""
+    for name, value in defaults.items():
+        if name in DEFAULTS:
+            continue
+        DEFAULTS[name] = value
+        if isinstance(value, (int, float)):
+            _NUMERIC.add(name)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return str(os.getuid())
+
+
+def _guess_settings_file() -> str:
+    for path in (os.path.expanduser("~/.disco"), "/etc/disco/settings.py"):
+        if os.path.isfile(path):
+            return path
+    return ""
+
+
+def read_settings_file(path: str) -> dict[str, Any]:
+    """The upper-case names a settings file assigns; a missing file is a clear error."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            "settings file %r does not exist: create it or unset DISCO_SETTINGS_FILE" % path)
+    scope: dict[str, Any] = {}
+    with open(path) as f:
+        code = compile(f.read(), path, "exec")
+    exec(code, scope)
+    return {k: v for k, v in scope.items() if k.isupper()}
+
+
+class DiscoSettings(dict):
+    """A dict of settings: explicit items win, then the environment, the file, the default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._file_cache: tuple[str, dict[str, Any]] | None = None
+
+    def _file_values(self) -> dict[str, Any]:
+        path = (dict.get(self, "DISCO_SETTINGS_FILE") or os.environ.get("DISCO_SETTINGS_FILE")
+                or _guess_settings_file())
+        if not path:
+            return {}
+        if self._file_cache is None or self._file_cache[0] != path:
+            self._file_cache = (path, read_settings_file(path))
+        return self._file_cache[1]
+
+    def __getitem__(self, key: str) -> Any:
+        if dict.__contains__(self, key):
+            value = dict.__getitem__(self, key)
+        elif key in os.environ:
+            value = os.environ[key]
+        else:
+            values = self._file_values() if key != "DISCO_SETTINGS_FILE" else {}
+            if key in values:
+                value = values[key]
+            elif key in DEFAULTS:
+                value = DEFAULTS[key]
+                if callable(value):
+                    value = value(self)
+            else:
+                raise KeyError("unknown setting %r" % key)
+        if key in _NUMERIC and isinstance(value, str):
+            try:
+                value = float(value) if "." in value else int(value)
+            except ValueError:
+                raise ValueError("setting %s=%r is not a number: set it to a number"
+                                 % (key, value)) from None
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and (dict.__contains__(self, key) or key in os.environ
+                                         or key in DEFAULTS)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(set(DEFAULTS) | {k for k in os.environ if k.startswith(("DISCO_", "DDFS_"))}
+                      | set(dict.keys(self)))
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment with every setting exported as a string (for child processes)."""
+        env = dict(os.environ)
+        for name in self.names:
+            env[name] = str(self[name])
+        return env
+
+    def ensuredirs(self) -> None:
+        for name in ("DISCO_DATA", "DISCO_ROOT", "DISCO_MASTER_ROOT", "DISCO_LOG_DIR",
+                     "DISCO_PID_DIR", "DDFS_DATA"):
+            os.makedirs(self[name], exist_ok=True)
+
+    def flag(self, name: str) -> bool:
+        value = self[name]
+        if isinstance(value, str):
+            return value.strip().lower() not in ("", "0", "no", "off", "false")
+        return bool(value)

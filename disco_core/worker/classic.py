@@ -1,0 +1,389 @@
+"""The classic map/reduce worker (``disco.worker.classic.worker.Worker``).
+
+Stages (the master builds them from the version-1 jobdict):
+
+* ``map`` (split): read each input through ``map_input_stream`` (+ ``map_reader``), call
+  ``map(entry, params)``, route pairs to labels with ``partition`` (label 0 when not
+  partitioned), optionally ``combiner``, write one record file per label.
+* ``map_shuffle`` (group_node): per node, concatenate that node's map outputs of each label
+  into one file (record files concatenate).
+* ``reduce`` (group_label / group_all): read the label's files through
+  ``reduce_input_stream`` + ``reduce_reader``, optionally sort by key (external sort), call
+  ``reduce(iter, params)`` (yields pairs) or ``reduce(iter, out, params)`` (``out.add``).
+
+Records are batched at every step: a map task pays one function call per pair for the
+user's ``map`` and one dict or buffer operation per pair, nothing more. ``sum_combiner``
+is recognised and run as a dict update; the default partition is memoised per key.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections import defaultdict
+from typing import Any, Callable, Iterable, Iterator
+
+from .. import jobpack as jp
+from ..errors import DataError, DiscoError
+from ..settings import DiscoSettings
+from ..util import argcount, isiterable
+from . import Params, Worker as BaseWorker
+from . import func as F
+from .dataio import apply_input_chain, expand, open_replicas, open_url
+from .sort import external_sort, parse_buffer_size
+from .task import Input, Task
+
+_MEMO_LIMIT = 1 << 20
+
+
+class Outputs:
+    """Output files of a task, one per label, opened on first use through an output chain."""
+
+    def __init__(self, worker: "Worker", chain: Iterable[Callable], params: Any) -> None:
+        self.worker = worker
+        self.chain = list(chain)
+        self.params = params
+        self.open: dict[int, list[Any]] = {}
+
+    def __getitem__(self, label: int) -> Any:
+        streams = self.open.get(label)
+        if streams is None:
+            streams = self._open(label)
+        return streams[-1]
+
+    def _open(self, label: int) -> list[Any]:
+        if not isinstance(label, int) or isinstance(label, bool) or label < 0:
+            raise DiscoError("output labels must be non-negative integers, got %r" % (label,))
+        path = self.worker.task.output_path(label)
+        streams: list[Any] = []
+        stream: Any = None
+        for fn in self.chain:
+            n = argcount(fn)
+            stream = fn(stream, label, path, self.params) if n >= 4 else fn(stream, label, path)
+            streams.append(stream)
+        if not hasattr(stream, "add"):
+            raise DiscoError("the last output stream function must return an object with "
+                             "add(key, value); got %r" % (stream,))
+        self.open[label] = streams
+        return streams
+
+    def close(self) -> None:
+        for label in sorted(self.open):
+            for stream in reversed(self.open[label]):
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+            self.worker.add_output(label, self.worker.task.output_path(label))
+        self.open = {}
+
+    def abort(self) -> None:
+        for streams in self.open.values():
+            for stream in streams:
+                abort = getattr(stream, "abort", None)
+                if abort is not None:
+                    abort()
+
+
+class Worker(BaseWorker):
+    """The classic map/reduce worker."""
+
+    jobpack_version = jp.VERSION1
+
+    def defaults(self) -> dict:
+        d = super().defaults()
+        d.update({"map": None, "reduce": None, "combiner": None,
+                  "partition": F.default_partition, "partitions": 1,
+                  "map_init": F.noop, "reduce_init": F.noop,
+                  "map_reader": None, "reduce_reader": F.chain_reader,
+                  "map_input_stream": (F.map_input_stream,),
+                  "map_output_stream": (F.map_output_stream, F.disco_output_stream),
+                  "reduce_input_stream": (F.reduce_input_stream,),
+                  "reduce_output_stream": (F.reduce_output_stream, F.disco_output_stream),
+                  "sort": False, "sort_buffer_size": None, "status_interval": 100000,
+                  "ext_params": {}, "input": []})
+        return d
+
+    # -- client side --------------------------------------------------------------------
+    def jobdict(self, job: Any, **jobargs: Any) -> dict:
+        d = super().jobdict(job, **jobargs)
+        has_map = bool(self.getitem("map", job, jobargs))
+        has_reduce = bool(self.getitem("reduce", job, jobargs))
+        inputs = normalize_inputs(self.getitem("input", job, jobargs) or [])
+        if not inputs:
+            raise DiscoError("the job has no input: give input=[url, ...] to run()")
+        partitions = self.getitem("partitions", job, jobargs)
+        if partitions is not None and (not isinstance(partitions, int) or partitions < 0):
+            raise DiscoError("partitions must be a non-negative integer or None, got %r"
+                             % (partitions,))
+        if has_map:
+            nr_reduces = partitions or 1
+        else:
+            nr_reduces = max(1, partitions or 1) if partitions else 1
+        d.update({"input": inputs, "map?": has_map, "reduce?": has_reduce,
+                  "reduce_shuffle?": False, "nr_reduces": nr_reduces})
+        return d
+
+    # -- task side ----------------------------------------------------------------------
+    def param(self, key: str, default: Any = None) -> Any:
+        return self.getitem(key, self.job, self.jobargs, default)
+
+    def status(self, count: int, what: str) -> None:
+        print("%d entries %s" % (count, what))
+
+    def read_input(self, inp: Input, chain: list) -> Iterator[Any]:
+        """Records of one input, through the replica that opens first."""
+        params = self.param("params")
+        url, records = open_replicas(
+            inp, lambda u: apply_input_chain(u, chain, params), self.input_failed)
+        self.current_input = url
+        return records
+
+    def stage_map(self, task: Task, inputs: list[Input]) -> None:
+        fmap = self.param("map")
+        params = self.param("params")
+        nr = self.param("partitions") or 0
+        partition = self.param("partition") or F.default_partition
+        combiner = self.param("combiner")
+        reader = self.param("map_reader")
+        chain = list(self.param("map_input_stream") or ()) + ([reader] if reader else [])
+        outputs = Outputs(self, self.param("map_output_stream"), params)
+        interval = self.param("status_interval") or 0
+        self.call_init("map_init", inputs, params)
+        part = _partitioner(partition, nr, params)
+        count = 0
+        try:
+            for inp in inputs:
+                entries = self.read_input(inp, chain)
+                if combiner is F.sum_combiner:
+                    count += _map_sum(fmap, entries, params, part, outputs, interval, self, count)
+                elif combiner is not None:
+                    count += _map_combine(fmap, entries, params, part, combiner, outputs)
+                elif part is None:
+                    add = outputs[0].add
+                    for entry in entries:
+                        for k, v in fmap(entry, params):
+                            add(k, v)
+                        count += 1
+                        if interval and count % interval == 0:
+                            self.status(count, "mapped")
+                else:
+                    for entry in entries:
+                        for k, v in fmap(entry, params):
+                            outputs[part(k)].add(k, v)
+                        count += 1
+                        if interval and count % interval == 0:
+                            self.status(count, "mapped")
+                self.current_input = ""
+            if not outputs.open:
+                outputs[0]  # a map with no output still reports its (empty) result
+            outputs.close()
+        except BaseException:
+            outputs.abort()
+            raise
+        if interval:
+            self.status(count, "mapped")
+
+    def stage_map_shuffle(self, task: Task, inputs: list[Input]) -> None:
+        """Concatenate this node's map outputs label by label."""
+        by_label: dict[int, list[str]] = defaultdict(list)
+        for inp in inputs:
+            for url in inp.urls[:1]:
+                self.current_input = url
+                for label, data_url in _index_entries(url, inp.label, task):
+                    by_label[label].append(data_url)
+        for label in sorted(by_label):
+            path = task.output_path(label)
+            from .dataio import AtomicFile
+            out = AtomicFile(path)
+            try:
+                for url in by_label[label]:
+                    self.current_input = url
+                    src = open_url(url, task)
+                    try:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    finally:
+                        src.close()
+                out.close()
+            except BaseException:
+                out.abort()
+                raise
+            self.add_output(label, path)
+        self.current_input = ""
+        print("Shuffled %d inputs into %d label(s)" % (sum(map(len, by_label.values())),
+                                                       len(by_label)))
+
+    stage_reduce_shuffle = stage_map_shuffle
+
+    def reduce_records(self, task: Task, inputs: list[Input]) -> Iterator[Any]:
+        reader = self.param("reduce_reader")
+        chain = list(self.param("reduce_input_stream") or ()) + ([reader] if reader else [])
+        params = self.param("params")
+        for inp in inputs:
+            urls = inp.urls
+            if urls and _is_index(urls[0]):
+                for _label, data_url in _index_entries(urls[0], inp.label, task):
+                    self.current_input = data_url
+                    yield from apply_input_chain(data_url, chain, params)
+            else:
+                yield from self.read_input(inp, chain)
+        self.current_input = ""
+
+    def stage_reduce(self, task: Task, inputs: list[Input]) -> None:
+        fred = self.param("reduce")
+        params = self.param("params")
+        records: Iterator[Any] = self.reduce_records(task, inputs)
+        interval = self.param("status_interval") or 0
+        if self.param("sort"):
+            size = self.param("sort_buffer_size") or DiscoSettings()["DISCO_SORT_BUFFER_SIZE"]
+            records = external_sort(records, task.path("sort"), parse_buffer_size(size))
+        if interval:
+            records = _counting(records, interval, self)
+        self.call_init("reduce_init", records, params)
+        outputs = Outputs(self, self.param("reduce_output_stream"), params)
+        try:
+            out = outputs[0]
+            if argcount(fred) >= 3:
+                fred(records, out, params)
+            else:
+                result = fred(records, params)
+                if result is not None:
+                    add = out.add
+                    for k, v in result:
+                        add(k, v)
+            outputs.close()
+        except BaseException:
+            outputs.abort()
+            raise
+
+    def call_init(self, name: str, arg: Any, params: Any) -> None:
+        init = self.param(name)
+        if init and init is not F.noop:
+            init(arg, params)
+
+
+def _counting(records: Iterable, interval: int, worker: Worker) -> Iterator:
+    n = 0
+    for n, record in enumerate(records, 1):
+        yield record
+        if n % interval == 0:
+            worker.status(n, "reduced")
+    worker.status(n, "reduced")
+
+
+def _is_index(url: str) -> bool:
+    from .dataio import is_index
+    return is_index(url)
+
+
+def _index_entries(url: str, label: Any, task: Task) -> list[tuple[int, str]]:
+    from .dataio import read_index
+    return [(lab, u) for lab, u, _size in read_index(url, task)
+            if label == "all" or lab == label]
+
+
+def _partitioner(partition: Callable, nr: int, params: Any) -> Callable[[Any], int] | None:
+    """``key -> label`` for ``nr`` partitions (None when not partitioned)."""
+    if not nr:
+        return None
+    if nr == 1 and partition is F.default_partition:
+        return None  # one label: 0, as for an unpartitioned map
+    if partition is F.default_partition:
+        memo: dict = {}
+
+        def part(key: Any) -> int:
+            try:
+                return memo[key]
+            except KeyError:
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                label = memo[key] = partition(key, nr, params)
+                return label
+            except TypeError:  # unhashable key
+                return partition(key, nr, params)
+        return part
+
+    def checked(key: Any) -> int:
+        label = partition(key, nr, params)
+        if not isinstance(label, int) or not 0 <= label < nr:
+            raise DiscoError("partition(%r) returned %r: it must be an integer in 0..%d"
+                             % (key, label, nr - 1))
+        return label
+    return checked
+
+
+def _map_sum(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs: Outputs,
+             interval: int, worker: Worker, base: int) -> int:
+    """map + sum_combiner as one dict update per pair; pairs are partitioned at the end."""
+    counts: dict = {}
+    get = counts.get
+    n = 0
+    if interval:
+        for n, entry in enumerate(entries, 1):
+            for k, v in fmap(entry, params):
+                counts[k] = get(k, 0) + v
+            if (base + n) % interval == 0:
+                worker.status(base + n, "mapped")
+    else:
+        for n, entry in enumerate(entries, 1):
+            for k, v in fmap(entry, params):
+                counts[k] = get(k, 0) + v
+    if part is None:
+        _add_all(outputs[0], counts.items())
+    else:
+        for k, v in counts.items():
+            outputs[part(k)].add(k, v)
+    return n
+
+
+def _add_all(out: Any, items: Iterable) -> None:
+    add = out.add
+    for k, v in items:
+        add(k, v)
+
+
+def _map_combine(fmap: Callable, entries: Iterable, params: Any, part: Any, combiner: Callable,
+                 outputs: Outputs) -> int:
+    bufs: dict[int, dict] = defaultdict(dict)
+    n = 0
+    for n, entry in enumerate(entries, 1):
+        for k, v in fmap(entry, params):
+            label = part(k) if part is not None else 0
+            result = combiner(k, v, bufs[label], False, params)
+            if result:
+                add = outputs[label].add
+                for rk, rv in result:
+                    add(rk, rv)
+    for label, buf in bufs.items():
+        result = combiner(None, None, buf, True, params)
+        if result:
+            add = outputs[label].add
+            for rk, rv in result:
+                add(rk, rv)
+    return n
+
+
+def normalize_inputs(inputs: Any) -> list:
+    """Inputs as the v1 jobdict wants them: URLs, or lists of replica URLs."""
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    out: list = []
+    for item in inputs:
+        if isinstance(item, str):
+            out.append(_plain_url(item))
+        elif isiterable(item):
+            replicas = [_plain_url(u) for u in item]
+            out.append(replicas[0] if len(replicas) == 1 else replicas)
+        else:
+            raise DiscoError("input %r is not a URL or a list of replica URLs" % (item,))
+    return out
+
+
+def _plain_url(url: str) -> str:
+    if not isinstance(url, str):
+        raise DiscoError("input %r is not a URL string" % (url,))
+    if "://" not in url:
+        return "file://" + os.path.abspath(url) if not url.startswith("/") else "file://" + url
+    return url
+
+
+__all__ = ["Worker", "Params"]

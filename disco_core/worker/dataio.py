@@ -1,0 +1,161 @@
+"""Opening a task's inputs through scheme plugins and writing its outputs atomically."""
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
+
+from .. import plugins
+from ..errors import DataError, DiscoError, PluginError
+from ..util import argcount, schemesplit
+from .task import Input, Task
+
+
+def scheme_of(url: str) -> str:
+    scheme, _ = schemesplit(url)
+    return scheme or "file"
+
+
+def open_url(url: str, task: Task | None = None) -> BinaryIO:
+    """A binary stream of the data at ``url``, through the scheme's plugin."""
+    return plugins.driver("scheme", scheme_of(url)).open(url, task)
+
+
+def is_index(url: str) -> bool:
+    try:
+        drv = plugins.driver("scheme", scheme_of(url))
+    except PluginError:
+        return False
+    return hasattr(drv, "expand")
+
+
+def expand(url: str, label: Any = "all", task: Task | None = None) -> list[str]:
+    """The data URLs behind an index URL (``dir://``) for ``label``; other URLs as they are."""
+    drv = plugins.driver("scheme", scheme_of(url))
+    if hasattr(drv, "expand"):
+        return list(drv.expand(url, label, task))
+    return [url]
+
+
+def read_index(url: str, task: Task | None = None) -> list[tuple[int, str, int]]:
+    """``(label, url, size)`` lines of an index file."""
+    drv = plugins.driver("scheme", scheme_of(url))
+    if not hasattr(drv, "read_index"):
+        raise DiscoError("%s is not an index URL" % url)
+    return list(drv.read_index(url, task))
+
+
+class TextStream(io.TextIOWrapper):
+    """A text view of a binary input. Dropping the view does not close the bytes under it,
+    so a reader may keep using ``fd.buffer`` after letting go of ``fd``."""
+
+    def __del__(self) -> None:
+        pass
+
+
+def text_stream(binary: BinaryIO) -> io.TextIOWrapper:
+    """A text view of a binary stream: iterating gives ``str`` lines; ``.buffer`` the bytes."""
+    if not hasattr(binary, "readable"):
+        binary = _Readable(binary)
+    stream = TextStream(binary, encoding="utf-8", errors="strict")  # type: ignore[arg-type]
+    stream.size = getattr(binary, "size", None)  # type: ignore[attr-defined]
+    return stream
+
+
+class _Readable(io.RawIOBase):
+    """Adapts an object with only ``read(n)`` to the io stack."""
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self.obj.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+
+def raw_bytes(fd: Any) -> BinaryIO:
+    """The binary stream under a text stream (or the stream itself)."""
+    return getattr(fd, "buffer", fd)
+
+
+def call_stream(fn: Callable, stream: Any, size: Any, url: str, params: Any) -> Any:
+    n = argcount(fn)
+    return fn(stream, size, url, params) if n >= 4 else fn(stream, size, url)
+
+
+def apply_input_chain(url: str, chain: Iterable[Callable], params: Any) -> Any:
+    """Run the stream functions of an input chain; the last result is iterated for records."""
+    stream: Any = None
+    size: Any = None
+    for fn in chain:
+        result = call_stream(fn, stream, size, url, params)
+        if isinstance(result, tuple):
+            if len(result) == 3:
+                stream, size, url = result
+            elif len(result) == 2:
+                stream, url = result
+            else:
+                stream = result[0]
+        else:
+            stream = result
+    return stream
+
+
+class AtomicFile(io.FileIO):
+    """A file written as ``<path>.partial`` and renamed to ``path`` when closed without error.
+
+    ``abort()`` removes the partial file instead. The data is fsynced before the rename,
+    so a file under its final name is always complete.
+    """
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.final = path
+        self.partial = path + ".partial"
+        super().__init__(self.partial, "w")
+        self.aborted = False
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if not self.aborted:
+            self.flush()
+            os.fsync(self.fileno())
+        super().close()
+        if self.aborted:
+            try:
+                os.unlink(self.partial)
+            except FileNotFoundError:
+                pass
+        else:
+            os.replace(self.partial, self.final)
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.close()
+
+
+def open_replicas(inp: Input, opener: Callable[[str], Any],
+                  report: Callable[[int, list[int]], list[tuple[int, str]]] | None = None) -> Any:
+    """Open the first replica that works, reporting failed ones (``INPUT_ERR``) for more.
+
+    Raises :class:`DataError` naming every replica tried when none works.
+    """
+    replicas = list(inp.replicas)
+    errors: list[str] = []
+    while replicas:
+        failed = []
+        for rep_id, url in replicas:
+            try:
+                return url, opener(url)
+            except (DataError, OSError) as exc:
+                errors.append("%s: %s" % (url, exc))
+                failed.append(rep_id)
+        replicas = report(inp.id, failed) if report else []
+    raise DataError("no replica of input %d could be read (%s)" % (inp.id, "; ".join(errors)),
+                    inp.urls[0] if inp.replicas else "?")

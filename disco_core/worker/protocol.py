@@ -1,0 +1,116 @@
+"""The worker's side of the worker protocol: blocking request/response over two fds.
+
+Requests go out on the protocol fd (the worker's stderr, fd 2, by default) and replies come
+in on fd 0. Nothing else may reach the protocol fd unframed: :class:`MessageWriter`
+replaces ``sys.stdout`` and ``sys.stderr`` so ``print()``, stray writes and warnings
+become ``MSG`` messages, coalesced so a chatty task is not throttled by the node.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from .. import PROTOCOL_VERSION
+from ..errors import ProtocolError
+from ..protocol import FrameParser, decode_payload, encode
+
+MSG_MAX = 64 * 1024
+
+
+class WorkerProtocol:
+    def __init__(self, rfd: int = 0, wfd: int = 2) -> None:
+        self.rfd = rfd
+        self.wfd = wfd
+        self.parser = FrameParser()
+        self.pending: list[tuple[str, bytes]] = []
+        self.lock = threading.RLock()
+
+    def send(self, name: str, payload: Any = "") -> None:
+        data = encode(name, payload)
+        with self.lock:
+            view = memoryview(data)
+            while view:
+                n = os.write(self.wfd, view)
+                view = view[n:]
+
+    def recv(self) -> tuple[str, Any]:
+        while not self.pending:
+            chunk = os.read(self.rfd, 65536)
+            if not chunk:
+                raise ProtocolError("eof", "the node closed the protocol channel")
+            self.pending.extend(self.parser.feed(chunk))
+        name, raw = self.pending.pop(0)
+        return name, decode_payload(name, raw)
+
+    def request(self, name: str, payload: Any = "", expect: tuple[str, ...] = ()) -> tuple[str, Any]:
+        with self.lock:
+            self.send(name, payload)
+            reply, body = self.recv()
+        if expect and reply not in expect:
+            raise ProtocolError("unexpected_reply", "expected %s in reply to %s, got %s %r"
+                                % ("/".join(expect), name, reply, body))
+        return reply, body
+
+    def hello(self) -> None:
+        self.request("WORKER", {"version": PROTOCOL_VERSION, "pid": os.getpid()}, ("OK",))
+
+
+class MessageWriter:
+    """A text stream whose lines become ``MSG`` messages (at most a few per second)."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, proto: WorkerProtocol, interval: float = 0.25) -> None:
+        self.proto = proto
+        self.interval = interval
+        self.buf: list[str] = []
+        self.size = 0
+        self.last = 0.0
+        self.truncated = False
+
+    def write(self, text: Any) -> int:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        text = str(text)
+        if self.size < MSG_MAX:
+            self.buf.append(text)
+            self.size += len(text)
+        else:
+            self.truncated = True
+        if "\n" in text and time.monotonic() - self.last >= self.interval:
+            self.flush()
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.buf:
+            return
+        text = "".join(self.buf)
+        self.buf, self.size = [], 0
+        if self.truncated:
+            text = text[:MSG_MAX] + "... (output truncated)"
+            self.truncated = False
+        self.last = time.monotonic()
+        self.proto.request("MSG", text.rstrip("\n"), ("OK",))
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        raise OSError("task output is sent as messages and has no file descriptor")
+
+    @property
+    def buffer(self) -> "MessageWriter":
+        return self
+
+    def readable(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True

@@ -1,0 +1,3 @@
+"""Reader 'lines': text inputs as str lines."""
+
+__version__ = "0.6.0"

@@ -1,0 +1,3 @@
+"""Input schemes disco:// and dir://: job data served by nodes, local files read directly."""
+
+__version__ = "0.6.0"

@@ -1,0 +1,107 @@
+"""``disco://HOST/PATH`` (job data a node serves) and ``dir://HOST/PATH`` (an index of it).
+
+``disco://HOST/disco/REST`` is ``http://HOST:DISCO_PORT/disco/REST``; when HOST is the
+host running the task (or, outside a task, this machine) and the file exists under
+``DISCO_DATA`` the file is read directly. ``ddfs/`` paths map to ``DDFS_DATA`` the same way.
+
+A ``dir://`` URL names an index file whose lines are ``<label> <url> <size>``;
+:meth:`DirScheme.expand` gives the URLs of one label (or every label for ``"all"``).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from typing import Any, BinaryIO, Iterator
+
+from disco_core.client.comm import open_remote
+from disco_core.errors import DataError
+from disco_core.settings import DiscoSettings
+from disco_core.util import local_hostnames
+
+_settings = None
+
+
+def settings() -> DiscoSettings:
+    global _settings
+    if _settings is None:
+        _settings = DiscoSettings()
+    return _settings
+
+
+def split(url: str) -> tuple[str, str]:
+    _, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    if not host or not path:
+        raise DataError("malformed URL: expected scheme://host/path", url)
+    return host, path
+
+
+def local_path(path: str, task: Any) -> str | None:
+    if path.startswith("disco/"):
+        base = getattr(task, "disco_data", None) or settings()["DISCO_DATA"]
+        return os.path.join(base, path[len("disco/"):])
+    if path.startswith("ddfs/"):
+        base = getattr(task, "ddfs_data", None) or settings()["DDFS_DATA"]
+        return os.path.join(base, path[len("ddfs/"):])
+    return None
+
+
+def open_data(url: str, task: Any = None) -> BinaryIO:
+    host, path = split(url)
+    local = host == task.host if task is not None else host in local_hostnames()
+    if local:
+        lpath = local_path(path, task)
+        if lpath is not None:
+            try:
+                f = open(lpath, "rb")
+            except FileNotFoundError:
+                if task is not None:
+                    raise DataError("no such file on %s" % host, url) from None
+            else:
+                f.size = os.fstat(f.fileno()).st_size  # type: ignore[attr-defined]
+                return f
+    port = getattr(task, "disco_port", None) or settings()["DISCO_PORT"]
+    return open_remote("http://%s:%s/%s" % (host, port, path), retries=3)
+
+
+class DiscoScheme:
+    name = "disco"
+
+    def open(self, url: str, task: Any = None) -> BinaryIO:
+        return open_data(url, task)
+
+
+class DirScheme:
+    """Index files of labelled outputs. Opening one gives every listed file in turn."""
+
+    name = "dir"
+
+    def read_index(self, url: str, task: Any = None) -> Iterator[tuple[int, str, int]]:
+        stream = open_data(url, task)
+        try:
+            data = stream.read()
+        finally:
+            stream.close()
+        if url.endswith(".gz"):
+            data = gzip.decompress(data)
+        for n, line in enumerate(data.decode("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 3:
+                raise DataError("bad line %d in index file: %r" % (n, line), url)
+            yield int(parts[0]), parts[1], int(parts[2])
+
+    def expand(self, url: str, label: Any = "all", task: Any = None) -> list[str]:
+        return [u for lab, u, _ in self.read_index(url, task) if label == "all" or lab == label]
+
+    def open(self, url: str, task: Any = None) -> BinaryIO:
+        parts = [open_data(u, task).read() for u in self.expand(url, "all", task)]
+        stream = io.BytesIO(b"".join(parts))
+        stream.size = len(stream.getbuffer())  # type: ignore[attr-defined]
+        return stream
+
+
+disco = DiscoScheme()
+dir = DirScheme()  # noqa: A001

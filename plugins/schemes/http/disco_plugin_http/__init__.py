@@ -1,0 +1,3 @@
+"""Input schemes http:// and https://."""
+
+__version__ = "0.6.0"

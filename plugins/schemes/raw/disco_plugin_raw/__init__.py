@@ -1,0 +1,3 @@
+"""Input scheme raw://: the URL's text is the data."""
+
+__version__ = "0.6.0"

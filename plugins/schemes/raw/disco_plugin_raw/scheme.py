@@ -1,0 +1,22 @@
+"""``raw://DATA``: the bytes after ``raw://`` are the input itself."""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+class RawScheme:
+    """Opens ``raw://`` URLs; the data is the URL's text as UTF-8."""
+
+    name = "raw"
+
+    def open(self, url: str, task: Any = None) -> io.BytesIO:
+        if not url.startswith("raw://"):
+            raise ValueError("not a raw:// URL: %r" % url)
+        data = url[len("raw://"):].encode("utf-8")
+        stream = io.BytesIO(data)
+        stream.size = len(data)  # type: ignore[attr-defined]
+        return stream
+
+
+scheme = RawScheme()
