@@ -1,0 +1,180 @@
+"""Test helpers: real clusters on loopback, a local HTTP server, chosen plugin sets.
+
+Used as a pytest plugin (``pytest_plugins = ["disco_core.testing"]``) it provides:
+
+* ``disco_cluster`` (session): a master started with ``disco start`` under a fresh
+  ``DISCO_HOME`` on a free port, its local node(s), and the environment set so that
+  ``Job()``, ``Disco()`` and the ``disco`` command all talk to it. Retries are fast
+  (no back-off) so failure tests finish quickly.
+* ``http_server``: a threaded HTTP server on 127.0.0.1 serving a temporary directory.
+* ``plugin_host``: a :class:`~disco_core.plugins.PluginHost` with chosen plugins only.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Iterator
+
+import pytest
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A running cluster: its settings (as environment) and a ``disco`` command runner."""
+
+    def __init__(self, home: str, port: int, hosts: list[tuple[str, int]] | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.home = home
+        self.port = port
+        self.env = {"DISCO_HOME": home, "DISCO_PORT": str(port),
+                    "DDFS_PUT_PORT": str(free_port()), "DISCO_MASTER_HOST": "localhost",
+                    "DISCO_RETRY_BASE": "0", "DISCO_RETRY_JITTER": "0",
+                    "DISCO_NODE_ORPHAN_TIMEOUT": "20", "DISCO_SETTINGS_FILE": ""}
+        self.env.update(extra_env or {})
+        self.hosts = hosts
+        self.saved: dict[str, str | None] = {}
+
+    @property
+    def master(self) -> str:
+        return "http://localhost:%d" % self.port
+
+    def cli(self, *args: str, check: bool = True, input: str | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+        exe = os.path.join(os.path.dirname(sys.executable), "disco")
+        env = dict(os.environ)
+        env.update(self.env)
+        proc = subprocess.run([exe, *args], capture_output=True, text=True, env=env,
+                              input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError("disco %s failed (%d):\n%s%s" % (
+                " ".join(args), proc.returncode, proc.stdout, proc.stderr))
+        return proc
+
+    def start(self) -> None:
+        for key, value in self.env.items():
+            self.saved[key] = os.environ.get(key)
+            os.environ[key] = value
+        if self.hosts is not None:
+            import json
+            from .settings import DiscoSettings
+            path = DiscoSettings()["DISCO_MASTER_CONFIG"]
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump({"hosts": [[h, str(n)] for h, n in self.hosts]}, f)
+        self.cli("start")
+
+    def stop(self) -> None:
+        try:
+            self.cli("stop", check=False)
+        finally:
+            for key, value in self.saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    @property
+    def disco(self) -> Any:
+        from .client import Disco
+        return Disco(self.master)
+
+    def log(self, name: str = "") -> str:
+        logdir = os.path.join(self.home, "root", "log")
+        out = []
+        for fname in sorted(os.listdir(logdir)):
+            if name in fname:
+                with open(os.path.join(logdir, fname), errors="replace") as f:
+                    out.append(f.read())
+        return "\n".join(out)
+
+
+@contextlib.contextmanager
+def running_cluster(hosts: list[tuple[str, int]] | None = None,
+                    extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    home = tempfile.mkdtemp(prefix="disco-test-")
+    cluster = Cluster(home, free_port(), hosts, extra_env)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def disco_cluster() -> Iterator[Cluster]:
+    with running_cluster() as cluster:
+        yield cluster
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class HTTPServer:
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        handler = functools.partial(_QuietHandler, directory=directory)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return "http://127.0.0.1:%d/%s" % (self.port, name)
+
+    def add(self, name: str, data: bytes | str) -> str:
+        path = os.path.join(self.directory, name)
+        with open(path, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        return self.url(name)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def http_server(tmp_path: Any) -> Iterator[HTTPServer]:
+    server = HTTPServer(str(tmp_path))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def plugin_host() -> Iterator[Any]:
+    """Call it with plugin modules/objects; the process-wide host is restored afterwards."""
+    from .plugins import PluginHost, set_host
+    old = set_host(None)
+
+    def make(*plugins: Any, entry_points: bool = False, **kw: Any) -> PluginHost:
+        host = PluginHost(plugins, entry_points=entry_points, **kw)
+        set_host(host)
+        return host
+    yield make
+    set_host(old)
+
+
+def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in %.0fs" % timeout)
