@@ -183,6 +183,7 @@ class Node:
                 delay = min(2.0, delay * 2)
                 continue
             delay = 0.1
+            self.conn.protocol.stream.set_nodelay(True)  # no Nagle delay on small reports
             self.flush()
             while True:
                 msg = await self.conn.read_message()

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..jobpack import hexhash
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
 
 @dataclass
@@ -45,13 +48,17 @@ class Task:
         return "%s-%s" % (self.group[0], self.group[1])
 
     @property
+    def safe_group(self) -> str:
+        """The group as it appears in file names: only ``[A-Za-z0-9_.@-]``."""
+        return _UNSAFE.sub("_", self.group_str)
+
+    @property
     def jobhome(self) -> str:
         return os.path.dirname(self.jobfile)
 
     @property
     def uid(self) -> str:
-        safe = self.group_str.replace("/", "_").replace(":", "_")
-        return "%s-%s-%d-%x-%d" % (self.stage, safe, self.taskid,
+        return "%s-%s-%d-%x-%d" % (self.stage, self.safe_group, self.taskid,
                                    int(self.started * 1e6) & 0xFFFFFFFF, os.getpid())
 
     @property
@@ -70,7 +77,7 @@ class Task:
     def output_filename(self, label: int) -> str:
         if not isinstance(label, int):
             raise ValueError("output labels must be integers, got %r" % (label,))
-        return "%s-%s-%d" % (self.stage, self.group_str.replace("/", "_"), label)
+        return "%s-%s-%d" % (self.stage, self.safe_group, label)
 
     def output_path(self, label: int) -> str:
         return self.path(self.output_filename(label))
