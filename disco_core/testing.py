@@ -53,12 +53,12 @@ class Cluster:
         return "http://localhost:%d" % self.port
 
     def cli(self, *args: str, check: bool = True, input: str | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess:
+            timeout: float = 120, cwd: str | None = None) -> subprocess.CompletedProcess:
         exe = os.path.join(os.path.dirname(sys.executable), "disco")
         env = dict(os.environ)
         env.update(self.env)
         proc = subprocess.run([exe, *args], capture_output=True, text=True, env=env,
-                              input=input, timeout=timeout)
+                              input=input, timeout=timeout, cwd=cwd)
         if check and proc.returncode != 0:
             raise AssertionError("disco %s failed (%d):\n%s%s" % (
                 " ".join(args), proc.returncode, proc.stdout, proc.stderr))

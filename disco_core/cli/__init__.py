@@ -109,6 +109,8 @@ def apply_globals(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "help":  # `disco help [COMMAND]`
+        argv = argv[1:] + ["--help"]
     cmds = commands()
     parser = build_parser(cmds)
     args = parser.parse_args(argv)

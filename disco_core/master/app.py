@@ -63,6 +63,7 @@ class Master:
         self.retry = (float(s["DISCO_RETRY_BASE"]), float(s["DISCO_RETRY_MAX"]),
                       float(s["DISCO_RETRY_JITTER"]))
         cores = lambda: sum(n.max_workers for n in self.scheduler.nodes.values())  # noqa: E731
+        self.missing: list[str] = []
         policy = self._policy("DISCO_SCHEDULER", cores)
         placement = self._policy("DISCO_PLACEMENT", cores)
         self.scheduler = Scheduler(policy, placement, self.dispatch)
@@ -73,11 +74,15 @@ class Master:
         self.started = time.time()
 
     def _policy(self, setting: str, cores: Any) -> Any:
+        """The scheduler plugin a setting names. Without it the master still starts (to
+        report and serve), and every submitted job is refused naming what to install."""
         name = self.settings[setting]
         try:
             cls = self.plugins.driver("scheduler", name)
         except PluginError as exc:
-            raise DiscoError("%s=%s: %s" % (setting, name, exc)) from None
+            self.missing.append("%s=%s: %s" % (setting, name, exc))
+            log.error("%s", self.missing[-1])
+            return None
         return cls(self.settings, cores)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -214,6 +219,8 @@ class Master:
     async def submit(self, body: bytes) -> str:
         if not self.accept_new_jobs:
             raise PermissionError("No new jobs should be submitted to this cluster.")
+        if self.missing:
+            raise PluginError("this master cannot schedule jobs: %s" % "; ".join(self.missing))
         pack = jp.JobPack.loads(body)
         jp.validate(pack)
         pipeline = jp.pipeline_of(pack)
