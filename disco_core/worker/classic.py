@@ -300,6 +300,7 @@ def _partitioner(partition: Callable, nr: int, params: Any) -> Callable[[Any], i
                 return label
             except TypeError:  # unhashable key
                 return partition(key, nr, params)
+        part.direct = lambda key: partition(key, nr, params)  # type: ignore[attr-defined]
         return part
 
     def checked(key: Any) -> int:
@@ -330,8 +331,15 @@ def _map_sum(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
     if part is None:
         _add_all(outputs[0], counts.items())
     else:
+        # every key is distinct here: label each once, without the per-record memo
+        label_of = getattr(part, "direct", part)
+        adds: dict[int, Any] = {}
         for k, v in counts.items():
-            outputs[part(k)].add(k, v)
+            label = label_of(k)
+            add = adds.get(label)
+            if add is None:
+                add = adds[label] = outputs[label].add
+            add(k, v)
     return n
 
 

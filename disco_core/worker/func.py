@@ -19,7 +19,7 @@ def _key_bytes(key: Any) -> bytes:
 
 def default_partition(key: Any, nr_partitions: int, params: Any) -> int:
     """A stable partition of ``key`` (md5 of its bytes), the same on every node and run."""
-    return int(hashlib.md5(_key_bytes(key)).hexdigest(), 16) % nr_partitions
+    return int.from_bytes(hashlib.md5(_key_bytes(key)).digest(), "big") % nr_partitions
 
 
 def make_range_partition(min_val: int, max_val: int) -> Callable[[Any, int, Any], int]:
