@@ -9,9 +9,13 @@ Version-1 (classic) jobdicts are turned into pipelines by :func:`pipeline_of`.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import posixpath
+import re
 import struct
 import time
+import zipfile
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -24,6 +28,11 @@ HEADER_FORMAT = "!IIIII"
 HEADER_SIZE = 128
 GROUPINGS = ("split", "group_label", "group_node", "group_node_label", "group_all")
 MAX_CORES = 2 ** 31
+# Job names go into file names, URLs and DDFS tag names (disco:results:<job>), so a prefix is
+# ASCII letters, digits, '_', '-' (and ':', '@', which job names have anyway), and short
+# enough that the name fits in one 255-byte path component.
+PREFIX_CHARS = re.compile(r"[A-Za-z0-9_\-:@]+")
+MAX_PREFIX = 200
 
 
 @dataclass
@@ -99,9 +108,17 @@ def validate(pack: JobPack) -> None:
     prefix = _require(d, "prefix")
     if not isinstance(prefix, str) or not prefix or "/" in prefix or "." in prefix:
         raise JobPackError("invalid prefix %r: use letters, digits and _ only" % (prefix,))
+    if not PREFIX_CHARS.fullmatch(prefix):
+        bad = sorted({c for c in prefix if not PREFIX_CHARS.fullmatch(c)})
+        raise JobPackError("invalid prefix %r: %s not allowed; use letters, digits, _ and - only"
+                           % (prefix, ", ".join(repr(c) for c in bad)))
+    if len(prefix) > MAX_PREFIX:
+        raise JobPackError("invalid prefix: %d characters long, at most %d are allowed"
+                           % (len(prefix), MAX_PREFIX))
     worker = _require(d, "worker")
     if not isinstance(worker, str) or not worker:
         raise JobPackError("invalid worker %r: give a path inside the job home" % (worker,))
+    _check_jobhome(pack.jobhome, worker)
     if not isinstance(_require(d, "owner"), str):
         raise JobPackError("invalid owner: expected a string")
     scheduler = _require(d, "scheduler")
@@ -134,9 +151,10 @@ def validate(pack: JobPack) -> None:
         inputs = _require(d, "inputs")
         if not isinstance(inputs, list) or not all(
                 isinstance(i, list) and len(i) == 3 and isinstance(i[0], int)
-                and isinstance(i[1], int) and isinstance(i[2], list)
+                and isinstance(i[1], int) and isinstance(i[2], list) and i[2]
                 and all(isinstance(u, str) for u in i[2]) for i in inputs):
-            raise JobPackError("invalid_job_inputs: expected [[label, size_hint, [url, ...]], ...]")
+            raise JobPackError("invalid_job_inputs: expected [[label, size_hint, [url, ...]], ...] "
+                               "with at least one URL per input")
     else:
         inputs = _require(d, "input")
         if not isinstance(inputs, list) or not all(
@@ -150,6 +168,24 @@ def validate(pack: JobPack) -> None:
         for key in ("map?", "reduce?", "reduce_shuffle?"):
             if not isinstance(d.get(key, False), bool):
                 raise JobPackError("invalid %s: expected true or false" % key)
+
+
+def _check_jobhome(jobhome: bytes, worker: str) -> None:
+    """The job home must be a ZIP archive holding the worker (nodes unpack and run it)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(jobhome)) as z:
+            names = {posixpath.normpath(n) for n in z.namelist() if not n.endswith("/")}
+    except Exception as exc:  # any way a ZIP can be corrupt
+        raise JobPackError("invalid jobhome: not a ZIP archive (%d bytes: %s)"
+                           % (len(jobhome), exc)) from None
+    path = posixpath.normpath(worker)
+    if path.startswith(("/", "../")) or path == "..":
+        raise JobPackError("invalid worker %r: give a path inside the job home" % (worker,))
+    if path not in names:
+        some = sorted(names)[:10]
+        raise JobPackError("the worker %r is not in the job home (it holds %s%s)"
+                           % (worker, ", ".join(some) or "nothing",
+                              " ..." if len(names) > len(some) else ""))
 
 
 def pipeline_of(pack: JobPack) -> list[tuple[str, str, bool]]:

@@ -86,13 +86,15 @@ class PluginHost:
             disabled = [d.strip() for d in os.environ.get("DISCO_DISABLE_PLUGINS", "").split(",")]
         self.disabled = {d for d in disabled if d}
         if strict is None:
-            strict = os.environ.get("DISCO_RAISE_PLUGIN_ERRORS", "").strip() not in ("", "0")
+            strict = os.environ.get("DISCO_RAISE_PLUGIN_ERRORS", "").strip().lower() not in (
+                "", "0", "no", "off", "false")
         self.strict = strict
         self.use_entry_points = entry_points
         self.broken: dict[str, str] = {}      # plugin (distribution) name -> reason
         self._lock = threading.RLock()
         self._drivers: dict[str, dict[str, Any]] = {kind: {} for kind in DRIVER_GROUPS}
         self._registered: dict[str, dict[str, Any]] | None = None
+        self._ep_cache: dict[str, dict[str, metadata.EntryPoint]] = {}
         for plugin in plugins:
             self.pm.register(plugin)
         if entry_points:
@@ -127,9 +129,11 @@ class PluginHost:
         if self.strict:
             raise PluginError("plugin %s failed to load: %s" % (dist, reason))
         self.broken[dist] = reason
+        # One warning (printed once to stderr, which the master and nodes log); the same
+        # text through logging as well would show every `disco` command saying it twice.
         warnings.warn("disco plugin %s is broken and was skipped: %s" % (dist, reason),
                       RuntimeWarning, stacklevel=3)
-        log.warning("plugin %s is broken and was skipped: %s", dist, reason)
+        log.debug("plugin %s is broken and was skipped: %s", dist, reason)
 
     # -- named drivers ----------------------------------------------------------------
     def _registered_drivers(self) -> dict[str, dict[str, Any]]:
@@ -147,13 +151,18 @@ class PluginHost:
         self._drivers[kind].pop(name, None)
 
     def _entry_points(self, kind: str) -> dict[str, metadata.EntryPoint]:
+        """Entry points of a driver kind, scanned once per host (installs need a restart)."""
         if not self.use_entry_points:
             return {}
+        cached = self._ep_cache.get(kind)
+        if cached is not None:
+            return cached
         eps = {}
         for ep in metadata.entry_points(group=DRIVER_GROUPS[kind]):
             if ep.name in self.disabled or _dist_name(ep) in self.disabled:
                 continue
             eps.setdefault(ep.name, ep)
+        self._ep_cache[kind] = eps
         return eps
 
     def names(self, kind: str) -> list[str]:

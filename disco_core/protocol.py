@@ -50,9 +50,15 @@ class FrameParser:
                                         % bytes(buf[pos:pos + 40]))
                 break
             name = bytes(buf[pos:sp1])
+            if not name:
+                raise ProtocolError("invalid_type", "message type missing: %r"
+                                    % bytes(buf[pos:pos + 40]))
             sp2 = buf.find(b" ", sp1 + 1, sp1 + 12)
             if sp2 < 0:
                 if len(buf) - sp1 > 11:
+                    if bytes(buf[sp1 + 1:sp1 + 12]).isdigit():  # more digits than 100 MiB has
+                        raise ProtocolError("message_too_big", "message %r of %s... bytes is "
+                                            "over 100 MiB" % (name, buf[sp1 + 1:sp1 + 12].decode()))
                     raise ProtocolError("invalid_length", "bad length after %r" % name)
                 break
             raw_len = bytes(buf[sp1 + 1:sp2])

@@ -122,6 +122,12 @@ def _read_exact(fd: BinaryIO, n: int) -> bytes:
 
 def read_hunks(fd: BinaryIO, url: str = "<stream>") -> Iterator[bytes]:
     """Yield the uncompressed body of each hunk in turn."""
+    for _offset, raw in _read_hunks(fd, url):
+        yield raw
+
+
+def _read_hunks(fd: BinaryIO, url: str) -> Iterator[tuple[int, bytes]]:
+    """``(byte offset of the hunk in the file, uncompressed body)`` of each hunk."""
     decompressor = zstandard.ZstdDecompressor()
     offset = 0
     while True:
@@ -132,10 +138,13 @@ def read_hunks(fd: BinaryIO, url: str = "<stream>") -> Iterator[bytes]:
             raise CorruptRecords("truncated record file: %d bytes of a hunk header at byte %d"
                                  % (len(header), offset), url)
         magic, version, codec, clen, rlen, crc = HEADER.unpack(header)
-        if magic != MAGIC or version != VERSION:
+        if magic != MAGIC:
             raise CorruptRecords("not a Disco record file (bad magic %r at byte %d); is it text? "
                                  "read it with a text reader instead of chain_reader"
                                  % (header[:4], offset), url)
+        if version != VERSION:
+            raise CorruptRecords("unsupported record file version %d in hunk at byte %d "
+                                 "(this Disco reads version %d)" % (version, offset, VERSION), url)
         if clen > MAX_HUNK or rlen > MAX_HUNK:
             raise CorruptRecords("corrupt hunk header at byte %d (length %d)" % (offset, clen), url)
         body = _read_exact(fd, clen)
@@ -154,21 +163,22 @@ def read_hunks(fd: BinaryIO, url: str = "<stream>") -> Iterator[bytes]:
             raw = body
         else:
             raise CorruptRecords("unknown codec %d in hunk at byte %d" % (codec, offset), url)
+        yield offset, raw
         offset += HEADER.size + clen
-        yield raw
 
 
 def read_records(fd: BinaryIO, url: str = "<stream>") -> Iterator[Any]:
     """Yield every record of a record file, one hunk in memory at a time."""
-    for raw in read_hunks(fd, url):
+    for offset, raw in _read_hunks(fd, url):
         buf = io.BytesIO(raw)
         end = len(raw)
         while buf.tell() < end:
+            pos = buf.tell()
             try:
                 batch = pickle.Unpickler(buf).load()
             except Exception as exc:
-                raise CorruptRecords("undecodable records at hunk offset %d: %s"
-                                     % (buf.tell(), exc), url) from None
+                raise CorruptRecords("undecodable records in hunk at byte %d (%d bytes into "
+                                     "its data): %s" % (offset, pos, exc), url) from None
             yield from batch
 
 

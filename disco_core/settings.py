@@ -69,9 +69,21 @@ DEFAULTS: dict[str, Default | Any] = {
     "DDFS_TAG_MIN_REPLICAS": 1,
 }
 
-#: Settings that are integers or floats: values from the environment or a file are coerced.
-_NUMERIC = {name for name, value in DEFAULTS.items() if isinstance(value, (int, float))}
-_NUMERIC |= {"DISCO_WORKERS"}
+#: On/off settings: read with :meth:`DiscoSettings.flag`, which also takes yes/no, on/off.
+_FLAGS = {"DISCO_WORKER_FORK", "DISCO_RAISE_PLUGIN_ERRORS"}
+
+
+def _number_type(name: str, value: Any) -> type | None:
+    if name in _FLAGS or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return type(value)
+
+
+#: Settings that are integers or floats: string values (from the environment, a file or a
+#: call) are converted to the type of the default.
+_NUMERIC: dict[str, type] = {name: t for name, value in DEFAULTS.items()
+                             if (t := _number_type(name, value)) is not None}
+_NUMERIC["DISCO_WORKERS"] = int
 
 
 def register_defaults(defaults: dict[str, Any]) -> None:
@@ -80,8 +92,9 @@ def register_defaults(defaults: dict[str, Any]) -> None:
         if name in DEFAULTS:
             continue
         DEFAULTS[name] = value
-        if isinstance(value, (int, float)):
-            _NUMERIC.add(name)
+        kind = _number_type(name, value)
+        if kind is not None:
+            _NUMERIC[name] = kind
 
 
 def _user() -> str:
@@ -118,8 +131,13 @@ class DiscoSettings(dict):
         self._file_cache: tuple[str, dict[str, Any]] | None = None
 
     def _file_values(self) -> dict[str, Any]:
-        path = (dict.get(self, "DISCO_SETTINGS_FILE") or os.environ.get("DISCO_SETTINGS_FILE")
-                or _guess_settings_file())
+        # DISCO_SETTINGS_FILE set to "" (explicitly or in the environment) means no file
+        if dict.__contains__(self, "DISCO_SETTINGS_FILE"):
+            path = dict.__getitem__(self, "DISCO_SETTINGS_FILE")
+        elif "DISCO_SETTINGS_FILE" in os.environ:
+            path = os.environ["DISCO_SETTINGS_FILE"]
+        else:
+            path = _guess_settings_file()
         if not path:
             return {}
         if self._file_cache is None or self._file_cache[0] != path:
@@ -141,12 +159,14 @@ class DiscoSettings(dict):
                     value = value(self)
             else:
                 raise KeyError("unknown setting %r" % key)
-        if key in _NUMERIC and isinstance(value, str):
+        kind = _NUMERIC.get(key)
+        if kind is not None and isinstance(value, str):
             try:
-                value = float(value) if "." in value else int(value)
+                value = kind(value)
             except ValueError:
-                raise ValueError("setting %s=%r is not a number: set it to a number"
-                                 % (key, value)) from None
+                what = "an integer" if kind is int else "a number"
+                raise ValueError("setting %s=%r is not %s: set it to %s or unset it"
+                                 % (key, value, what, what)) from None
         return value
 
     def get(self, key: str, default: Any = None) -> Any:

@@ -9,7 +9,6 @@ import os
 import random
 import socket
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import urlparse
 
 from .errors import DiscoError
 
@@ -131,11 +130,15 @@ def urlsplit(url: str, localhost: str | None = None, disco_port: int | None = No
 
 
 def netloc_host(url: str) -> str:
-    """The host part of a URL (``""`` for local files)."""
+    """The host part of a URL (``""`` for local files), as written: no user, no port, and
+    case kept, so that it matches the node names of the cluster's configuration."""
     scheme, rest = schemesplit(url)
     if not scheme or scheme == "file":
         return ""
-    return urlparse(url).hostname or rest.split("/")[0]
+    host = rest.split("/", 1)[0].rpartition("@")[2]
+    if host.startswith("[") and "]" in host:  # [IPv6]:port
+        return host[1:host.index("]")]
+    return host.partition(":")[0]
 
 
 def local_hostnames() -> set[str]:

@@ -56,6 +56,16 @@ class Task:
     def input_urls(self) -> list[str]:
         return [u for inp in self.inputs for u in inp.urls[:1]]
 
+    def describe_inputs(self, most: int = 3, width: int = 200) -> str:
+        """``input: URL`` / ``inputs: A, B, C and N more``: what the task was reading."""
+        urls = [u if len(u) <= width else u[:width] + "..." for u in self.input_urls()]
+        if not urls:
+            return "no inputs"
+        text = ", ".join(urls[:most])
+        if len(urls) > most:
+            text += " and %d more" % (len(urls) - most)
+        return "%s: %s" % ("input" if len(urls) == 1 else "inputs", text)
+
 
 @dataclass
 class StageStats:
@@ -127,24 +137,27 @@ class Job:
         if task.state != "running" or runid != task.runid or self.status != "active":
             return
         self._leave_running(task)
+        task.state = "waiting"  # no longer running, so _die does not stop it a second time
         stats = self.stages[self._stage_no(task)]
         stats.failed += 1
         if kind == "fatal":
             self.events.add(host, "FATAL: [%s] %s" % (task.key, message))
-            self._die("Task %s failed on %s: %s" % (task.key, host, message))
+            self._die("Task %s failed on %s (%s): %s" % (task.key, host, task.describe_inputs(),
+                                                          message))
             return
         self.events.add(host, "WARNING: [%s] %s" % (task.key, message))
         task.failures += 1
         task.failed_hosts.add(host)
         if task.failures > self.max_failures:
-            self._die("Task %s failed %d times. At most %d failures are allowed. Last error "
-                      "(on %s): %s" % (task.key, task.failures, self.max_failures, host, message))
+            inputs = task.describe_inputs()
+            self._die("Task %s failed %d times. At most %d failures are allowed. %s%s. Last "
+                      "error (on %s): %s" % (task.key, task.failures, self.max_failures,
+                                             inputs[:1].upper(), inputs[1:], host, message))
             return
         base, cap, jitter = self.retry
         delay = min(task.failures * base, cap) + self.rng.uniform(0, jitter)
         self.events.add("master", 'Task %s failed on "%s", %s failures so far. Sleeping %.3f '
                         "seconds before retrying." % (task.key, host, _nth(task.failures), delay))
-        task.state = "waiting"
         task.bound_host = ""
         self.actions.retry_later(task, delay)
 

@@ -71,8 +71,26 @@ class SubmitHandler(APIHandler):
         self.reply(["ok", name])
 
 
+def is_job_name(name: Any) -> bool:
+    """Whether ``name`` could name a job. Job names come from prefixes without '/' or '.', so
+    a name with either is a path, never a job, and must not reach the file system."""
+    return isinstance(name, str) and bool(name) and not any(c in name for c in "/.\\\0")
+
+
 class CtrlHandler(APIHandler):
     """``/disco/ctrl/<op>``: GET queries and POST commands."""
+
+    def int_argument(self, name: str, default: int, minimum: int = 0) -> int:
+        text = self.get_query_argument(name, "") or str(default)
+        try:
+            value = int(text)
+        except ValueError:
+            raise tornado.web.HTTPError(400, "%s must be an integer, not %r" % (name, text)) \
+                from None
+        if value < minimum:
+            raise tornado.web.HTTPError(400, "%s must be at least %d, not %d"
+                                        % (name, minimum, value))
+        return value
 
     def job(self, name: str | None = None) -> Any:
         name = name if name is not None else self.get_query_argument("name", "")
@@ -90,23 +108,27 @@ class CtrlHandler(APIHandler):
             self.reply(self.job().info())
         elif op == "jobevents":
             job = self.job()
-            num = int(self.get_query_argument("num", "10") or 10)
+            num = self.int_argument("num", 10, 1)
             events = job.events.newest(num, self.get_query_argument("filter", ""))
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish(json.dumps(events))
         elif op == "rawevents":
             job = self.job()
-            offset = int(self.get_query_argument("offset", "0") or 0)
+            offset = self.int_argument("offset", 0)
             rng = self.request.headers.get("Range", "")
             if rng.startswith("bytes="):
-                offset = int(rng[6:].split("-")[0] or 0)
+                start = rng[6:].split("-")[0].strip()
+                if not start.isdigit():
+                    raise tornado.web.HTTPError(400, "unsupported Range %r: give bytes=START-"
+                                                % rng)
+                offset = int(start)
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish(job.events.raw(offset))
         elif op == "parameters":
             name = self.get_query_argument("name", "")
             import os
             path = os.path.join(m.job_dir(name), "jobfile")
-            if not name or not os.path.isfile(path):
+            if not is_job_name(name) or not os.path.isfile(path):
                 raise tornado.web.HTTPError(404, "no job pack for job %r" % name)
             self.set_header("Content-Type", "application/octet-stream")
             with open(path, "rb") as f:
@@ -162,6 +184,9 @@ class CtrlHandler(APIHandler):
         if op in ("kill_job", "purge_job", "clean_job"):
             if not isinstance(body, str):
                 raise tornado.web.HTTPError(400, "expected a JSON job name")
+            if body not in m.jobs and not is_job_name(body):
+                raise tornado.web.HTTPError(400, "invalid job name %r: job names are not empty "
+                                            "and have no '/' or '.'" % body)
             if op == "kill_job":
                 self.job(body)
                 m.kill(body)
@@ -169,7 +194,9 @@ class CtrlHandler(APIHandler):
                 m.purge(body)
             self.reply("")
         elif op == "get_results":
-            if not (isinstance(body, list) and len(body) == 2 and isinstance(body[1], list)):
+            if not (isinstance(body, list) and len(body) == 2 and isinstance(body[1], list)
+                    and isinstance(body[0], (int, float)) and not isinstance(body[0], bool)
+                    and all(isinstance(n, str) for n in body[1])):
                 raise tornado.web.HTTPError(400, "expected [timeout_ms, [jobname, ...]]")
             timeout, names = body
             await m.wait_any(names, max(0.0, float(timeout or 0)) / 1000.0)

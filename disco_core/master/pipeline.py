@@ -9,11 +9,15 @@ grouping           data output goes to group              dir output goes to
 split              its own ``(label, pick_host)``         one group per label: ``(l, dir_host)``
 group_label        ``(label, none)``                      ``(l, none)`` for every label l in it
 group_node_label   ``(label, pick_host)``                 ``(l, dir_host)`` for every label l
-group_node         ``(0, pick_host)``                     ``(0, dir_host)``, worker label "all"
-group_all          ``(0, none)``                          ``(0, none)``, worker label "all"
+group_node         ``(0, pick_host)``                     ``(0, dir_host)``, label ``"all"``
+group_all          ``(0, none)``                          ``(0, none)``, label ``"all"``
 =================  =====================================  =====================================
 
-Groups are ordered by key; task ids follow that order.
+The worker sees a data input with its own label, and a dir input with the group's label,
+or ``"all"`` (every label in the index) for ``group_node`` and ``group_all``.
+
+Groups are ordered by key and task ids follow that order, except for ``split``, whose
+groups keep the order of the outputs (task ``n`` of a map stage reads input ``n``).
 """
 from __future__ import annotations
 
@@ -103,9 +107,9 @@ def group_outputs(grouping: str, outputs: Iterable[Output],
             elif grouping == "group_node_label":
                 add((out.label, _pick_host(out, rng)), inp)
             elif grouping == "group_node":
-                add((0, _pick_host(out, rng)), TaskInput("all", out.urls, out.size))
+                add((0, _pick_host(out, rng)), inp)
             elif grouping == "group_all":
-                add((0, ""), TaskInput("all", out.urls, out.size))
+                add((0, ""), inp)
             else:
                 raise ValueError("unknown grouping %r" % grouping)
         else:

@@ -6,8 +6,10 @@ MSG, OUTPUT, PING; DONE/ERROR/FATAL end the task. Local outputs are indexed in
 
 Failure handling, as upstream: a framing error collects the worker's last words and
 fails the task (it is retried); a payload of the wrong shape, an unknown message, a wrong
-version or a MSG flood is fatal for the job; a worker that exits without DONE, or sends
-no WORKER within 30 s, fails the task.
+version or a MSG flood is fatal for the job; a worker that exits without DONE (even if a
+child it left behind keeps the pipe open), sends no WORKER within 30 s, or stops for 30 s
+in the middle of a message, fails the task. The two 30 s limits can be changed with the
+node's environment (``DISCO_WORKER_HELLO_TIMEOUT``, ``DISCO_WORKER_STUCK_TIMEOUT``).
 """
 from __future__ import annotations
 
@@ -34,7 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("disco.node.runner")
 
 LAST_WORDS = 100 * 1024
-HELLO_TIMEOUT = 30.0
+HELLO_TIMEOUT = 30.0   # DISCO_WORKER_HELLO_TIMEOUT: seconds from start to the WORKER message
+STUCK_TIMEOUT = 30.0   # DISCO_WORKER_STUCK_TIMEOUT: seconds of silence inside one message
+EXIT_GRACE = 1.0       # after the worker exits, how long its pipe may stay silent but open
 MSG_RATE = 5
 
 
@@ -69,6 +73,8 @@ class TaskRun:
         self.stdin: PipeIOStream | None = None
         self.stderr: PipeIOStream | None = None
         self.exit_future: asyncio.Future | None = None
+        self.exited = False
+        self.reading: asyncio.Future | None = None
         self.jobhome = ""
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -140,23 +146,43 @@ class TaskRun:
                     break
                 except (ProcessLookupError, PermissionError):
                     continue
+        if self.reading is not None and not self.reading.done():
+            self.reading.cancel()
         for stream in (self.stdin, self.stderr):
             if stream is not None and not stream.closed():
                 stream.close()
 
     # -- the conversation ---------------------------------------------------------------
+    def seconds(self, setting: str, default: float) -> float:
+        try:
+            return float(self.node.settings.get(setting, default))
+        except (TypeError, ValueError):
+            return default
+
     async def converse(self) -> tuple[str, str, list]:
         parser = FrameParser()
         assert self.stderr is not None
         hello = False
-        deadline = time.monotonic() + HELLO_TIMEOUT
+        hello_timeout = self.seconds("DISCO_WORKER_HELLO_TIMEOUT", HELLO_TIMEOUT)
+        stuck_timeout = self.seconds("DISCO_WORKER_STUCK_TIMEOUT", STUCK_TIMEOUT)
+        deadline = time.monotonic() + hello_timeout
         while True:
+            if not hello:
+                timeout: float | None = max(0.01, deadline - time.monotonic())
+            else:
+                timeout = stuck_timeout if parser.partial else None
             try:
-                timeout = None if hello else max(0.1, deadline - time.monotonic())
-                chunk = await asyncio.wait_for(self.stderr.read_bytes(65536, partial=True), timeout)
+                chunk = await self.next_chunk(timeout)
             except asyncio.TimeoutError:
-                return ("error", "Worker did not send its PID in 30 seconds", [])
+                if not hello:
+                    return ("error", "Worker did not send its PID in %g seconds" % hello_timeout,
+                            [])
+                return ("error", "Worker stuck in the middle of a message for %g seconds. "
+                        "Last words:\n%s" % (stuck_timeout, _truncate(
+                            bytes(parser.buf).decode("utf-8", "replace"))), [])
             except StreamClosedError:
+                chunk = None
+            if chunk is None:
                 return await self.worker_died(bytes(parser.buf))
             try:
                 frames = parser.feed(chunk)
@@ -170,6 +196,8 @@ class TaskRun:
                     validate(name, payload)
                 except ProtocolError as exc:
                     return ("fatal", str(exc), [])
+                if isinstance(payload, str):
+                    payload = _printable(payload)
                 if not hello and name != "WORKER":
                     return ("fatal", "the worker sent %s before WORKER" % name, [])
                 end = await self.handle(name, payload)
@@ -177,6 +205,31 @@ class TaskRun:
                     hello = True
                 if end is not None:
                     return end
+
+    async def next_chunk(self, timeout: float | None) -> bytes | None:
+        """The worker's next bytes; None once its process has exited and the pipe stayed
+        silent for EXIT_GRACE seconds (children it left behind may hold the pipe open, so
+        the end of the pipe alone would never come). Raises TimeoutError, StreamClosedError."""
+        assert self.stderr is not None
+        if self.reading is None:
+            self.reading = asyncio.ensure_future(self.stderr.read_bytes(65536, partial=True))
+        while True:
+            waits = {self.reading}
+            limit = timeout
+            if self.exited:
+                limit = EXIT_GRACE if timeout is None else min(timeout, EXIT_GRACE)
+            elif self.exit_future is not None:
+                waits.add(self.exit_future)
+            done, _ = await asyncio.wait(waits, timeout=limit,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if self.reading in done:
+                future, self.reading = self.reading, None
+                return future.result()
+            if not done:
+                if self.exited:
+                    return None
+                raise asyncio.TimeoutError
+            self.exited = True
 
     async def reply(self, name: str, payload: Any) -> None:
         assert self.stdin is not None
@@ -256,8 +309,10 @@ class TaskRun:
         assert self.stderr is not None
         while len(data) < LAST_WORDS:
             try:
-                chunk = await asyncio.wait_for(self.stderr.read_bytes(65536, partial=True), 10.0)
+                chunk = await self.next_chunk(10.0)
             except (asyncio.TimeoutError, StreamClosedError):
+                break
+            if chunk is None:
                 break
             data += chunk
         return _truncate(data.decode("utf-8", "replace"))
@@ -361,6 +416,16 @@ def python_worker_entry(path: str) -> str | None:
     if LAUNCHER_MARK.encode() in head:
         return "disco_core.worker:main"
     return None
+
+
+def _printable(text: str) -> str:
+    """Text as UTF-8 can carry it: JSON may escape lone surrogates (``"\\udcff"``), which no
+    event log or reply could encode; they are shown as ``\\udcff``."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _truncate(text: str) -> str:

@@ -5,7 +5,8 @@ host running the task (or, outside a task, this machine) and the file exists und
 ``DISCO_DATA`` the file is read directly. ``ddfs/`` paths map to ``DDFS_DATA`` the same way.
 
 A ``dir://`` URL names an index file whose lines are ``<label> <url> <size>``;
-:meth:`DirScheme.expand` gives the URLs of one label (or every label for ``"all"``).
+:meth:`DirScheme.expand` gives the URLs of one label (or every label for ``"all"``);
+opening a ``dir://`` URL streams every listed file in turn.
 """
 from __future__ import annotations
 
@@ -97,10 +98,44 @@ class DirScheme:
         return [u for lab, u, _ in self.read_index(url, task) if label == "all" or lab == label]
 
     def open(self, url: str, task: Any = None) -> BinaryIO:
-        parts = [open_data(u, task).read() for u in self.expand(url, "all", task)]
-        stream = io.BytesIO(b"".join(parts))
-        stream.size = len(stream.getbuffer())  # type: ignore[attr-defined]
-        return stream
+        """Every listed file in turn, streamed: each is opened when the reader reaches it."""
+        entries = list(self.read_index(url, task))
+        stream = io.BufferedReader(_Concat([u for _, u, _ in entries],
+                                           lambda u: open_data(u, task)), 1 << 16)
+        stream.size = sum(size for _, _, size in entries)  # type: ignore[attr-defined]
+        return stream  # type: ignore[return-value]
+
+
+class _Concat(io.RawIOBase):
+    """Several streams read as one, opened one at a time (constant memory)."""
+
+    def __init__(self, urls: list[str], opener: Any) -> None:
+        self.urls = urls
+        self.opener = opener
+        self.current: Any = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while True:
+            if self.current is None:
+                if not self.urls:
+                    return 0
+                self.current = self.opener(self.urls.pop(0))
+            data = self.current.read(len(b))
+            if data:
+                n = len(data)
+                b[:n] = data
+                return n
+            self.current.close()
+            self.current = None
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.close()
+            self.current = None
+        super().close()
 
 
 disco = DiscoScheme()
