@@ -111,7 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "help":  # `disco help [COMMAND]`
         argv = argv[1:] + ["--help"]
-    cmds = commands()
+    try:
+        cmds = commands()
+    except Exception as exc:  # e.g. a broken plugin with DISCO_RAISE_PLUGIN_ERRORS=1
+        if "-v" in argv or "--verbose" in argv:
+            raise
+        print("disco: %s" % (exc,), file=sys.stderr)
+        return 1
     parser = build_parser(cmds)
     args = parser.parse_args(argv)
     verbose = getattr(args, "verbose", False)

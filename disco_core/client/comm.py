@@ -25,14 +25,32 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
         raise CommError("not an http(s) URL", url)
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = cls(parts.hostname or "localhost", parts.port, timeout=timeout)
+    conn.response_class = _Response
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     return conn, path
 
 
+class _Response(http.client.HTTPResponse):
+    """A response that owns its connection's socket: closing it (or dropping it) closes
+    the socket, whether or not the server kept the connection alive."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._owned_sock = sock
+
+    def close(self) -> None:
+        super().close()
+        sock, self._owned_sock = self._owned_sock, None
+        if sock is not None:
+            sock.close()
+
+
 def _message(body: bytes) -> str:
     text = body.decode("utf-8", "replace").strip()
+    if text.lstrip().lower().startswith(("<html", "<!doctype")):
+        return ""  # an error page: the status and reason say it better
     try:
         value = json.loads(text)
     except ValueError:

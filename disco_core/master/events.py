@@ -25,7 +25,7 @@ class EventLog:
     def __init__(self, path: str, notify: Callable[[str, str, str], None] | None = None) -> None:
         self.path = path
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        self.file = open(path, "a", encoding="utf-8")
+        self.file = open(path, "a", encoding="utf-8", errors="backslashreplace")
         self.recent: deque[list[str]] = deque(maxlen=BUFFER)
         self.unflushed = 0
         self.notify = notify

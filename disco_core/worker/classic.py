@@ -173,6 +173,9 @@ class Worker(BaseWorker):
                         count += 1
                         if interval and count % interval == 0:
                             self.status(count, "mapped")
+                close = getattr(entries, "close", None)
+                if close is not None:
+                    close()
                 self.current_input = ""
             if not outputs.open:
                 outputs[0]  # a map with no output still reports its (empty) result

@@ -57,7 +57,10 @@ def text_stream(binary: BinaryIO) -> io.TextIOWrapper:
     """A text view of a binary stream: iterating gives ``str`` lines; ``.buffer`` the bytes."""
     if not hasattr(binary, "readable"):
         binary = _Readable(binary)
-    stream = TextStream(binary, encoding="utf-8", errors="strict")  # type: ignore[arg-type]
+    # Lines end at "\n" only and keep their bytes ("\r\n" stays), as file iteration did in
+    # the original's Python 2.
+    stream = TextStream(binary, encoding="utf-8", errors="strict",  # type: ignore[arg-type]
+                        newline="\n")
     stream.size = getattr(binary, "size", None)  # type: ignore[attr-defined]
     return stream
 

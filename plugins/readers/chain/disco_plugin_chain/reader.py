@@ -14,7 +14,12 @@ from disco_core.worker.dataio import raw_bytes
 
 def chain_reader(fd: Any, size: Any = None, url: str = "", params: Any = None) -> Iterator[Any]:
     # The generator keeps ``fd`` alive while the records are read.
-    yield from read_records(raw_bytes(fd), url)
+    try:
+        yield from read_records(raw_bytes(fd), url)
+    finally:
+        close = getattr(fd, "close", None)
+        if close is not None:
+            close()
 
 
 def chain_writer(fd: Any, label: Any = None, url: str = "", params: Any = None) -> RecordWriter:

@@ -9,4 +9,9 @@ from disco_core.worker.dataio import text_stream
 def lines(fd: Any, size: Any = None, url: str = "", params: Any = None) -> Iterator[str]:
     if not hasattr(fd, "encoding"):
         fd = text_stream(fd)
-    return iter(fd)
+    try:
+        yield from fd
+    finally:
+        close = getattr(fd, "close", None)
+        if close is not None:
+            close()

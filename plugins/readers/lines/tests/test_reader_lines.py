@@ -32,8 +32,5 @@ def test_a_text_stream_is_used_as_it_is(lines):
     assert list(lines(text)) == ["one\n", "two\n"]
 
 
-@pytest.mark.xfail(strict=True, reason="disco_core.worker.dataio.text_stream opens text with "
-                   "universal newlines, so a lone \\r splits a line and \\r\\n becomes \\n; "
-                   "it needs newline=''")
 def test_carriage_returns_are_data(lines):
     assert list(lines(io.BytesIO(b"a\rb\nc\r\n"))) == ["a\rb\n", "c\r\n"]
