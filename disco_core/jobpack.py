@@ -140,7 +140,8 @@ def validate(pack: JobPack) -> None:
             raise JobPackError("invalid pipeline: expected a list of [stage, grouping, concurrent]")
         for stage in pipeline:
             if not (isinstance(stage, list) and len(stage) in (2, 3) and isinstance(stage[0], str)):
-                raise JobPackError("invalid pipeline stage %r: expected [name, grouping, concurrent]"
+                raise JobPackError("invalid pipeline stage %r: expected "
+                                   "[name, grouping, concurrent]"
                                    % (stage,))
             if stage[1] not in GROUPINGS:
                 raise JobPackError("invalid grouping %r in stage %r: use one of %s"
@@ -158,7 +159,8 @@ def validate(pack: JobPack) -> None:
     else:
         inputs = _require(d, "input")
         if not isinstance(inputs, list) or not all(
-                isinstance(i, str) or (isinstance(i, list) and i and all(isinstance(u, str) for u in i))
+                isinstance(i, str)
+                or (isinstance(i, list) and i and all(isinstance(u, str) for u in i))
                 for i in inputs):
             raise JobPackError("invalid_job_inputs: 'input' must be a list of URLs or of "
                                "lists of replica URLs")

@@ -204,7 +204,8 @@ class PluginHost:
         if kind == "scheme":
             return ("no plugin handles '%s://': %s; known: %s"
                     % (name, install_hint(kind, name), known))
-        return "no %s plugin named %r: %s; known: %s" % (kind, name, install_hint(kind, name), known)
+        return "no %s plugin named %r: %s; known: %s" % (kind, name, install_hint(kind, name),
+                                                          known)
 
     # -- inventory ----------------------------------------------------------------------
     def inventory(self, check_drivers: bool = True) -> list[PluginInfo]:
@@ -231,7 +232,8 @@ class PluginHost:
                     try:
                         ep.load()
                     except Exception as exc:
-                        item.error = "cannot import %s: %s: %s" % (ep.value, type(exc).__name__, exc)
+                        item.error = "cannot import %s: %s: %s" % (ep.value, type(exc).__name__,
+                                                                   exc)
         for name, reason in self.broken.items():
             if name in infos:
                 infos[name].error = reason

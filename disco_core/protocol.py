@@ -73,7 +73,8 @@ class FrameParser:
             if len(buf) < end + 1:
                 break
             if buf[end] != 0x0A:
-                raise ProtocolError("invalid_body", "message %r is not followed by a newline" % name)
+                raise ProtocolError("invalid_body",
+                                    "message %r is not followed by a newline" % name)
             try:
                 text = name.decode("ascii")
             except UnicodeDecodeError:

@@ -1,7 +1,6 @@
 """Classic jobs through the public Python API, on a real one-machine cluster."""
 import csv
 import functools
-import os
 import sys
 import textwrap
 

@@ -52,7 +52,8 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
     ctx.settings.ensuredirs()
     log_path = os.path.join(ctx.settings["DISCO_LOG_DIR"], "%s.log" % ctx.settings["DISCO_NAME"])
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "disco_core.master"], stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen([sys.executable, "-m", "disco_core.master"],
+                                stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env=ctx.settings.env)
     with open(pid_file(ctx), "w") as f:

@@ -100,7 +100,8 @@ class Master:
         self.secret = os.environ.get("DISCO_CLUSTER_SECRET") or load_secret(s["DISCO_SECRET_FILE"])
         self.nodes.load()
         app = self.application()
-        self.server = app.listen(int(s["DISCO_PORT"]), address=_bind_address(s["DISCO_MASTER_HOST"]),
+        self.server = app.listen(int(s["DISCO_PORT"]),
+                                 address=_bind_address(s["DISCO_MASTER_HOST"]),
                                  max_body_size=MAX_JOBPACK + 1, xheaders=False)
         self.nodes.start_all()
         loop = asyncio.get_running_loop()

@@ -20,7 +20,7 @@ import sys
 import time
 import traceback
 import zipfile
-from typing import Any, Iterable
+from typing import Any
 
 from .. import jobpack as jp
 from ..errors import DiscoError

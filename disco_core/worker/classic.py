@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections import defaultdict
 from typing import Any, Callable, Iterable, Iterator
 
 from .. import jobpack as jp
-from ..errors import DataError, DiscoError
+from ..errors import DiscoError
 from ..settings import DiscoSettings
 from ..util import argcount, isiterable
 from . import Params, Worker as BaseWorker
 from . import func as F
-from .dataio import apply_input_chain, expand, open_replicas, open_url
+from .dataio import apply_input_chain, open_replicas, open_url
 from .sort import external_sort, parse_buffer_size
 from .task import Input, Task
 

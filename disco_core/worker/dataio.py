@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable
 
 from .. import plugins
 from ..errors import DataError, DiscoError, PluginError

@@ -44,7 +44,8 @@ class WorkerProtocol:
         name, raw = self.pending.pop(0)
         return name, decode_payload(name, raw)
 
-    def request(self, name: str, payload: Any = "", expect: tuple[str, ...] = ()) -> tuple[str, Any]:
+    def request(self, name: str, payload: Any = "",
+                expect: tuple[str, ...] = ()) -> tuple[str, Any]:
         with self.lock:
             self.send(name, payload)
             reply, body = self.recv()
