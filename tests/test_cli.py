@@ -117,3 +117,42 @@ def test_help_lists_commands(disco_cluster):
 def test_help_command(disco_cluster):
     assert "usage: disco" in disco_cluster.cli("help").stdout
     assert "JOBCLASS" in disco_cluster.cli("help", "run").stdout.upper()
+
+
+def test_nodaemon_restart_and_stop(tmp_path):
+    """A second master in the foreground, then restart and stop through the CLI."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from disco_core.testing import Cluster, free_port
+    cluster = Cluster(str(tmp_path / "home"), free_port())
+    env = dict(os.environ, **cluster.env)
+    exe = os.path.join(os.path.dirname(sys.executable), "disco")
+    proc = subprocess.Popen([exe, "nodaemon"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if all(n["connected"] for n in cluster.disco.nodeinfo().values()):
+                    break
+            except Exception:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("nodaemon master did not come up")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "master http://localhost:%d started" % cluster.port in out
+    # the daemon commands on the same home
+    assert cluster.cli("start").stdout.strip() == "Master localhost:%d started" % cluster.port
+    assert "already running" in cluster.cli("start", check=False).stderr
+    assert cluster.cli("restart").stdout.splitlines() == [
+        "Master localhost:%d stopped" % cluster.port, "Master localhost:%d started" % cluster.port]
+    assert cluster.cli("stop").stdout.strip() == "Master localhost:%d stopped" % cluster.port
+    assert cluster.cli("status").stdout.strip() == "Master localhost:%d stopped" % cluster.port
