@@ -188,6 +188,38 @@ class Worker(dict):
         reply, body = self.proto.request("INPUT_ERR", [input_id, rep_ids], ("RETRY", "FAIL"))
         return [tuple(r) for r in body] if reply == "RETRY" else []
 
+    def sources(self, inputs: list[Input]) -> list[tuple[Any, Any]]:
+        """``(label, source)`` for everything the inputs hold: each file an index input
+        lists (a URL, with the index line's label), and each data input (an Input)."""
+        from .dataio import is_index, read_index
+        out: list[tuple[Any, Any]] = []
+        for inp in inputs:
+            urls = inp.urls
+            if urls and is_index(urls[0]):
+                self.current_input = urls[0]
+                for label, url, _size in read_index(urls[0], self.task):
+                    if inp.label == "all" or label == inp.label:
+                        out.append((label, url))
+            else:
+                out.append((inp.label, inp))
+        return out
+
+    def open_source(self, source: Any, chain: list) -> Any:
+        """Records of a source from :meth:`sources`, through an input chain; the replicas
+        of a data input are tried in turn (``INPUT_ERR`` asks the node for more)."""
+        from .dataio import apply_input_chain, open_replicas
+        params = self.getitem("params", self.job, self.jobargs)
+        if isinstance(source, str):
+            self.current_input = source
+            return apply_input_chain(source, chain, params)
+        url, records = open_replicas(source, lambda u: apply_input_chain(u, chain, params),
+                                     self.input_failed)
+        self.current_input = url
+        return records
+
+    def read_input(self, inp: Input, chain: list) -> Any:
+        return self.open_source(inp, chain)
+
     def add_output(self, label: int, path: str) -> None:
         """Record a finished local output file (absolute path inside the job home)."""
         self.outputs.append((label, os.path.relpath(path, self.task.jobhome),

@@ -28,7 +28,7 @@ from ..settings import DiscoSettings
 from ..util import argcount, isiterable
 from . import Params, Worker as BaseWorker
 from . import func as F
-from .dataio import apply_input_chain, open_replicas, open_url
+from .dataio import open_url
 from .sort import external_sort, parse_buffer_size
 from .task import Input, Task
 
@@ -129,14 +129,6 @@ class Worker(BaseWorker):
     def status(self, count: int, what: str) -> None:
         print("%d entries %s" % (count, what))
 
-    def read_input(self, inp: Input, chain: list) -> Iterator[Any]:
-        """Records of one input, through the replica that opens first."""
-        params = self.param("params")
-        url, records = open_replicas(
-            inp, lambda u: apply_input_chain(u, chain, params), self.input_failed)
-        self.current_input = url
-        return records
-
     def stage_map(self, task: Task, inputs: list[Input]) -> None:
         fmap = self.param("map")
         params = self.param("params")
@@ -188,11 +180,8 @@ class Worker(BaseWorker):
     def stage_map_shuffle(self, task: Task, inputs: list[Input]) -> None:
         """Concatenate this node's map outputs label by label."""
         by_label: dict[int, list[str]] = defaultdict(list)
-        for inp in inputs:
-            for url in inp.urls[:1]:
-                self.current_input = url
-                for label, data_url in _index_entries(url, inp.label, task):
-                    by_label[label].append(data_url)
+        for label, source in self.sources(inputs):
+            by_label[label].append(source if isinstance(source, str) else source.urls[0])
         for label in sorted(by_label):
             path = task.output_path(label)
             from .dataio import AtomicFile
@@ -219,15 +208,8 @@ class Worker(BaseWorker):
     def reduce_records(self, task: Task, inputs: list[Input]) -> Iterator[Any]:
         reader = self.param("reduce_reader")
         chain = list(self.param("reduce_input_stream") or ()) + ([reader] if reader else [])
-        params = self.param("params")
-        for inp in inputs:
-            urls = inp.urls
-            if urls and _is_index(urls[0]):
-                for _label, data_url in _index_entries(urls[0], inp.label, task):
-                    self.current_input = data_url
-                    yield from apply_input_chain(data_url, chain, params)
-            else:
-                yield from self.read_input(inp, chain)
+        for _label, source in self.sources(inputs):
+            yield from self.open_source(source, chain)
         self.current_input = ""
 
     def stage_reduce(self, task: Task, inputs: list[Input]) -> None:
@@ -270,17 +252,6 @@ def _counting(records: Iterable, interval: int, worker: Worker) -> Iterator:
         if n % interval == 0:
             worker.status(n, "reduced")
     worker.status(n, "reduced")
-
-
-def _is_index(url: str) -> bool:
-    from .dataio import is_index
-    return is_index(url)
-
-
-def _index_entries(url: str, label: Any, task: Task) -> list[tuple[int, str]]:
-    from .dataio import read_index
-    return [(lab, u) for lab, u, _size in read_index(url, task)
-            if label == "all" or lab == label]
 
 
 def _partitioner(partition: Callable, nr: int, params: Any) -> Callable[[Any], int] | None:
