@@ -242,6 +242,9 @@ class Master:
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)
+        if pack.jobdict.get("save_results") and "tag" not in self.plugins.names("scheme"):
+            events.add("master", "WARNING: save_results is ignored: no storage plugin is "
+                       "installed (pip install disco-plugin-ddfs); the results stay on the nodes")
         job.start()
         self.kick()
         return name

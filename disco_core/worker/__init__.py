@@ -237,6 +237,8 @@ class Worker(dict):
         if stage is None:
             raise FatalError("this worker has no stage %r" % task.stage)
         inputs = self.get_inputs()
+        from .runtime import inject
+        inject(self.job_functions(job, jobargs), [u for inp in inputs for u in inp.urls[:1]])
         if self.getitem("profile", job, jobargs, False):
             import cProfile
             prof = cProfile.Profile()
