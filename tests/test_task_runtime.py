@@ -23,7 +23,7 @@ def test_required_files_reach_the_task(disco_cluster, tmp_path):
 
     def mapper(line, params):
         import os
-        table = dict(l.split("=") for l in open(os.path.join("lib", "lookup.txt")).read().split())
+        table = dict(kv.split("=") for kv in open(os.path.join("lib", "lookup.txt")).read().split())
         yield line.strip(), int(table[line.strip()])
     job = Job().run(input=["raw://y"], map=mapper, required_files=[str(data)])
     assert list(result_iterator(job.wait())) == [("y", 20)]
