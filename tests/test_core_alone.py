@@ -7,7 +7,7 @@ from disco_core.testing import running_cluster
 
 ALL = ("disco-plugin-raw,disco-plugin-file,disco-plugin-http,disco-plugin-disco,"
        "disco-plugin-lines,disco-plugin-chain,disco-plugin-fair,disco-plugin-fifo,"
-       "disco-plugin-locality")
+       "disco-plugin-locality,disco-plugin-gzip,disco-plugin-csv,disco-plugin-netstring")
 
 
 def words(line, params):

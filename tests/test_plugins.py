@@ -77,8 +77,8 @@ def test_a_hookimpl_with_a_wrong_signature_is_refused():
 def test_drivers_are_found_by_name():
     host = PluginHost()
     assert host.names("scheme") == ["dir", "disco", "file", "http", "https", "raw"]
-    assert host.names("reader") == ["chain", "lines"]
-    assert host.names("writer") == ["chain"]
+    assert {"chain", "lines"} <= set(host.names("reader"))
+    assert "chain" in host.names("writer")
     assert host.names("scheduler") == ["fair", "fifo", "locality"]
     raw = host.driver("scheme", "raw")
     assert raw.open("raw://hello").read() == b"hello"
@@ -113,9 +113,9 @@ def test_unknown_scheme_names_the_package_and_the_known_schemes():
 def test_unknown_reader_and_scheduler_messages():
     host = PluginHost()
     with pytest.raises(PluginError) as err:
-        host.driver("reader", "csv")
-    assert str(err.value) == ("no reader plugin named 'csv': pip install disco-plugin-csv; "
-                              "known: chain, lines")
+        host.driver("reader", "parquet")
+    assert str(err.value) == ("no reader plugin named 'parquet': pip install "
+                              "disco-plugin-parquet; known: %s" % ", ".join(host.names("reader")))
     with pytest.raises(PluginError) as err:
         PluginHost(entry_points=False).driver("scheduler", "fair")
     assert str(err.value).endswith("pip install disco-plugin-fair; known: none")
@@ -182,7 +182,7 @@ def test_disco_disable_plugins_from_the_environment(monkeypatch):
     monkeypatch.setenv("DISCO_DISABLE_PLUGINS", " disco-plugin-fifo , disco-plugin-lines ")
     host = PluginHost()
     assert host.names("scheduler") == ["fair", "locality"]
-    assert host.names("reader") == ["chain"]
+    assert "chain" in host.names("reader") and "lines" not in host.names("reader")
     monkeypatch.setenv("DISCO_DISABLE_PLUGINS", "core")
     assert PluginHost().pm.get_plugin("core") is None
 

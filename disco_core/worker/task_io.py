@@ -13,6 +13,7 @@ looked up by name when first called, so this module imports no plugin.
 from __future__ import annotations
 
 import gzip
+import inspect
 import io
 from typing import Any, Iterator
 
@@ -32,6 +33,11 @@ class NamedDriver:
     @property
     def driver(self) -> Any:
         return plugins.driver(self.kind, self.name)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The plugin's own signature, so callers pass ``params`` when it takes them."""
+        return inspect.signature(self.driver)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.driver(*args, **kwargs)
@@ -61,6 +67,12 @@ def string_input_stream(string: Any, size: Any = None, url: str = "", params: An
 chain_reader = NamedDriver("reader", "chain", "Records of the internal format (job results).")
 disco_input_stream = chain_reader
 line_reader = NamedDriver("reader", "lines", "Text lines as str.")
+csv_reader = NamedDriver("reader", "csv", "CSV rows as lists of str (disco-plugin-csv).")
+csv_dict_reader = NamedDriver("reader", "csv_dict",
+                              "CSV rows as dicts keyed by the header (disco-plugin-csv).")
+netstr_reader = NamedDriver("reader", "netstring",
+                            "(key, value) bytes pairs of the original's netstring format "
+                            "(disco-plugin-netstring).")
 
 
 def gzip_reader(fd: Any, size: Any, url: str, params: Any = None) -> Iterator[bytes]:
