@@ -48,6 +48,9 @@ class RecordingActions:
     def retry_later(self, task: Any, delay: float) -> None:
         self.calls.append(("retry_later", task, delay))
 
+    def inputs(self, task: Any, inputs: list, done: bool) -> None:
+        self.calls.append(("inputs", task, list(inputs), done))
+
     def finished(self, job: Any) -> None:
         self.calls.append(("finished", job))
         if self.scheduler is not None:

@@ -201,9 +201,6 @@ def test_c_wordcount_with_a_concurrent_reduce_stage(disco_cluster, binary, slow_
     assert done.endswith(", 8 words, 5 distinct, 1 output(s)")
 
 
-@pytest.mark.xfail(reason="the master ignores pipeline 'concurrent' (coordinator._start_stage "
-                          "starts a stage only when the previous one finished), so no INPUT "
-                          "reply ever has flag 'more'", strict=True)
 def test_c_wordcount_concurrent_reduce_long_polls_on_a_real_cluster(disco_cluster, binary,
                                                                      slow_server):
     results, done = concurrent_job(disco_cluster, binary, slow_server)

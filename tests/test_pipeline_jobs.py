@@ -127,3 +127,23 @@ class PipeJob(Job):
 def test_pipeline_as_job_attribute(disco_cluster):
     job = PipeJob(worker=Worker()).run(input=INPUTS)
     assert sorted(result_iterator(job.wait())) == TOTALS
+
+
+def test_concurrent_stage_starts_before_its_inputs_are_complete(disco_cluster):
+    def slow_words(interface, state, label, inp):
+        import time
+        for line in inp:
+            time.sleep(float(line.split()[0]))
+            for word in line.split()[1:]:
+                interface.output(len(word) % 2).add(word, 1)
+
+    job, results = run([("split", Stage("map", process=slow_words)),
+                        ("group_label", Stage("reduce", process=count, combine=True), True)],
+                       ["raw://0 aa b", "raw://1.5 aa cc", "raw://0 b"])
+    assert sorted(result_iterator(results)) == [("aa", 2), ("b", 2), ("cc", 1)]
+    events = [e[2] for _o, e in job.events()]
+    started = next(i for i, e in enumerate(events) if "Stage reduce started concurrently" in e)
+    first_reduce = next(i for i, e in enumerate(events) if e.startswith("reduce:"))
+    map_finished = next(i for i, e in enumerate(events) if e.startswith("Stage map finished"))
+    assert started < first_reduce < map_finished, events
+    assert stage_done(job, "reduce") == 2

@@ -146,6 +146,7 @@ class Master:
                    "stage": task.stage, "grouping": task.grouping,
                    "group": [task.group[0], task.group[1]],
                    "inputs": [[inp.label, inp.urls] for inp in task.inputs],
+                   "inputs_done": task.inputs_done,
                    "jobpack": "%s/disco/ctrl/parameters?name=%s" % (self.url, job.name)}
         if not self.nodes.send(node.host, message):
             self.scheduler.task_ended(task)
@@ -160,6 +161,12 @@ class Master:
         self.scheduler.task_ended(task)
         self.nodes.send(task.host, {"op": "kill", "job": task.job.name, "taskid": task.id})
         self.kick()
+
+    def inputs(self, task: Task, inputs: list, done: bool) -> None:
+        """More inputs (or the end of them) for a running task of a concurrent stage."""
+        self.nodes.send(task.host, {"op": "inputs", "job": task.job.name, "taskid": task.id,
+                                    "runid": task.runid, "done": done,
+                                    "inputs": [[inp.label, inp.urls] for inp in inputs]})
 
     def retry_later(self, task: Task, delay: float) -> None:
         asyncio.get_event_loop().call_later(delay, task.job.requeue, task)

@@ -27,6 +27,7 @@ class Actions(Protocol):
     def queue(self, task: "Task") -> None: ...
     def stop(self, task: "Task") -> None: ...
     def retry_later(self, task: "Task", delay: float) -> None: ...
+    def inputs(self, task: "Task", inputs: list[TaskInput], done: bool) -> None: ...
     def finished(self, job: "Job") -> None: ...
     def cluster_hosts(self) -> set[str]: ...
 
@@ -48,6 +49,8 @@ class Task:
     preferred: list[str] = field(default_factory=list)
     started: float = 0.0
     outputs: list[Output] = field(default_factory=list)
+    stage_no: int = 0
+    inputs_done: bool = True      # False while a concurrent stage's inputs may still grow
 
     @property
     def key(self) -> str:
@@ -102,7 +105,9 @@ class Job:
         self.stages = [StageStats(name, grouping) for name, grouping, _ in pipeline]
         self.stage_index = -1
         self.tasks: dict[int, Task] = {}
-        self.current: list[Task] = []
+        self.stage_tasks: list[list[Task]] = [[] for _ in pipeline]
+        self.groups: list[dict] = [{} for _ in pipeline]   # concurrent stages: key -> task
+        self.opened = [False] * len(pipeline)                # started before its inputs were
         self.next_id = 0
         self.running = 0
         self.rng = random.Random()
@@ -127,11 +132,15 @@ class Job:
         self._leave_running(task)
         task.state = "done"
         task.outputs = outputs
-        stats = self.stages[self._stage_no(task)]
+        index = self._stage_no(task)
+        stats = self.stages[index]
         stats.done += 1
         self.events.add(host, "SYS: [%s] Received results from %s" % (task.key, host))
-        if stats.done == stats.tasks:
-            self._finish_stage()
+        if index + 1 < len(self.pipeline) and self.opened[index + 1]:
+            self._feed(index + 1, outputs)
+            if self.status != "active":
+                return
+        self._maybe_finish(index)
 
     def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str) -> None:
         if task.state != "running" or runid != task.runid or self.status != "active":
@@ -161,6 +170,16 @@ class Job:
         task.bound_host = ""
         self.actions.retry_later(task, delay)
 
+    def may_start(self, task: Task) -> bool:
+        """A task of a concurrent stage waits for inputs while it runs, so such tasks may
+        hold at most half as many slots as the unfinished stages feeding them (otherwise
+        they could take every slot and starve their own producers)."""
+        index = task.stage_no
+        if not self.opened[index] or self.stages[index - 1].finished:
+            return True
+        feeding = sum(s.running for s in self.stages[:index] if not s.finished)
+        return 2 * self.stages[index].running < feeding
+
     def requeue(self, task: Task) -> None:
         """Queue a task again (after its retry delay, or after its node went away)."""
         if self.status != "active" or task.state != "waiting":
@@ -181,50 +200,108 @@ class Job:
 
     # -- internals ----------------------------------------------------------------------
     def _stage_no(self, task: Task) -> int:
-        return self.stage_index
+        return task.stage_no
 
     def _leave_running(self, task: Task) -> None:
         self.running -= 1
-        self.stages[self.stage_index].running -= 1
+        self.stages[task.stage_no].running -= 1
+
+    def _new_task(self, index: int, key: tuple[int, str], inputs: list[TaskInput],
+                  cluster: set[str], inputs_done: bool = True) -> Task:
+        name, grouping, _concurrent = self.pipeline[index]
+        task = Task(self, self.next_id, name, grouping, key, list(inputs), stage_no=index,
+                    inputs_done=inputs_done)
+        self.next_id += 1
+        host = key[1]
+        if host and host in cluster:
+            task.bound_host = host
+        task.preferred = sorted({h for inp in inputs for h in inp.hosts() if h in cluster})
+        self.tasks[task.id] = task
+        self.stage_tasks[index].append(task)
+        return task
+
+    def _open_stage(self, index: int) -> None:
+        """Start a concurrent stage before its inputs exist: tasks appear as outputs do."""
+        self.opened[index] = True
+        self.stages[index].started = time.time()
+        self.events.add("master", "Stage %s started concurrently with stage %s"
+                        % (self.pipeline[index][0], self.pipeline[index - 1][0]))
+
+    def _feed(self, index: int, outputs: list[Output]) -> None:
+        """New outputs of stage ``index - 1`` for the concurrent stage ``index``."""
+        _name, grouping, _concurrent = self.pipeline[index]
+        cluster = self.actions.cluster_hosts()
+        groups = self.groups[index]
+        for key, inputs in group_outputs(grouping, outputs, self.rng):
+            task = groups.get(key) if grouping != "split" else None
+            if task is not None:
+                task.inputs.extend(inputs)
+                if task.state == "running":
+                    self.actions.inputs(task, inputs, False)
+                continue
+            task = self._new_task(index, key, inputs, cluster,
+                                  inputs_done=grouping == "split")
+            groups[key] = task
+            self.stages[index].tasks += 1
+            task.state = "queued"
+            self.actions.queue(task)
+
+    def _close_inputs(self, index: int) -> None:
+        """Stage ``index - 1`` finished: the concurrent stage ``index`` has all its inputs."""
+        for task in self.stage_tasks[index]:
+            if not task.inputs_done:
+                task.inputs_done = True
+                if task.state == "running":
+                    self.actions.inputs(task, [], True)
+        self.events.add("master", "Stage %s has all its inputs: %d tasks"
+                        % (self.pipeline[index][0], len(self.stage_tasks[index])))
+        self._maybe_finish(index)
+
+    def _maybe_finish(self, index: int) -> None:
+        stats = self.stages[index]
+        if stats.finished or stats.done < len(self.stage_tasks[index]):
+            return
+        if index > 0 and not self.stages[index - 1].finished:
+            return  # a concurrent stage ends only after the stage that feeds it
+        if self.opened[index] and any(not t.inputs_done for t in self.stage_tasks[index]):
+            return
+        self._finish_stage(index)
 
     def _start_stage(self, index: int, inputs: list[Output]) -> None:
         if index >= len(self.pipeline):
             self._ready(inputs)
             return
-        self.stage_index = index
+        self.stage_index = max(self.stage_index, index)
         name, grouping, _concurrent = self.pipeline[index]
         stats = self.stages[index]
         stats.started = time.time()
-        groups = group_outputs(grouping, inputs, self.rng)
         cluster = self.actions.cluster_hosts()
-        tasks = []
-        for key, task_inputs in groups:
-            task = Task(self, self.next_id, name, grouping, key, task_inputs)
-            self.next_id += 1
-            host = key[1]
-            if host and host in cluster:
-                task.bound_host = host
-            task.preferred = sorted({h for inp in task_inputs for h in inp.hosts() if h in cluster})
-            self.tasks[task.id] = task
-            tasks.append(task)
+        tasks = [self._new_task(index, key, task_inputs, cluster)
+                 for key, task_inputs in group_outputs(grouping, inputs, self.rng)]
         stats.tasks = len(tasks)
-        self.current = tasks
         self.events.add("master", "Stage %s scheduled with %d tasks" % (name, len(tasks)))
+        if index + 1 < len(self.pipeline) and self.pipeline[index + 1][2]:
+            self._open_stage(index + 1)
         if not tasks:
-            self._finish_stage()
+            self._finish_stage(index)
             return
         for task in tasks:
             task.state = "queued"
             self.actions.queue(task)
 
-    def _finish_stage(self) -> None:
-        stats = self.stages[self.stage_index]
+    def _finish_stage(self, index: int) -> None:
+        stats = self.stages[index]
         stats.finished = True
-        outputs = [o for t in self.current for o in t.outputs]
+        outputs = [o for t in self.stage_tasks[index] for o in t.outputs]
         self.stage_results[stats.name] = [o.result_urls() for o in outputs]
         self.events.add("master", "Stage %s finished in %s"
                         % (stats.name, format_duration(time.time() - stats.started)))
-        self._start_stage(self.stage_index + 1, outputs)
+        following = index + 1
+        if following < len(self.pipeline) and self.opened[following]:
+            self.stage_index = max(self.stage_index, following)
+            self._close_inputs(following)
+        else:
+            self._start_stage(following, outputs)
 
     def _ready(self, outputs: list[Output]) -> None:
         self.results = [o.result_urls() for o in outputs]
@@ -252,21 +329,16 @@ class Job:
     def info(self) -> dict[str, Any]:
         pipeline = []
         for i, s in enumerate(self.stages):
-            if i < self.stage_index or (i == self.stage_index and s.finished):
-                waiting = pending = 0
-            elif i == self.stage_index:
-                current = self.current
-                pending = sum(1 for t in current if t.state == "queued")
-                waiting = sum(1 for t in current if t.state == "waiting")
-            else:
-                pending = waiting = 0
+            tasks = self.stage_tasks[i]
+            pending = sum(1 for t in tasks if t.state == "queued")
+            waiting = sum(1 for t in tasks if t.state == "waiting")
             pipeline.append([s.name, pending, waiting, s.running, s.done, s.failed])
         return {"timestamp": self.timestamp, "active": self.status,
                 "pipeline": pipeline,
                 "results": [u for urls in self.results for u in urls],
                 "inputs": [u for o in self.inputs for u in o.urls],
                 "worker": self.worker, "owner": self.owner,
-                "hosts": [t.host for t in self.current if t.state == "running"],
+                "hosts": [t.host for t in self.tasks.values() if t.state == "running"],
                 "reason": self.reason}
 
 

@@ -152,6 +152,8 @@ class Scheduler:
 
         def ok(task: Task) -> bool:
             nonlocal available
+            if not task.job.may_start(task):
+                return False
             if host not in task.failed_hosts:
                 return True
             if available is None:

@@ -212,6 +212,10 @@ class Node:
             task = asyncio.ensure_future(run.run())
             task.add_done_callback(lambda _f, key=(run.job, run.taskid), r=run:
                                    self.tasks.pop(key, None) if self.tasks.get(key) is r else None)
+        elif op == "inputs":
+            run = self.tasks.get((msg["job"], msg["taskid"]))
+            if run is not None and run.runid == msg.get("runid", run.runid):
+                run.add_inputs(msg["inputs"], msg["done"])
         elif op == "kill":
             run = self.tasks.pop((msg["job"], msg["taskid"]), None)
             if run is not None:

@@ -61,6 +61,8 @@ class TaskRun:
         # per-task input ids 0..n-1: [label, [[rep_id, url], ...]]
         self.inputs = [[label, [[i, u] for i, u in enumerate(urls)]]
                        for label, urls in msg["inputs"]]
+        self.inputs_done = bool(msg.get("inputs_done", True))
+        self.inputs_changed = asyncio.Event()
         self.failed_replicas: dict[tuple[int, int], float] = {}
         self.key = "%s:%d" % (self.stage, self.taskid)
         self.pid: int | None = None
@@ -135,6 +137,8 @@ class TaskRun:
     def kill(self) -> None:
         """The master no longer wants this task (job killed, or reassigned)."""
         self.killed = True
+        self.inputs_done = True  # release an INPUT long poll, so the task's coroutine ends
+        self.inputs_changed.set()
         self.kill_worker()
 
     def kill_worker(self) -> None:
@@ -252,7 +256,13 @@ class TaskRun:
         elif name == "TASK":
             await self.reply("TASK", self.taskinfo())
         elif name == "INPUT":
-            await self.reply("INPUT", self.input_reply(payload))
+            reply = self.input_reply(payload)
+            while not reply[1] and not self.inputs_done:
+                # long poll: nothing new yet, and more may come (a concurrent stage)
+                self.inputs_changed.clear()
+                await self.inputs_changed.wait()
+                reply = self.input_reply(payload)
+            await self.reply("INPUT", reply)
         elif name == "INPUT_ERR":
             input_id, rep_ids = payload
             remaining = self.input_failed(input_id, rep_ids)
@@ -351,7 +361,14 @@ class TaskRun:
             chosen = set(chosen)
             ids = [i for i in ids if (i in chosen) == (mode == "include")]
         items = [[i, "ok", self.inputs[i][0], self.replicas(i)] for i in ids]
-        return ["done", items]
+        return ["done" if self.inputs_done else "more", items]
+
+    def add_inputs(self, inputs: list, done: bool) -> None:
+        """The master's news for a concurrent stage: more inputs, or the end of them."""
+        for label, urls in inputs:
+            self.inputs.append([label, [[i, u] for i, u in enumerate(urls)]])
+        self.inputs_done = self.inputs_done or done
+        self.inputs_changed.set()
 
     def input_failed(self, input_id: int, rep_ids: list[int]) -> list[list]:
         if not 0 <= input_id < len(self.inputs):
