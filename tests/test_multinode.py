@@ -31,3 +31,26 @@ def test_job_across_two_nodes(http_server):
         assert sum(n["job_ok"] for n in stats.values()) == len(assigned)
         # each node served the other's files over HTTP: the node logs show no errors
         assert "Traceback" not in cluster.log("node-")
+
+
+def test_data_error_retries_the_task_on_another_node(tmp_path):
+    marker = str(tmp_path / "first-host")
+
+    def flaky(line, params):
+        import os
+        from disco.error import DataError
+        host = this_host()  # noqa: F821
+        if not os.path.exists(marker):
+            with open(marker, "w") as f:
+                f.write(host)
+        if open(marker).read() == host:
+            raise DataError("this node cannot read it", "raw://x")
+        yield line, host
+
+    with running_cluster(hosts=[("127.0.0.2", 1), ("127.0.0.3", 1)]):
+        job = Job().run(input=["raw://x"], map=flaky)
+        [(line, host)] = list(result_iterator(job.wait()))
+        failed = open(marker).read()
+        assert host != failed and {host, failed} == {"127.0.0.2", "127.0.0.3"}
+        events = [e[2] for _o, e in job.events()]
+        assert sum('failed on "%s"' % failed in e for e in events) == 1, events
