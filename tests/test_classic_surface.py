@@ -75,3 +75,17 @@ def test_nop_map_passes_entries(disco_cluster):
     from disco.worker.task_io import chain_reader
     second = Job().run(input=first.wait(), map=nop_map, map_reader=chain_reader)
     assert list(result_iterator(second.wait())) == [("k", "v")]
+
+
+def test_job_chain_runs_jobs_when_their_inputs_are_ready(disco_cluster):
+    from disco.core import JobChain
+    from disco.worker.task_io import chain_reader
+    first = Job(name="First")
+    second = Job(name="Second")
+    chain = JobChain({first: ["raw://1", "raw://2"], second: [first]})
+    # a chain runs each job with its own attributes as parameters
+    first.map = lambda line, p: [(int(line), 1)]
+    second.map = lambda kv, p: [(kv[0] * 100, kv[1])]
+    second.map_reader = chain_reader
+    chain.wait(poll_interval=0.1)
+    assert sorted(result_iterator(second.wait())) == [(100, 1), (200, 1)]

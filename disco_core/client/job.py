@@ -58,3 +58,50 @@ class Job:
 
 class SimpleJob(Job):
     pass
+
+
+class JobChain(dict):
+    """``{job: inputs}`` where inputs may name other jobs of the chain: ``wait()`` runs each
+    job as soon as every job among its inputs is ready (their results become its input)."""
+
+    def wait(self, poll_interval: float = 1) -> "JobChain":
+        import time
+        from ..errors import JobError
+        started: set[int] = set()
+        while True:
+            pending = 0
+            for job, inputs in self.items():
+                if id(job) in started:
+                    continue
+                pending += 1
+                deps = [i for i in inputs if isinstance(i, Job)]
+                states = [self._status(dep) for dep in deps]
+                if any(s == "dead" for s in states):
+                    raise JobError(job, "an input job died")
+                if all(s == "ready" for s in states):
+                    job.run(input=[r for i in inputs
+                                   for r in (i.wait() if isinstance(i, Job) else [i])])
+                    started.add(id(job))
+            for job in self:
+                if id(job) in started and self._status(job) == "dead":
+                    raise JobError(job, "Status dead")
+            if not pending and all(self._status(j) == "ready" for j in self):
+                return self
+            time.sleep(poll_interval)
+
+    @staticmethod
+    def _status(job: Job) -> str:
+        if "@" not in job.name:
+            return "unsubmitted"
+        return job.disco.results(job.name, timeout=0)[0]
+
+    def walk(self) -> list[Job]:
+        return list(self)
+
+    def inputs(self, job: Job) -> list:
+        return self[job]
+
+    def purge(self) -> None:
+        for job in self:
+            if "@" in job.name:
+                job.purge()
