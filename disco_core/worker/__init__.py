@@ -13,6 +13,7 @@ functions do not load, the Python versions differ) sends ``FATAL`` and ends the 
 """
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
@@ -140,7 +141,7 @@ class Worker(dict):
                     if isinstance(entry, (tuple, list)):
                         modules.append((entry[0], entry[1]))
                     else:
-                        mod = sys.modules.get(entry) or __import__(entry)
+                        mod = sys.modules.get(entry) or importlib.import_module(entry)
                         path = getattr(mod, "__file__", None)
                         if path and path.endswith(".py"):
                             modules.append((entry, path))
@@ -216,9 +217,6 @@ class Worker(dict):
                                      self.input_failed)
         self.current_input = url
         return records
-
-    def read_input(self, inp: Input, chain: list) -> Any:
-        return self.open_source(inp, chain)
 
     def add_output(self, label: int, path: str) -> None:
         """Record a finished local output file (absolute path inside the job home)."""
@@ -321,4 +319,3 @@ def _report(proto: WorkerProtocol, writer: MessageWriter, kind: str, text: str) 
     except Exception:
         pass
     proto.send(kind, text)
-    time.sleep(0)

@@ -144,7 +144,7 @@ class Worker(BaseWorker):
         count = 0
         try:
             for inp in inputs:
-                entries = self.read_input(inp, chain)
+                entries = self.open_source(inp, chain)
                 if combiner is F.sum_combiner:
                     count += _map_sum(fmap, entries, params, part, outputs, interval, self, count)
                 elif combiner is not None:
