@@ -18,7 +18,6 @@ import io
 import json
 import os
 import sys
-import time
 import traceback
 import zipfile
 from typing import Any
