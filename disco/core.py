@@ -1,6 +1,7 @@
 """``from disco.core import Job, result_iterator``."""
 from disco_core import __version__
 from disco_core.client import Disco, Job, result_iterator
+from disco_core.client.disco import Stats
 from disco_core.client.job import JobChain
 from disco_core.errors import DiscoError, JobError
 from disco_core.worker import Params
@@ -10,5 +11,5 @@ def client_version() -> str:
     return __version__
 
 
-__all__ = ["Disco", "Job", "JobChain", "result_iterator", "Params", "DiscoError", "JobError",
-           "client_version"]
+__all__ = ["Disco", "Job", "JobChain", "result_iterator", "Params", "Stats", "DiscoError",
+           "JobError", "client_version"]

@@ -199,6 +199,28 @@ def client_version(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def test(args: argparse.Namespace, ctx: Context) -> int:
+    """Run ``disco.test`` test modules against the cluster (all ``test_*.py`` if none named)."""
+    import glob
+    from ..testcase import TestRunner
+    directory = os.path.abspath(args.directory)
+    if not os.path.isdir(directory):
+        raise DiscoError("no test directory %s: give one with -d DIR" % directory)
+    sys.path.insert(0, directory)
+    names = args.names or sorted(os.path.basename(path)[:-3] for path in
+                                 glob.glob(os.path.join(directory, "test_*.py")))
+    if not names:
+        raise DiscoError("no test_*.py modules in %s" % directory)
+    result = TestRunner(ctx.settings).run(*names)
+    return 0 if result.wasSuccessful() else 1
+
+
+def test_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-d", "--directory", default="tests",
+                   help="where the test modules are (default ./tests)")
+    p.add_argument("names", nargs="*", help="test_module or test_module.TestCaseClass")
+
+
 def job_commands() -> list[Any]:
     def offset(p: argparse.ArgumentParser) -> None:
         job_arg(p)
@@ -240,4 +262,5 @@ def job_commands() -> list[Any]:
         Command("submit", "submit a job pack file", submit, file_arg),
         Command("master_version", "print the master's version", master_version),
         Command("client_version", "print this library's version", client_version),
+        Command("test", "run disco.test test cases against the cluster", test, test_arguments),
     ]

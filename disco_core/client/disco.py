@@ -174,17 +174,16 @@ class Disco:
             raise
 
     def profile_stats(self, jobname: Any, mode: str = "", stream: Any = None) -> Any:
-        import marshal
         import pstats
         name = _name(jobname)
         prefix = "profile-%s" % mode
         keys = [k for k in self.oob_list(name) if k.startswith(prefix)]
         if not keys:
             raise JobError(name, "No profile data")
-        stats = pstats.Stats(_Marshalled(marshal.loads(self.oob_get(name, keys[0]))),
+        stats = pstats.Stats(Stats(self.oob_get(name, keys[0])),
                              stream=stream or sys.stdout)
         for key in keys[1:]:
-            stats.add(_Marshalled(marshal.loads(self.oob_get(name, key))))
+            stats.add(Stats(self.oob_get(name, key)))
         return stats.strip_dirs().sort_stats("cumulative")
 
     # -- the cluster ----------------------------------------------------------------------
@@ -214,11 +213,13 @@ class Disco:
         return self._json("/disco/ctrl/plugins")
 
 
-class _Marshalled:
-    """Lets ``pstats.Stats`` load a stats dict that crossed the network."""
+class Stats:
+    """Lets ``pstats.Stats`` load profile data that crossed the network: give it the
+    marshalled bytes (as stored by a profiled task) or the stats dict."""
 
-    def __init__(self, stats: dict) -> None:
-        self.stats = stats
+    def __init__(self, prof_data: bytes | dict) -> None:
+        import marshal
+        self.stats = marshal.loads(prof_data) if isinstance(prof_data, bytes) else prof_data
 
     def create_stats(self) -> None:
         pass
