@@ -156,8 +156,8 @@ class Worker(dict):
         return buf.getvalue()
 
     def jobdata(self, job: Any, jobargs: dict) -> bytes:
-        import cloudpickle
-        return cloudpickle.dumps((job, jobargs), protocol=5)
+        from .task import jobdata
+        return jobdata(job, jobargs)
 
     def jobpack(self, job: Any, **jobargs: Any) -> jp.JobPack:
         return jp.JobPack(self.jobpack_version, self.jobdict(job, **jobargs),
@@ -292,6 +292,7 @@ def main() -> None:
         task = Task.from_reply(info)
         _active_task = task
         jobdict, job, jobargs = load_job(task.jobfile)
+        task.__dict__["jobobjs"] = (job, jobargs)  # Task.jobobjs without a second unpickling
         worker = job.worker
         worker.start(task, job, jobargs, proto)
         writer.flush()

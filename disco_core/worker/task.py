@@ -1,15 +1,104 @@
-"""What a running task knows about itself (the TASK reply) and its inputs (INPUT replies)."""
+"""What a running task knows about itself (the TASK reply) and its inputs (INPUT replies).
+
+:class:`Task` is also the original's ``disco.task.Task``: besides the TASK reply's fields it
+gives ``group_label``, ``group_host``, ``uid``, ``jobpath``, ``taskpath``, ``jobpack``,
+``jobobjs``, paths and URLs of the task's files (``path``, ``output_path``, ``output``,
+``url``) and out-of-band values (``get``, ``put``). Build one with keyword arguments; the
+fields are not in the original's positional order.
+"""
 from __future__ import annotations
 
 import os
 import re
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
+from ..errors import DiscoError
 from ..jobpack import hexhash
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_\-@:]+")
+_OOB_URL = "%s/disco/ctrl/%s?name=%s&key=%s"
+
+
+def jobdata(*objs: Any) -> bytes:
+    """The job data of a job pack: ``objs`` pickled with cloudpickle (a job's ``(job,
+    jobargs)``, as the worker pickles them), so functions defined anywhere travel."""
+    import cloudpickle
+    return cloudpickle.dumps(objs, protocol=5)
+
+
+class Group(tuple):
+    """A task's group, ``(label, host)`` as the worker protocol sends it.
+
+    ``str(group)`` (and ``format``) is the original's ``"<label>-<host>"`` string, so
+    ``"{}".format(task.group)`` gives what the original's ``task.group`` held. Mind that
+    ``"%s" % task.group`` formats the pair as two arguments: write ``"%s" % (task.group,)``
+    or use ``task.group_str``.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, pair: Any = (0, "")) -> "Group":
+        items = tuple(pair)
+        if len(items) != 2:
+            raise DiscoError("a task group is a (label, host) pair, got %r" % (pair,))
+        return super().__new__(cls, items)
+
+    @property
+    def label(self) -> Any:
+        return self[0]
+
+    @property
+    def host(self) -> str:
+        return self[1]
+
+    def __str__(self) -> str:
+        return "%s-%s" % (self[0], self[1])
+
+
+class TaskOutput(tuple):
+    """``(path, type, label)`` of an output file of a task, as the original's
+    ``task.output()`` returned it, plus its ``url`` and the open ``file`` (written as
+    ``<path>.partial`` and renamed into place by ``close()``)."""
+
+    def __new__(cls, path: str, typ: str, label: int, url: str) -> "TaskOutput":
+        return super().__new__(cls, (path, typ, label))
+
+    def __init__(self, path: str, typ: str, label: int, url: str) -> None:
+        self.url = url
+        self._file: Any = None
+
+    def __getnewargs__(self) -> tuple:  # type: ignore[override]
+        return (self[0], self[1], self[2], self.url)
+
+    @property
+    def path(self) -> str:
+        return self[0]
+
+    @property
+    def type(self) -> str:
+        return self[1]
+
+    @property
+    def label(self) -> int:
+        return self[2]
+
+    @property
+    def file(self) -> Any:
+        """The output file, opened for writing on first use."""
+        if self._file is None:
+            from .dataio import AtomicFile
+            self._file = AtomicFile(self.path)
+        return self._file
+
+    def close(self) -> None:
+        """Finish the file: it appears under :attr:`path` (and :attr:`url`) complete."""
+        if self._file is not None:
+            self._file.close()
 
 
 @dataclass
@@ -28,11 +117,15 @@ class Task:
     host: str = ""
     started: float = field(default_factory=time.time)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.group, Group):
+            self.group = Group(self.group)
+
     @classmethod
     def from_reply(cls, reply: dict) -> "Task":
         known = {k: v for k, v in reply.items() if k in cls.__dataclass_fields__}
         task = cls(**known)
-        task.group = tuple(task.group)
+        task.group = Group(task.group)
         return task
 
     @property
@@ -55,6 +148,25 @@ class Task:
     @property
     def jobhome(self) -> str:
         return os.path.dirname(self.jobfile)
+
+    @property
+    def jobpath(self) -> str:
+        """The job home relative to ``DISCO_DATA``: ``<host>/<hh>/<jobname>``."""
+        return os.path.join(self.host, hexhash(self.jobname), self.jobname)
+
+    @cached_property
+    def jobpack(self) -> Any:
+        """The job's :class:`~disco_core.jobpack.JobPack`, loaded from :attr:`jobfile`."""
+        from ..jobpack import JobPack
+        with open(self.jobfile, "rb") as f:
+            return JobPack.load(f)
+
+    @cached_property
+    def jobobjs(self) -> tuple[Any, dict]:
+        """``(job, jobargs)`` unpickled from the job data (a copy of the running job's)."""
+        from . import load_job
+        _jobdict, job, jobargs = load_job(self.jobfile)
+        return job, jobargs
 
     @property
     def uid(self) -> str:
@@ -82,13 +194,50 @@ class Task:
     def output_path(self, label: int) -> str:
         return self.path(self.output_filename(label))
 
+    def output(self, label: int | None = None, typ: str = "disco") -> TaskOutput:
+        """The output file of ``label`` (None: label 0, the output of an unpartitioned task):
+        ``(path, typ, label)``, with ``.url`` and ``.file`` to write to. ``typ`` is the
+        output's type as the original named them (``disco`` or ``part`` for data, ``dir``
+        for an index), so the URL is ``dir://`` for ``dir`` and ``disco://`` otherwise.
+        The worker reports the files its output chain writes; a file made here is the
+        task's own, to hand on by its URL."""
+        if label is None:
+            label = 0
+        path = self.output_path(label)
+        return TaskOutput(path, typ, label, self.url(path, "dir" if typ == "dir" else "disco"))
+
     def relpath(self, abspath: str) -> str:
         return os.path.relpath(abspath, self.jobhome)
 
     def url(self, relpath: str, scheme: str = "disco") -> str:
-        """The URL other nodes use for a file in this task's job home."""
+        """The URL other nodes use for a file in this task's job home (``relpath`` is
+        relative to the job home; a path from :meth:`path` is taken as well)."""
+        if os.path.isabs(relpath):
+            rel = self.relpath(relpath)
+            if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+                raise DiscoError("%s is not in the job home %s of task %s: only its files "
+                                 "have URLs" % (relpath, self.jobhome, self.uid))
+            relpath = rel
         return "%s://%s/disco/%s/%s/%s/%s" % (scheme, self.host, self.host,
                                               hexhash(self.jobname), self.jobname, relpath)
+
+    def put(self, key: str, value: bytes | str) -> None:
+        """Store an out-of-band value of this job under ``key`` (a DDFS-safe name:
+        ``[A-Za-z0-9_-@:]``); ``Disco.oob_get`` and the other tasks' :meth:`get` read it."""
+        from ..client.comm import request
+        if not isinstance(key, str) or not _SAFE_NAME.fullmatch(key):
+            raise DiscoError("OOB key %r is not a safe name: use only letters, digits and "
+                             "_-@:" % (key,))
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        request("POST", _OOB_URL % (self.master, "oob_put", quote(self.jobname), quote(key)),
+                bytes(value))
+
+    def get(self, key: str, job: str | None = None) -> bytes:
+        """An out-of-band value of this job (or of ``job``)."""
+        from ..client.comm import request
+        return request("GET", _OOB_URL % (self.master, "oob_get", quote(job or self.jobname),
+                                          quote(key)))
 
 
 @dataclass

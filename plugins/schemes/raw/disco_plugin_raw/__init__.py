@@ -1,3 +1,3 @@
-"""Input scheme raw://: the URL's text is the data."""
+"""Input schemes raw:// (the text after raw:// is the data) and url:// (the URL itself)."""
 
 __version__ = "0.6.0"

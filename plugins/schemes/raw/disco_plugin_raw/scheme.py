@@ -1,4 +1,5 @@
-"""``raw://DATA``: the bytes after ``raw://`` are the input itself."""
+"""``raw://DATA``: the bytes after ``raw://`` are the input itself; ``url://...``: the whole
+URL string (``url://`` included) is the input, for jobs whose records are the URLs."""
 from __future__ import annotations
 
 import io
@@ -19,4 +20,20 @@ class RawScheme:
         return stream
 
 
+class UrlScheme:
+    """Opens ``url://`` URLs; the data is the URL string itself as UTF-8, so a job reading
+    ``url://example.com/a`` gets the one line ``url://example.com/a``."""
+
+    name = "url"
+
+    def open(self, url: str, task: Any = None) -> io.BytesIO:
+        if not url.startswith("url://"):
+            raise ValueError("not a url:// URL: %r" % url)
+        data = url.encode("utf-8")
+        stream = io.BytesIO(data)
+        stream.size = len(data)  # type: ignore[attr-defined]
+        return stream
+
+
 scheme = RawScheme()
+url = UrlScheme()
