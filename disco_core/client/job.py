@@ -56,8 +56,21 @@ class Job:
         return self
 
 
+def _simple_worker() -> Any:
+    from ..worker.simple import Worker
+    return Worker
+
+
 class SimpleJob(Job):
-    pass
+    """A job whose stages are its own methods, ``map(self, worker, task, **jobargs)`` and
+    ``reduce(self, worker, task, **jobargs)``, reading ``worker.input(task)`` and writing
+    ``worker.output(task, label)`` themselves (:mod:`disco_core.worker.simple`)."""
+
+    def __init__(self, name: str | None = None, master: Any = None, worker: Any = None,
+                 settings: DiscoSettings | None = None) -> None:
+        if worker is None and type(self).Worker is None:
+            worker = _simple_worker()()
+        super().__init__(name, master, worker, settings)
 
 
 class JobChain(dict):

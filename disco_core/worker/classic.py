@@ -11,6 +11,11 @@ Stages (the master builds them from the version-1 jobdict):
   ``reduce_input_stream`` + ``reduce_reader``, optionally sort by key (external sort), call
   ``reduce(iter, params)`` (yields pairs) or ``reduce(iter, out, params)`` (``out.add``).
 
+``map`` or ``reduce`` may also be an external program (a dict from
+``disco.util.external``): the task runs it and talks to it over pipes
+(:mod:`disco_core.worker.external`); its map replies go through the same partitioning,
+combiner and outputs as a Python map's pairs.
+
 Records are batched at every step: a map task pays one function call per pair for the
 user's ``map`` and one dict or buffer operation per pair, nothing more. ``sum_combiner``
 is recognised and run as a dict update; the default partition is memoised per key.
@@ -114,6 +119,12 @@ class Worker(BaseWorker):
         if partitions is not None and (not isinstance(partitions, int) or partitions < 0):
             raise DiscoError("partitions must be a non-negative integer or None, got %r"
                              % (partitions,))
+        for what in ("map", "reduce"):
+            program = self.getitem(what, job, jobargs)
+            if isinstance(program, dict):  # an external program: check it before submitting
+                from .external import check_program, encode_params
+                check_program(program, what)
+                encode_params(self.getitem("ext_params", job, jobargs, {}))
         if has_map:
             nr_reduces = partitions or 1
         else:
@@ -142,40 +153,71 @@ class Worker(BaseWorker):
         self.call_init("map_init", inputs, params)
         part = _partitioner(partition, nr, params)
         count = 0
+        program = None
         try:
-            for inp in inputs:
-                entries = self.open_source(inp, chain)
-                if combiner is F.sum_combiner:
-                    count += _map_sum(fmap, entries, params, part, outputs, interval, self, count)
-                elif combiner is not None:
-                    count += _map_combine(fmap, entries, params, part, combiner, outputs)
-                elif part is None:
-                    add = outputs[0].add
-                    for entry in entries:
-                        for k, v in fmap(entry, params):
-                            add(k, v)
-                        count += 1
-                        if interval and count % interval == 0:
-                            self.status(count, "mapped")
-                else:
-                    for entry in entries:
-                        for k, v in fmap(entry, params):
-                            outputs[part(k)].add(k, v)
-                        count += 1
-                        if interval and count % interval == 0:
-                            self.status(count, "mapped")
-                close = getattr(entries, "close", None)
-                if close is not None:
-                    close()
-                self.current_input = ""
+            if isinstance(fmap, dict):
+                # an external program: one process reads every input's entries and answers
+                # each with a list of pairs, which the usual loop maps with ``reply_map``
+                from .external import encode_entry, reply_map, start
+                program = start(self, task, fmap, "map")
+                program.feed(map(encode_entry, self.map_entries(inputs, chain)))
+                count = self.map_records(reply_map, program.replies(), params, part, combiner,
+                                         outputs, interval, 0)
+                program.finish()
+            else:
+                for inp in inputs:
+                    entries = self.open_source(inp, chain)
+                    count += self.map_records(fmap, entries, params, part, combiner, outputs,
+                                              interval, count)
+                    close = getattr(entries, "close", None)
+                    if close is not None:
+                        close()
+                    self.current_input = ""
             if not outputs.open:
                 outputs[0]  # a map with no output still reports its (empty) result
             outputs.close()
         except BaseException:
+            if program is not None:
+                program.abort()
             outputs.abort()
             raise
         if interval:
             self.status(count, "mapped")
+
+    def map_entries(self, inputs: list[Input], chain: list) -> Iterator[Any]:
+        """The entries of every input in turn, each input closed after its last entry."""
+        for inp in inputs:
+            entries = self.open_source(inp, chain)
+            yield from entries
+            close = getattr(entries, "close", None)
+            if close is not None:
+                close()
+            self.current_input = ""
+
+    def map_records(self, fmap: Callable, entries: Iterable, params: Any, part: Any,
+                    combiner: Any, outputs: Outputs, interval: int, base: int) -> int:
+        """Map ``entries`` into ``outputs``; returns how many entries were mapped."""
+        if combiner is F.sum_combiner:
+            return _map_sum(fmap, entries, params, part, outputs, interval, self, base)
+        if combiner is not None:
+            return _map_combine(fmap, entries, params, part, combiner, outputs)
+        count = base
+        if part is None:
+            add = outputs[0].add
+            for entry in entries:
+                for k, v in fmap(entry, params):
+                    add(k, v)
+                count += 1
+                if interval and count % interval == 0:
+                    self.status(count, "mapped")
+        else:
+            for entry in entries:
+                for k, v in fmap(entry, params):
+                    outputs[part(k)].add(k, v)
+                count += 1
+                if interval and count % interval == 0:
+                    self.status(count, "mapped")
+        return count - base
 
     def stage_map_shuffle(self, task: Task, inputs: list[Input]) -> None:
         """Concatenate this node's map outputs label by label."""
@@ -217,16 +259,27 @@ class Worker(BaseWorker):
         params = self.param("params")
         records: Iterator[Any] = self.reduce_records(task, inputs)
         interval = self.param("status_interval") or 0
-        if self.param("sort"):
+        external = isinstance(fred, dict)
+        if external:  # an external program reads its input sorted by key, bytewise
+            from .external import encode_record
+            records = map(encode_record, records)
+        if self.param("sort") or external:
             size = self.param("sort_buffer_size") or DiscoSettings()["DISCO_SORT_BUFFER_SIZE"]
             records = external_sort(records, task.path("sort"), parse_buffer_size(size))
         if interval:
             records = _counting(records, interval, self)
         self.call_init("reduce_init", records, params)
         outputs = Outputs(self, self.param("reduce_output_stream"), params)
+        program = None
         try:
             out = outputs[0]
-            if argcount(fred) >= 3:
+            if external:
+                from .external import start
+                program = start(self, task, fred, "reduce")
+                program.feed(records)
+                _add_all(out, program.results())
+                program.finish()
+            elif argcount(fred) >= 3:
                 fred(records, out, params)
             else:
                 result = fred(records, params)
@@ -236,6 +289,8 @@ class Worker(BaseWorker):
                         add(k, v)
             outputs.close()
         except BaseException:
+            if program is not None:
+                program.abort()
             outputs.abort()
             raise
 
