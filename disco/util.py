@@ -1,22 +1,10 @@
 """``disco.util``."""
-from disco_core.util import (argcount, chainify, flatten, format_size, hexhash, identity,  # noqa: F401
-                             ilen, isiterable, iskv, iterify, jobname, key, kvgroup, kvify,
-                             listify, partition, reify, schemesplit, shuffled, urljoin,
-                             urlsplit)
-from disco_core.worker.dataio import expand as _expand
-from disco_core.worker.dataio import read_index as _read_index
-
-
-def read_index(dir: str) -> list:
-    """``(label, url, size)`` entries of a ``dir://`` index."""
-    return _read_index(dir)
-
-
-def parse_dir(dir_url: str, label=None) -> list:
-    """The URLs listed in a ``dir://`` index, sorted, optionally only those of ``label``."""
-    entries = sorted((lab, url) for lab, url, _size in _read_index(dir_url))
-    return [url for lab, url in entries if label is None or lab == label]
-
-
-def inputexpand(input, label=None, settings=None) -> list:
-    return _expand(input, "all" if label is None else label)
+from disco_core.fileutils import (decode, disk_sort, encode, sort_reader,  # noqa: F401
+                                  unix_sort)
+from disco_core.util import (argcount, chainify, deref, dsorted, flatten,  # noqa: F401
+                             format_size, globalize, hexhash, identity, ilen, inputexpand,
+                             inputlist, isiterable, ispartitioned, iskv, iterify, jobname, key,
+                             kvgroup, kvify, listify, load_oob, localize, netloc, parse_dir,
+                             partition, proxy_url, read_index, reify, save_oob, schemesplit,
+                             shuffled, urljoin, urlresolve, urlsplit, urltoken)
+from disco_core.worker.external import external  # noqa: F401

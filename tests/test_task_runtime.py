@@ -52,3 +52,25 @@ def test_save_results_without_storage_says_so(disco_cluster):
     assert list(result_iterator(job.wait())) == [("s", 1)]
     events = [e[2] for _o, e in job.events()]
     assert any("save_results is ignored" in e and "disco-plugin-ddfs" in e for e in events)
+
+
+def _address_space_limit(line, params):
+    import resource
+    yield "limit", resource.getrlimit(resource.RLIMIT_AS)[0]
+
+
+def test_workers_memory_is_capped_by_disco_worker_max_mem():
+    from disco_core.testing import running_cluster
+    with running_cluster(extra_env={"DISCO_WORKER_MAX_MEM": "3G"}):
+        job = Job().run(input=["raw://m"], map=_address_space_limit)
+        assert list(result_iterator(job.wait())) == [("limit", 3 << 30)]
+    # a value that is not a size is reported in the job's events, and the task still runs
+    # (here on the path that starts workers without the fork server)
+    with running_cluster(extra_env={"DISCO_WORKER_MAX_MEM": "lots",
+                                    "DISCO_WORKER_FORK": "0"}):
+        job = Job().run(input=["raw://m"], map=_address_space_limit)
+        import resource
+        assert list(result_iterator(job.wait())) == [
+            ("limit", resource.getrlimit(resource.RLIMIT_AS)[0])]
+        events = [e[2] for _o, e in job.events()]
+        assert any("DISCO_WORKER_MAX_MEM='lots' is not applied" in e for e in events)

@@ -5,15 +5,18 @@ raise :class:`CommError` carrying the body (the master's JSON error message) and
 """
 from __future__ import annotations
 
+import base64
 import http.client
+import io
 import json
+import os
 import random
 import socket
 import time
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterable
 from urllib.parse import urlsplit
 
-from ..errors import CommError
+from ..errors import CommError, DataError, DiscoError
 
 RETRIES = 6
 TIMEOUT = 600.0
@@ -64,11 +67,16 @@ def _message(body: bytes) -> str:
 
 def open_remote(url: str, method: str = "GET", data: bytes | None = None,
                 headers: dict | None = None, timeout: float = TIMEOUT,
-                retries: int = RETRIES, offset: int = 0) -> http.client.HTTPResponse:
-    """An open response whose body streams with ``read(n)``; raises CommError on non-2xx."""
+                retries: int = RETRIES, offset: int | tuple = 0,
+                token: str | None = None) -> http.client.HTTPResponse:
+    """An open response whose body streams with ``read(n)``; raises CommError on non-2xx.
+
+    ``offset`` asks for a byte range (:func:`range_header`); ``token`` is sent as the
+    ``Authorization`` header (:func:`auth_header`)."""
     hdrs = dict(headers or {})
+    hdrs.update(auth_header(token))
     if offset:
-        hdrs["Range"] = "bytes=%d-" % offset
+        hdrs["Range"] = range_header(offset)
     last: Exception | None = None
     for attempt in range(retries + 1):
         conn, path = _connection(url, timeout)
@@ -138,3 +146,202 @@ def host_is_up(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+# -- the original's disco.comm: tokens, ranges, downloads, uploads, connections ---------------
+CHUNK = 1 << 20
+
+
+def auth_header(token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header carrying a DDFS token: ``Basic base64("token:<T>")``.
+    ``None`` is no token (no header); the empty string is a token."""
+    if token is None:
+        return {}
+    creds = base64.b64encode(("token:%s" % token).encode("utf-8")).decode("ascii")
+    return {"Authorization": "Basic " + creds}
+
+
+def range_header(offset: int | tuple) -> str:
+    """``Range`` for an offset: ``start`` or ``(start,)`` reads from ``start`` to the end,
+    ``(start, end)`` the bytes ``start`` to ``end``, both included (as HTTP counts)."""
+    if isinstance(offset, int):
+        start, end = offset, None
+    elif isinstance(offset, (tuple, list)) and len(offset) in (1, 2):
+        start, end = offset[0], (offset[1] if len(offset) == 2 else None)
+    else:
+        raise DiscoError("offset %r is not a byte range: give start or (start, end)"
+                         % (offset,))
+    if start < 0 or (end is not None and end < start):
+        raise DiscoError("offset %r is not a byte range: need 0 <= start <= end" % (offset,))
+    return "bytes=%d-%s" % (start, "" if end is None else end)
+
+
+def _http_url(url: str) -> str:
+    from ..util import schemesplit, urlresolve
+    scheme, _ = schemesplit(url)
+    if scheme in ("http", "https"):
+        return url
+    if scheme in ("disco", "dir", "tag"):
+        return urlresolve(url)
+    raise CommError("not a URL of a remote server (http, https, disco, dir or tag)", url)
+
+
+def fetch(url: str, method: str = "GET", data: Any = None, offset: int | tuple = (),
+          token: str | None = None, sleep: int = 0) -> bytes:
+    """The body of a request (the original's ``disco.comm.download``): ``disco://``,
+    ``dir://`` and ``tag://`` URLs are resolved to http first; ``offset`` asks for a byte
+    range (:func:`range_header`); ``sleep`` counts the retries already used (of RETRIES)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    resp = open_remote(_http_url(url), method, data, offset=offset or 0, token=token,
+                       retries=max(0, RETRIES - int(sleep)))
+    try:
+        return resp.read()
+    finally:
+        resp.close()
+
+
+def _source_bytes(source: Any) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if hasattr(source, "getvalue"):
+        data = source.getvalue()
+    elif hasattr(source, "read"):
+        data = source.read()
+    elif isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise DataError("cannot read the file to upload: %s" % exc.strerror,
+                            os.fspath(source)) from None
+    else:
+        raise DiscoError("cannot upload %r: give bytes, a file name or a file object"
+                         % (source,))
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def upload(urls: Iterable[str] | str, source: Any, token: str | None = None, *,
+           method: str = "PUT", timeout: float = TIMEOUT) -> list:
+    """Send ``source`` (bytes, a file name or a file object) to each URL with PUT; the
+    replies in order, JSON-decoded when they are JSON, else the bytes."""
+    data = _source_bytes(source)
+    replies = []
+    for url in [urls] if isinstance(urls, str) else urls:
+        resp = open_remote(_http_url(url), method, data, timeout=timeout, token=token)
+        try:
+            body = resp.read()
+        finally:
+            resp.close()
+        try:
+            replies.append(json.loads(body))
+        except ValueError:
+            replies.append(body)
+    return replies
+
+
+class _ResumingStream(io.RawIOBase):
+    """The body of a GET, read on from where it stopped (``Range``) when the connection
+    drops before the end, up to ``retries`` times in a row."""
+
+    def __init__(self, url: str, token: str | None, timeout: float, retries: int) -> None:
+        self.url = url
+        self.token = token
+        self.timeout = timeout
+        self.retries = retries
+        self.offset = 0
+        self.resp: Any = open_remote(url, timeout=timeout, retries=retries, token=token)
+        self.size: int | None = self.resp.size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        failures = 0
+        while True:
+            error: Exception | None = None
+            try:
+                n = self.resp.readinto(b)
+            except (OSError, http.client.HTTPException) as exc:
+                n, error = 0, exc
+            if n:
+                self.offset += n
+                return n
+            if error is None and (self.size is None or self.offset >= self.size):
+                return 0
+            failures += 1
+            if failures > self.retries:
+                raise CommError("the connection dropped at byte %d of %s and resuming "
+                                "failed %d times (%s)" % (self.offset, self.size or "?",
+                                                          failures - 1, error or "no data"),
+                                self.url)
+            self._resume()
+
+    def _resume(self) -> None:
+        self.resp.close()
+        resp = open_remote(self.url, timeout=self.timeout, retries=self.retries,
+                           offset=self.offset, token=self.token)
+        if resp.status == 206:
+            start = (resp.getheader("Content-Range") or "").partition(" ")[2].partition("-")[0]
+            if start != str(self.offset):
+                resp.close()
+                raise CommError("asked to resume at byte %d, the server sent the range %r"
+                                % (self.offset, resp.getheader("Content-Range")), self.url)
+        else:  # the server ignored the range: skip what was read
+            left = self.offset
+            while left:
+                skipped = resp.read(min(left, CHUNK))
+                if not skipped:
+                    break
+                left -= len(skipped)
+        self.resp = resp
+
+    def close(self) -> None:
+        if self.resp is not None:
+            self.resp.close()
+        super().close()
+
+
+class Connection(io.BufferedReader):
+    """A file-like view of data at a URL (a local file or an http(s) resource): ``read(n)``,
+    iteration by lines, ``close()``, ``with``; ``len()`` is the size and ``.url`` the URL.
+    Remote data is streamed, and read on with a byte range if the connection drops."""
+
+    def __init__(self, raw: io.RawIOBase, url: str, size: int | None) -> None:
+        super().__init__(raw, CHUNK)
+        self.url = url
+        self.size = size
+
+    def __len__(self) -> int:
+        if self.size is None:
+            raise DataError("the size is unknown: the server sent no Content-Length", self.url)
+        return self.size
+
+
+def open_local(path: str) -> Connection:
+    """A :class:`Connection` to a local file (``file://`` URLs name one too)."""
+    if path.startswith("file://"):
+        path = path[len("file://"):]
+    try:
+        raw = io.FileIO(path, "r")
+    except OSError as exc:
+        raise DataError("cannot open the file: %s" % exc.strerror, path) from None
+    return Connection(raw, "file://" + os.path.abspath(path), os.fstat(raw.fileno()).st_size)
+
+
+def open_http(url: str, token: str | None = None, timeout: float = TIMEOUT,
+              retries: int = RETRIES) -> Connection:
+    """A :class:`Connection` to a remote resource (``disco://``, ``dir://`` and ``tag://``
+    URLs are resolved to http first)."""
+    url = _http_url(url)
+    raw = _ResumingStream(url, token, timeout, retries)
+    return Connection(raw, url, raw.size)
+
+
+def open_data(url: str, token: str | None = None) -> Connection:
+    """A :class:`Connection` to a local path, a ``file://`` URL or a remote URL."""
+    from ..util import schemesplit
+    scheme, _ = schemesplit(url)
+    if scheme in ("", "file"):
+        return open_local(url)
+    return open_http(url, token)

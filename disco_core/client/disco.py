@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from typing import Any, Iterator
@@ -9,6 +10,10 @@ from typing import Any, Iterator
 from ..errors import CommError, DiscoError, JobError
 from ..settings import DiscoSettings
 from . import comm
+
+
+#: What an out-of-band key may hold (the original's DDFS-safe names).
+OOB_KEY = re.compile(r"[A-Za-z0-9_\-@:]+")
 
 
 def _name(job: Any) -> str:
@@ -163,6 +168,20 @@ class Disco:
     # -- out-of-band values and profiles -------------------------------------------------
     def oob_list(self, jobname: Any) -> list[str]:
         return self._json("/disco/ctrl/oob_list?name=%s" % _name(jobname))
+
+    def oob_put(self, jobname: Any, key: str, value: bytes | str) -> None:
+        """Store the out-of-band value ``key`` of a job (what a task's ``put`` does)."""
+        from urllib.parse import quote
+        if not isinstance(key, str) or not OOB_KEY.fullmatch(key):
+            raise DiscoError("OOB key %r is not a safe name: use only letters, digits and "
+                             "_-@:" % (key,))
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise DiscoError("OOB value for key %r must be bytes or str, got %s: pickle it "
+                             "first" % (key, type(value).__name__))
+        self.request("/disco/ctrl/oob_put?name=%s&key=%s" % (quote(_name(jobname)), quote(key)),
+                     bytes(value))
 
     def oob_get(self, jobname: Any, key: str) -> bytes:
         try:

@@ -77,14 +77,13 @@ class ForkServerClient:
                     else:
                         fut.set_result(msg["pid"])
 
-    async def spawn(self, cwd: str, env: dict, entry: str, stdin_fd: int, err_fd: int,
-                    mem: str) -> tuple[int, asyncio.Future]:
+    async def spawn(self, cwd: str, env: dict, entry: str, stdin_fd: int,
+                    err_fd: int) -> tuple[int, asyncio.Future]:
         loop = asyncio.get_running_loop()
         self.next_id += 1
         fut = loop.create_future()
         self.pending[self.next_id] = fut
-        request = {"id": self.next_id, "cwd": cwd, "env": env, "entry": entry, "nice": 19,
-                   "mem": mem}
+        request = {"id": self.next_id, "cwd": cwd, "env": env, "entry": entry, "nice": 19}
         socket.send_fds(self.sock, [json.dumps(request).encode("utf-8")], [stdin_fd, err_fd])
         pid = await fut
         exit_fut = loop.create_future()
@@ -121,7 +120,6 @@ class Node:
         self.pending_events: list[list[str]] = []
         self.outbox: list[dict] = []
         self.stop_event = asyncio.Event()
-        self.worker_mem = str(self.settings["DISCO_WORKER_MAX_MEM"])
         self._base_env: dict[str, str] | None = None
 
     # -- environment --------------------------------------------------------------------

@@ -5,13 +5,13 @@ zstandard and the reader/scheme plugins once; each task is then a ``fork()`` of 
 and replies are JSON datagrams on a ``SOCK_SEQPACKET`` Unix socket; the worker's stdin and
 stderr pipe ends travel with the request as file descriptors (``SCM_RIGHTS``).
 
-Request ``{"id", "cwd", "env", "entry": "module:function", "nice", "mem"}`` + two fds
+Request ``{"id", "cwd", "env", "entry": "module:function", "nice"}`` + two fds
 -> reply ``{"id", "pid"}`` (or ``{"id", "error"}``); when a child exits the server sends
 ``{"exited": pid, "status": code}`` (negative: killed by that signal).
 
 A forked child runs exactly what the job's launcher script would run, in the same
 environment (cwd = job home, the task's environment, ``lib/`` first on ``sys.path``,
-``nice``, the memory limit), and its stdin/stdout/stderr are the given pipes.
+``nice``; the worker caps its own memory), and its stdin/stdout/stderr are the given pipes.
 """
 from __future__ import annotations
 
@@ -47,20 +47,6 @@ def preload() -> None:
                 pass  # reported when a task uses it
 
 
-def set_memory_limit(limit: str) -> None:
-    import resource
-    text = str(limit).strip()
-    if not text:
-        return
-    if text.endswith("%"):
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        value = int(total * float(text[:-1]) / 100)
-    else:
-        value = int(text)
-    if value > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (value, value))
-
-
 def child(request: dict, fds: list[int], sock: socket.socket, wake_r: int) -> None:
     """In the forked child: become the task's worker. Never returns."""
     code = 1
@@ -88,11 +74,6 @@ def child(request: dict, fds: list[int], sock: socket.socket, wake_r: int) -> No
                 sys.path.insert(0, os.path.join(cwd, entry))
         if request.get("nice"):
             os.nice(int(request["nice"]))
-        if request.get("mem"):
-            try:
-                set_memory_limit(request["mem"])
-            except (ValueError, OSError):
-                pass
         import random
         random.seed()
         module, _, func = request["entry"].partition(":")

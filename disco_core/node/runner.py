@@ -118,7 +118,7 @@ class TaskRun:
             entry = python_worker_entry(path)
             if entry and self.node.forkserver is not None:
                 self.pid, self.exit_future = await self.node.forkserver.spawn(
-                    self.jobhome, env, entry, stdin_r, err_w, self.node.worker_mem)
+                    self.jobhome, env, entry, stdin_r, err_w)
             else:
                 proc = subprocess.Popen(["nice", "-n", "19", path], cwd=self.jobhome, env=env,
                                         stdin=stdin_r, stdout=err_w, stderr=err_w,

@@ -289,6 +289,7 @@ def main() -> None:
     worker = None
     try:
         _, info = proto.request("TASK", "", ("TASK",))
+        _limit_memory()
         task = Task.from_reply(info)
         _active_task = task
         jobdict, job, jobargs = load_job(task.jobfile)
@@ -311,6 +312,16 @@ def main() -> None:
         except Exception:
             pass
     os._exit(0)
+
+
+def _limit_memory() -> None:
+    """Cap the task's address space at DISCO_WORKER_MAX_MEM, as the original did."""
+    from ..sysutil import set_mem_limit
+    limit = os.environ.get("DISCO_WORKER_MAX_MEM", "")
+    try:
+        set_mem_limit(limit)
+    except (DiscoError, ValueError, OSError) as exc:
+        print("DISCO_WORKER_MAX_MEM=%r is not applied: %s" % (limit, exc))
 
 
 def _report(proto: WorkerProtocol, writer: MessageWriter, kind: str, text: str) -> None:

@@ -14,14 +14,11 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
 
 from ..errors import DiscoError
 from ..jobpack import hexhash
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_\-@:]+")
-_OOB_URL = "%s/disco/ctrl/%s?name=%s&key=%s"
 
 
 def jobdata(*objs: Any) -> bytes:
@@ -224,20 +221,13 @@ class Task:
     def put(self, key: str, value: bytes | str) -> None:
         """Store an out-of-band value of this job under ``key`` (a DDFS-safe name:
         ``[A-Za-z0-9_-@:]``); ``Disco.oob_get`` and the other tasks' :meth:`get` read it."""
-        from ..client.comm import request
-        if not isinstance(key, str) or not _SAFE_NAME.fullmatch(key):
-            raise DiscoError("OOB key %r is not a safe name: use only letters, digits and "
-                             "_-@:" % (key,))
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        request("POST", _OOB_URL % (self.master, "oob_put", quote(self.jobname), quote(key)),
-                bytes(value))
+        from ..client.disco import Disco
+        Disco(self.master).oob_put(self.jobname, key, value)
 
     def get(self, key: str, job: str | None = None) -> bytes:
         """An out-of-band value of this job (or of ``job``)."""
-        from ..client.comm import request
-        return request("GET", _OOB_URL % (self.master, "oob_get", quote(job or self.jobname),
-                                          quote(key)))
+        from ..client.disco import Disco
+        return Disco(self.master).oob_get(job or self.jobname, key)
 
 
 @dataclass
