@@ -17,7 +17,7 @@ import struct
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from .errors import JobPackError
 
@@ -35,6 +35,9 @@ PREFIX_CHARS = re.compile(r"[A-Za-z0-9_\-:@]+")
 MAX_PREFIX = 200
 
 
+_MAGIC_WORD = MAGIC << 16
+
+
 @dataclass
 class JobPack:
     version: int
@@ -43,16 +46,38 @@ class JobPack:
     jobhome: bytes
     jobdata: bytes
 
+    # the original's class attributes: MAGIC is the header word's upper half
+    MAGIC: ClassVar[int] = _MAGIC_WORD
+    HEADER_FORMAT: ClassVar[str] = HEADER_FORMAT
+    HEADER_SIZE: ClassVar[int] = HEADER_SIZE
+
     def dumps(self) -> bytes:
         jobdict = json.dumps(self.jobdict).encode("utf-8")
         jobenvs = json.dumps(self.jobenvs).encode("utf-8")
         off_envs = HEADER_SIZE + len(jobdict)
         off_home = off_envs + len(jobenvs)
         off_data = off_home + len(self.jobhome)
-        header = struct.pack(HEADER_FORMAT, (MAGIC << 16) + self.version, HEADER_SIZE,
-                             off_envs, off_home, off_data)
-        header += b"\0" * (HEADER_SIZE - len(header))
+        header = self.header((HEADER_SIZE, off_envs, off_home, off_data), version=self.version)
         return b"".join((header, jobdict, jobenvs, self.jobhome, self.jobdata))
+
+    @classmethod
+    def header(cls, offsets: Any, magic: int = _MAGIC_WORD, version: int = VERSION1,
+               header_format: str = HEADER_FORMAT, header_size: int = HEADER_SIZE) -> bytes:
+        """The 128-byte header for the four section offsets (jobdict, jobenvs, jobhome,
+        jobdata)."""
+        head = struct.pack(header_format, magic + version, *offsets)
+        return head + b"\0" * (header_size - len(head))
+
+    @classmethod
+    def offsets(cls, jobfile: BinaryIO, total_len: int | None = None) -> list[int]:
+        """The section offsets of the pack in ``jobfile`` (checked: magic, header size,
+        increasing offsets that fit the file)."""
+        jobfile.seek(0)
+        head = jobfile.read(HEADER_SIZE)
+        if total_len is None:
+            jobfile.seek(0, 2)
+            total_len = jobfile.tell()
+        return list(offsets(head, total_len)[1])
 
     @classmethod
     def loads(cls, data: bytes) -> "JobPack":

@@ -89,3 +89,14 @@ def test_job_chain_runs_jobs_when_their_inputs_are_ready(disco_cluster):
     second.map_reader = chain_reader
     chain.wait(poll_interval=0.1)
     assert sorted(result_iterator(second.wait())) == [(100, 1), (200, 1)]
+
+
+def test_disco_client_accepts_the_masters_address_forms(disco_cluster):
+    from disco.core import Disco
+    port = disco_cluster.port
+    for given in ("localhost:%d" % port, "http://localhost:%d/" % port,
+                  "disco://localhost"):
+        disco = Disco(given)
+        assert disco.master == "http://localhost:%d" % port, given
+        assert repr(disco) == "Disco master at http://localhost:%d" % port
+        assert disco.master_version()

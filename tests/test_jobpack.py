@@ -230,3 +230,20 @@ def test_hexhash():
 def test_every_grouping_is_accepted():
     for a, b in itertools.permutations(jp.GROUPINGS, 2):
         jp.validate(v2(pipeline=[["one", a, False], ["two", b, True]]))
+
+
+def test_the_originals_class_attributes_and_header_helpers(tmp_path):
+    import io
+
+    from disco.job import JobPack
+    assert JobPack.MAGIC == 0xd5c0 << 16
+    assert (JobPack.HEADER_FORMAT, JobPack.HEADER_SIZE) == ("!IIIII", 128)
+    pack = JobPack(2, {"prefix": "p"}, {"A": "1"}, b"home", b"data")
+    data = pack.dumps()
+    offsets = JobPack.offsets(io.BytesIO(data))
+    assert offsets == [128, 128 + len(b'{"prefix": "p"}'), offsets[1] + len(b'{"A": "1"}'),
+                       len(data) - 4]
+    assert JobPack.header(offsets, version=2) == data[:128]
+    loaded = JobPack.load(io.BytesIO(data))
+    assert (loaded.version, loaded.jobdict, loaded.jobhome, loaded.jobdata) == \
+        (2, {"prefix": "p"}, b"home", b"data")

@@ -40,3 +40,60 @@ def test_library_and_main_functions_ship_nothing():
 def test_a_test_module_is_a_user_module():
     found = dict(find_modules([lambda x: x]))
     assert list(found) == [__name__]
+
+
+def _user_package(tmp_path, monkeypatch, name):
+    pkg = tmp_path / name
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helpers.py").write_text("from . import deep\n\ndef double(x):\n"
+                                    "    return deep.two() * x\n")
+    (pkg / "deep.py").write_text("def two():\n    return 2\n")
+    (tmp_path / (name + "_job.py")).write_text(textwrap.dedent("""
+        import re
+        from %s import helpers
+
+        def mapper(line, params):
+            return [(re.escape(line), helpers.double(1))]
+        """ % name))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name + "_job"
+
+
+def test_original_signature_names_recurse_and_exclude(tmp_path, monkeypatch):
+    from disco.worker.modutil import find_modules as original
+    mod = _user_package(tmp_path, monkeypatch, "pkga")
+    try:
+        job = __import__(mod)
+        assert original([job.mapper], send_modules=False) == \
+            ["pkga", "pkga.deep", "pkga.helpers", mod]
+        assert original([job.mapper], exclude=["pkga.helpers"], send_modules=False) == [mod]
+        # without recursion: the function's own module and the modules its code names, not
+        # the modules those use
+        assert original([job.mapper], recurse=False, send_modules=False) == \
+            ["pkga", "pkga.helpers", mod]
+        assert dict(original([job.mapper]))[mod] == str(tmp_path / (mod + ".py"))
+    finally:
+        for name in (mod, "pkga", "pkga.helpers", "pkga.deep"):
+            sys.modules.pop(name, None)
+
+
+def test_locate_modules_and_parse_function(tmp_path, monkeypatch):
+    import pytest
+
+    from disco.worker.classic.modutil import (ModUtilImportError, locate_modules,
+                                              parse_function)
+    mod = _user_package(tmp_path, monkeypatch, "pkgb")
+    try:
+        located = locate_modules([mod, "json"])
+        assert [name for name, _path in located] == ["pkgb", "pkgb.deep", "pkgb.helpers", mod]
+        assert locate_modules([mod, "json"], recurse=False, include_sys=True) == \
+            [(mod, str(tmp_path / (mod + ".py"))), "json"]
+        job = sys.modules[mod]
+        assert parse_function(job.mapper) == ["pkgb.helpers", "re"]
+        with pytest.raises(ModUtilImportError) as err:
+            locate_modules(["no_such_module_here"])
+        assert "cannot import module 'no_such_module_here'" in str(err.value)
+    finally:
+        for name in (mod, "pkgb", "pkgb.helpers", "pkgb.deep"):
+            sys.modules.pop(name, None)

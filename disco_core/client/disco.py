@@ -25,12 +25,8 @@ class Disco:
                  proxy: str | None = None) -> None:
         self.settings = settings or DiscoSettings()
         self.proxy = proxy or self.settings["DISCO_PROXY"]
-        master = master or self.settings["DISCO_MASTER"]
-        if "://" not in master:
-            master = "http://" + master
-        if master.startswith("disco://"):
-            master = "http://" + master[len("disco://"):]
-        self.master = master.rstrip("/")
+        from ..util import master_url
+        self.master = master_url(master, self.settings)
 
     def __repr__(self) -> str:
         return "Disco master at %s" % self.master

@@ -108,36 +108,98 @@ def _module_of(obj: Any) -> types.ModuleType | None:
     return None
 
 
-def find_modules(objects: Iterable[Any], exclude: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """``(module name, source path)`` of every user module the objects need."""
+def find_modules(objects: Iterable[Any], send_modules: bool = True,
+                 job_path: str | None = None, recurse: bool = True,
+                 exclude: Iterable[str] = ()) -> list[Any]:
+    """The user modules the objects (job functions, classes) need, as the original's
+    ``find_modules``: ``(module name, source path)`` pairs to ship in the job home, or, with
+    ``send_modules=False``, their names only (for nodes that have the modules installed).
+
+    ``recurse=False`` looks only at the objects' own modules and what their code names, not
+    into the modules found. ``job_path`` is a directory whose modules count as user modules
+    even when it lies under a system path. Modules in ``exclude`` are left out.
+    """
     excluded = set(exclude)
     found: dict[str, str] = {}
     seen: set[int] = set()
     stack = list(objects)
+    user = _user_test(job_path)
     while stack:
         obj = stack.pop()
         if id(obj) in seen:
             continue
         seen.add(id(obj))
         module = _module_of(obj)
-        if module is not None and module.__name__ not in found and is_user_module(module) \
+        if module is not None and module.__name__ not in found and user(module) \
                 and module.__name__ not in excluded:
             found[module.__name__] = module.__file__  # type: ignore[assignment]
-            stack.append(module)
+            if recurse:
+                stack.append(module)
             # parents of a submodule are needed to import it
             parts = module.__name__.split(".")
             for i in range(1, len(parts)):
                 parent = sys.modules.get(".".join(parts[:i]))
-                if parent is not None and is_user_module(parent):
+                if parent is not None and user(parent):
                     found.setdefault(parent.__name__, parent.__file__)  # type: ignore[arg-type]
         if isinstance(obj, types.ModuleType):
-            if module is not None and module.__name__ in found:
+            if recurse and module is not None and module.__name__ in found:
                 stack.extend(_referenced(obj))
             continue
         if module is not None and module.__name__ not in found and module.__name__ != "__main__":
             continue  # library code: the node has it
         stack.extend(_referenced(obj))
+    if not send_modules:
+        return sorted(found)
     return sorted(found.items())
+
+
+def _user_test(job_path: str | None) -> Any:
+    if not job_path:
+        return is_user_module
+    root = os.path.realpath(job_path) + os.sep
+
+    def user(module: types.ModuleType) -> bool:
+        path = getattr(module, "__file__", None) or ""
+        return is_user_module(module) or (path.endswith(".py")
+                                          and os.path.realpath(path).startswith(root))
+    return user
+
+
+def locate_modules(modules: Iterable[str], recurse: bool = True,
+                   include_sys: bool = False) -> list[Any]:
+    """``(name, source path)`` of the named modules that are user modules (imported here
+    if need be), and, with ``recurse``, of the user modules they use. ``include_sys=True``
+    adds the names of the other (system) modules as plain strings."""
+    import importlib
+    found: dict[str, Any] = {}
+    system: list[str] = []
+    for name in modules:
+        try:
+            module = sys.modules.get(name) or importlib.import_module(name)
+        except ImportError as exc:
+            raise ModUtilImportError("cannot import module %r: %s; install it or name its "
+                                     "file as (name, path)" % (name, exc), name) from None
+        if is_user_module(module):
+            found[name] = module.__file__
+            if recurse:
+                found.update(find_modules([module]))
+        elif include_sys:
+            system.append(name)
+    return sorted(found.items()) + sorted(set(system))
+
+
+def parse_function(function: Any) -> list[str]:
+    """The names of the modules a function's code uses: modules it names as globals, and
+    the modules of the functions and classes it names."""
+    names: set[str] = set()
+    for obj in _referenced(function):
+        module = obj if isinstance(obj, types.ModuleType) else _module_of(obj)
+        if module is not None and module.__name__ != "__main__":
+            names.add(module.__name__)
+    own = _module_of(getattr(function, "__func__", function))
+    if own is not None:
+        names.discard(own.__name__)
+    return sorted(names)
 
 
 def archive_name(module: str, path: str) -> str:

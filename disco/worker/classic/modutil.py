@@ -1,2 +1,3 @@
-"""``disco.worker.classic.modutil``."""
-from disco_core.worker.modutil import *  # noqa: F401,F403
+"""``disco.worker.classic.modutil`` (the same as ``disco.worker.modutil``)."""
+from disco.worker.modutil import (ModUtilImportError, find_modules,  # noqa: F401
+                                  locate_modules, parse_function)
