@@ -2,8 +2,13 @@
 
 A :class:`Worker` builds the job pack's worker parts on the client (``jobdict``,
 ``jobenvs``, ``jobhome``) and, in the task process, speaks the worker protocol
-(:func:`main`): ``WORKER``, ``TASK``, ``INPUT``..., the stage's work, ``OUTPUT``...,
-``DONE``. A subclass says what each stage does (:mod:`disco_core.worker.classic`).
+(:meth:`Worker.main`): ``WORKER``, ``TASK``, ``INPUT``..., the stage's work, ``OUTPUT``...,
+``DONE``. A subclass says what each stage does: for a task of stage ``S`` the worker calls
+its method ``stage_S(task, inputs)`` (:mod:`disco_core.worker.classic`,
+:mod:`disco_core.worker.pipeline`, :mod:`disco_core.worker.simple`). A stage method reads
+with :meth:`Worker.input` (or :class:`Input` per input) and writes with
+:meth:`Worker.output`; :meth:`Worker.labelled_input_map` and :meth:`Worker.concat_input`
+make a shuffle. A subclass for a version-2 job pack adds the pipeline to its ``jobdict``.
 
 Errors in the task: a :class:`~disco_core.errors.DataError` (or ``OSError``,
 ``MemoryError``) and any other exception from job code send ``ERROR`` with the traceback,
@@ -20,13 +25,15 @@ import os
 import sys
 import traceback
 import zipfile
-from typing import Any
+from typing import Any, Iterable
 
 from .. import jobpack as jp
-from ..errors import DiscoError
+from ..errors import DataError, DiscoError
 from ..settings import DiscoSettings
+from .inout import (BaseOutput, IDedInput, Input, MergedInput, Output, ParallelInput,
+                    ReplicaIter, SerialInput, check_label, default_output_chain)
 from .protocol import MessageWriter, WorkerProtocol
-from .task import Input, Task
+from .task import Input as InputSpec, Task
 
 LAUNCHER = "disco_worker"
 LAUNCHER_MARK = "# disco-python-worker"
@@ -67,12 +74,18 @@ class Worker(dict):
     """Job parameters with defaults; subclasses define the stages."""
 
     jobpack_version = jp.VERSION1
+    #: Input chains of :meth:`input` in the job's first stage and in later stages, and the
+    #: output chain of :meth:`output`; None: text lines / record files / record files.
+    first_input_chain: list | None = None
+    interior_input_chain: list | None = None
+    output_chain: list | None = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(self.defaults())
         self.update(kwargs)
         self.proto: WorkerProtocol | None = None
         self.outputs: list[tuple[int, str, int]] = []
+        self.opened_outputs: dict[int, Output] = {}
 
     def __getstate__(self) -> dict:
         return {"items": dict(self)}
@@ -81,6 +94,13 @@ class Worker(dict):
         self.update(state["items"])
         self.proto = None
         self.outputs = []
+        self.opened_outputs = {}
+
+    @property
+    def bin(self) -> str:
+        """The worker program, relative to the job home: what ``jobdict["worker"]`` names and
+        every node runs (the Python launcher the job home carries)."""
+        return LAUNCHER
 
     def defaults(self) -> dict:
         return {"save_results": False, "save_info": "ddfs", "profile": False,
@@ -102,7 +122,7 @@ class Worker(dict):
         save = self.getitem("save_results", job, jobargs, False) or \
             self.getitem("save", job, jobargs, False)
         return {"prefix": job.name,
-                "worker": LAUNCHER,
+                "worker": self.bin,
                 "owner": self.getitem("owner", job, jobargs, None) or settings["DISCO_JOB_OWNER"],
                 "save_results": bool(save),
                 "save_info": self.getitem("save_info", job, jobargs, "ddfs"),
@@ -164,40 +184,71 @@ class Worker(dict):
                           self.jobenvs(job, **jobargs), self.jobhome(job, **jobargs),
                           self.jobdata(job, jobargs))
 
-    # -- task side ----------------------------------------------------------------------
-    def send(self, name: str, payload: Any = "") -> Any:
-        assert self.proto is not None
-        return self.proto.request(name, payload)[1]
+    # -- task side: the protocol ------------------------------------------------------
+    def _request(self, name: str, payload: Any, expect: tuple[str, ...] = ()) -> tuple[str, Any]:
+        if self.proto is None:
+            raise DiscoError("%s is sent from a running task: this worker is not running one "
+                             "(the node starts tasks with Worker.main())" % name)
+        return self.proto.request(name, payload, expect)
 
-    def get_inputs(self) -> list[Input]:
-        """Every input of the task, polling while the master says more may come."""
-        assert self.proto is not None
-        inputs: dict[int, Input] = {}
-        request: Any = ""
+    def send(self, name: str, payload: Any = "") -> Any:
+        """Send one protocol message; its reply's payload."""
+        return self._request(name, payload)[1]
+
+    def get_task(self) -> Task:
+        """The task this process runs (TASK)."""
+        return Task.from_reply(self._request("TASK", "", ("TASK",))[1])
+
+    def _ided(self, item: list) -> IDedInput:
+        input_id, _status, label, replicas = item
+        return IDedInput(input_id, label, [tuple(r) for r in replicas], worker=self)
+
+    def get_inputs(self, exclude: Iterable[int] = ()) -> list[IDedInput]:
+        """Every input of the task but those in ``exclude`` (ids), polling while the node
+        says more may come."""
+        excluded = set(exclude)
+        inputs: dict[int, IDedInput] = {}
+        request: Any = ["exclude", sorted(excluded)] if excluded else ""
         while True:
-            _, (flag, items) = self.proto.request("INPUT", request, ("INPUT",))
-            for input_id, _status, label, replicas in items:
-                inputs[input_id] = Input(input_id, label, [tuple(r) for r in replicas])
+            _, (flag, items) = self._request("INPUT", request, ("INPUT",))
+            for item in items:
+                if item[0] not in excluded:
+                    inputs[item[0]] = self._ided(item)
             if flag == "done":
                 break
-            request = ["exclude", sorted(inputs)]
+            request = ["exclude", sorted(excluded | set(inputs))]
         return [inputs[i] for i in sorted(inputs)]
 
+    def get_input(self, id: int) -> IDedInput:
+        """Input ``id`` of the task as the node has it now (its replicas in the order to try
+        them, those that failed lately last): INPUT ``["include", [id]]``."""
+        _, (_flag, items) = self._request("INPUT", ["include", [id]], ("INPUT",))
+        for item in items:
+            if item[0] == id:
+                if item[1] == "failed":
+                    raise DataError("input %d of the task has failed on the node" % id,
+                                    item[3][0][1] if item[3] else "?")
+                return self._ided(item)
+        raise DiscoError("the task has no input %r: its inputs are numbered from 0 in the "
+                         "order get_inputs() gives them" % (id,))
+
     def input_failed(self, input_id: int, rep_ids: list[int]) -> list[tuple[int, str]]:
-        assert self.proto is not None
-        reply, body = self.proto.request("INPUT_ERR", [input_id, rep_ids], ("RETRY", "FAIL"))
+        """Report replicas of an input as unreadable (INPUT_ERR); the node's others."""
+        reply, body = self._request("INPUT_ERR", [input_id, rep_ids], ("RETRY", "FAIL"))
         return [tuple(r) for r in body] if reply == "RETRY" else []
 
-    def sources(self, inputs: list[Input]) -> list[tuple[Any, Any]]:
+    # -- task side: inputs ----------------------------------------------------------------
+    def sources(self, inputs: list[InputSpec], task: Task | None = None) -> list[tuple[Any, Any]]:
         """``(label, source)`` for everything the inputs hold: each file an index input
         lists (a URL, with the index line's label), and each data input (an Input)."""
         from .dataio import is_index, read_index
+        task = task if task is not None else getattr(self, "task", None)
         out: list[tuple[Any, Any]] = []
         for inp in inputs:
             urls = inp.urls
             if urls and is_index(urls[0]):
                 self.current_input = urls[0]
-                for label, url, _size in read_index(urls[0], self.task):
+                for label, url, _size in read_index(urls[0], task):
                     if inp.label == "all" or label == inp.label:
                         out.append((label, url))
             else:
@@ -217,6 +268,126 @@ class Worker(dict):
         self.current_input = url
         return records
 
+    def is_first_stage(self, task: Task) -> bool:
+        """Whether the task's stage is the job's first (it reads the job's inputs)."""
+        from .inout import first_stage
+        return task.stage == first_stage(task)
+
+    def input_chain(self, task: Task) -> list:
+        """The input chain :meth:`input` reads with by default in the task's stage."""
+        from .inout import default_input_chain
+        first = self.is_first_stage(task)
+        chain = self.first_input_chain if first else self.interior_input_chain
+        return list(chain) if chain is not None else default_input_chain(first)
+
+    def _params(self) -> Any:
+        return self.getitem("params", getattr(self, "job", None), getattr(self, "jobargs", {}))
+
+    def input(self, task: Task, merged: bool = False, **kwargs: Any) -> SerialInput:
+        """The records of every input of the task: a :class:`SerialInput` (inputs one after
+        the other), or with ``merged`` a :class:`MergedInput` (sorted inputs merged).
+        ``open`` (an input chain or ``open(url) -> records``) says how to read a URL; by
+        default the job's first stage reads text lines and later stages records. Other
+        keywords go to the :class:`Input` of each input."""
+        inputs = getattr(self, "task_inputs", None)
+        if inputs is None:
+            inputs = self.task_inputs = self.get_inputs()
+        if kwargs.get("open") is None:
+            kwargs["open"] = self.input_chain(task)
+        kwargs.setdefault("params", self._params())
+        kind = MergedInput if merged else SerialInput
+        return kind(inputs, task=task, **kwargs)
+
+    def labelled_input_map(self, task: Task, inputs: list[InputSpec]) -> dict[Any, list[list[str]]]:
+        """``{label: [replica URLs, ...]}`` of the inputs: an index input contributes each
+        file it lists (for its label, or every label for ``"all"``) under that file's label,
+        a data input its replicas under its own label."""
+        from collections import defaultdict
+        label_map: dict[Any, list[list[str]]] = defaultdict(list)
+        for label, source in self.sources(inputs, task):
+            label_map[label].append([source] if isinstance(source, str) else list(source.urls))
+        self.current_input = ""
+        return label_map
+
+    # -- task side: outputs ---------------------------------------------------------------
+    def output(self, task: Task, label: int | None = None, **kwargs: Any) -> Output:
+        """The task's :class:`Output` for ``label`` (None: 0; ``partition=`` is another name
+        for it), the same object on every call; finished and reported when the stage ends.
+        ``open`` (an output chain or ``open(path) -> file``) says how the file is written,
+        by default as a record file."""
+        partition = kwargs.pop("partition", None)
+        if label is None:
+            label = partition
+        label = check_label(0 if label is None else label)
+        out = self.opened_outputs.get(label)
+        if out is None:
+            open = kwargs.pop("open", None)
+            if open is None:
+                open = list(self.output_chain) if self.output_chain is not None \
+                    else default_output_chain()
+            out = Output(task.output(label), open=open, params=self._params(), **kwargs)
+            self.opened_outputs[label] = out
+        return out
+
+    def close_outputs(self) -> None:
+        """Finish the files of :meth:`output` and record them as the task's outputs."""
+        for label in sorted(self.opened_outputs):
+            out = self.opened_outputs[label]
+            if not out.closed:
+                out.close()
+                self.add_output(label, out.path)
+
+    def abort_outputs(self) -> None:
+        """Discard the unfinished files of :meth:`output`."""
+        for out in self.opened_outputs.values():
+            out.abort()
+
+    def concat_input(self, task: Task, output_label: int,
+                     replicas: Iterable[Any]) -> tuple[str, int]:
+        """Copy inputs byte for byte, one after the other, into the task's output file for
+        ``output_label`` and record it as an output of the task (what a shuffle does:
+        record files concatenate). ``replicas`` is a list of inputs, each a list of replica
+        URLs (or one URL), as :meth:`labelled_input_map` gives them; a replica that fails
+        is left for the next. Returns the file's path and size."""
+        import shutil
+        from .dataio import AtomicFile, open_url
+        label = check_label(output_label)
+        path = task.output_path(label)
+        if label in self.opened_outputs or os.path.exists(path):
+            raise DiscoError("output %d of task %s is already written: concatenate every "
+                             "input of a label in one concat_input() call, and do not also "
+                             "write it with output()" % (label, task.uid))
+        out = AtomicFile(path)
+        try:
+            for reps in replicas:
+                start = out.tell()
+                errors: list[str] = []
+                urls = ReplicaIter([reps] if isinstance(reps, str) else list(reps), task)
+                for url in urls:
+                    self.current_input = url
+                    try:
+                        src = open_url(url, task)
+                        try:
+                            shutil.copyfileobj(src, out, 1 << 20)
+                        finally:
+                            src.close()
+                        break
+                    except (DataError, OSError) as exc:
+                        errors.append("%s: %s" % (url, exc))
+                        out.seek(start)
+                        out.truncate()
+                else:
+                    raise DataError("no replica could be read for output %d (%s)"
+                                    % (label, "; ".join(errors) or "no replicas given"),
+                                    str(reps))
+            out.close()
+        except BaseException:
+            out.abort()
+            raise
+        self.current_input = ""
+        self.add_output(label, path)
+        return path, os.path.getsize(path)
+
     def add_output(self, label: int, path: str) -> None:
         """Record a finished local output file (absolute path inside the job home)."""
         self.outputs.append((label, os.path.relpath(path, self.task.jobhome),
@@ -226,24 +397,70 @@ class Worker(dict):
         for label, relpath, size in self.outputs:
             self.send("OUTPUT", [label, relpath, size])
 
+    # -- task side: running a task --------------------------------------------------------
     def start(self, task: Task, job: Any, jobargs: dict, proto: WorkerProtocol) -> None:
+        """Run the task: fetch its inputs, call ``stage_<stage>(task, inputs)``, finish the
+        files of :meth:`output` and report every output."""
         self.task, self.job, self.jobargs, self.proto = task, job, jobargs, proto
         self.current_input = ""
         task.makedirs()
         stage = getattr(self, "stage_" + task.stage, None)
         if stage is None:
             raise FatalError("this worker has no stage %r" % task.stage)
-        inputs = self.get_inputs()
+        inputs = self.task_inputs = self.get_inputs()
         from .runtime import inject
         inject(self.job_functions(job, jobargs), [u for inp in inputs for u in inp.urls[:1]])
-        if self.getitem("profile", job, jobargs, False):
-            import cProfile
-            prof = cProfile.Profile()
-            prof.runcall(stage, task, inputs)
-            self.save_profile(prof)
-        else:
-            stage(task, inputs)
+        try:
+            if self.getitem("profile", job, jobargs, False):
+                import cProfile
+                prof = cProfile.Profile()
+                prof.runcall(stage, task, inputs)
+                self.save_profile(prof)
+            else:
+                stage(task, inputs)
+            self.close_outputs()
+        except BaseException:
+            self.abort_outputs()
+            raise
         self.send_outputs()
+
+    @classmethod
+    def main(cls) -> None:
+        """Run one task over the worker protocol on fds 0 (replies) and 2 (requests):
+        WORKER, TASK, the job's worker's :meth:`start`, DONE; ERROR (the master retries the
+        task) or FATAL (the job ends) when it fails. The process exits at the end."""
+        global _active_task
+        proto = WorkerProtocol(0, 2)
+        proto.hello()
+        writer = MessageWriter(proto)
+        sys.stdout = sys.stderr = writer  # type: ignore[assignment]
+        worker = None
+        try:
+            agent = cls.__new__(cls)  # speaks the protocol until the job's worker is loaded
+            agent.proto = proto
+            task = agent.get_task()
+            _limit_memory()
+            _active_task = task
+            jobdict, job, jobargs = load_job(task.jobfile)
+            task.__dict__["jobobjs"] = (job, jobargs)  # Task.jobobjs without a 2nd unpickling
+            worker = job.worker
+            worker.start(task, job, jobargs, proto)
+            writer.flush()
+            proto.send("DONE", "")
+        except FatalError as exc:
+            _report(proto, writer, "FATAL", "%s" % exc)
+        except BaseException as exc:  # job code failed: the master retries the task
+            where = getattr(worker, "current_input", "") if worker is not None else ""
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            if where:
+                text += "(while reading input %s)" % where
+            _report(proto, writer, "ERROR", text.rstrip())
+        finally:
+            try:
+                sys.stdout.flush()
+            except Exception:
+                pass
+        os._exit(0)
 
     def save_profile(self, prof: Any) -> None:
         """Store the task's profile with the master (``Disco.profile_stats``)."""
@@ -255,12 +472,22 @@ class Worker(dict):
                 % (self.task.master, self.task.jobname, key), marshal.dumps(prof.stats))
 
 
+def read_jobdict(jobfile: str) -> dict:
+    """The jobdict of a job file (without reading the rest of it)."""
+    with open(jobfile, "rb") as f:
+        return _read_jobdict(f)[0]
+
+
+def _read_jobdict(f: Any) -> tuple[dict, int]:
+    head = f.read(jp.HEADER_SIZE)
+    _version, (o1, o2, _o3, o4) = jp.offsets(head, os.fstat(f.fileno()).st_size)
+    return json.loads(f.read(o2 - o1)), o4
+
+
 def load_job(jobfile: str) -> tuple[dict, Any, dict]:
     """The jobdict and the unpickled ``(job, jobargs)`` of a job file."""
     with open(jobfile, "rb") as f:
-        head = f.read(jp.HEADER_SIZE)
-        _version, (o1, o2, _o3, o4) = jp.offsets(head, os.fstat(f.fileno()).st_size)
-        jobdict = json.loads(f.read(o2 - o1))
+        jobdict, o4 = _read_jobdict(f)
         f.seek(o4)
         data = f.read()
     want = jobdict.get("python_version")
@@ -280,38 +507,8 @@ def load_job(jobfile: str) -> tuple[dict, Any, dict]:
 
 
 def main() -> None:
-    """Run one task over the worker protocol on fds 0 (replies) and 2 (requests)."""
-    global _active_task
-    proto = WorkerProtocol(0, 2)
-    proto.hello()
-    writer = MessageWriter(proto)
-    sys.stdout = sys.stderr = writer  # type: ignore[assignment]
-    worker = None
-    try:
-        _, info = proto.request("TASK", "", ("TASK",))
-        _limit_memory()
-        task = Task.from_reply(info)
-        _active_task = task
-        jobdict, job, jobargs = load_job(task.jobfile)
-        task.__dict__["jobobjs"] = (job, jobargs)  # Task.jobobjs without a second unpickling
-        worker = job.worker
-        worker.start(task, job, jobargs, proto)
-        writer.flush()
-        proto.send("DONE", "")
-    except FatalError as exc:
-        _report(proto, writer, "FATAL", "%s" % exc)
-    except BaseException as exc:  # job code failed: the master retries the task
-        where = getattr(worker, "current_input", "") if worker is not None else ""
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        if where:
-            text += "(while reading input %s)" % where
-        _report(proto, writer, "ERROR", text.rstrip())
-    finally:
-        try:
-            sys.stdout.flush()
-        except Exception:
-            pass
-    os._exit(0)
+    """Run one task (what the launcher and the nodes' fork server call): :meth:`Worker.main`."""
+    Worker.main()
 
 
 def _limit_memory() -> None:
@@ -330,3 +527,8 @@ def _report(proto: WorkerProtocol, writer: MessageWriter, kind: str, text: str) 
     except Exception:
         pass
     proto.send(kind, text)
+
+
+__all__ = ["Worker", "Params", "FatalError", "active_task", "main", "load_job", "read_jobdict",
+           "LAUNCHER", "Input", "SerialInput", "ParallelInput", "MergedInput", "Output",
+           "BaseOutput", "IDedInput", "ReplicaIter"]

@@ -4,7 +4,8 @@ For each task the worker calls ``getitem(task.stage, job, jobargs)(worker, task,
 i.e. the job's method named after the stage, ``map(self, worker, task, **jobargs)`` or
 ``reduce(self, worker, task, **jobargs)`` (a ``run()`` argument of that name wins, as for
 every parameter). The method reads its records itself with ``worker.input(task)`` and
-writes them with ``worker.output(task, label).add(key, value)``::
+writes them with ``worker.output(task, label).add(key, value)``, the base Worker's
+(:mod:`disco_core.worker`) ``input`` and ``output``::
 
     class WordCount(SimpleJob):
         def map(self, worker, task, **jobargs):
@@ -34,14 +35,14 @@ output has no result.
 """
 from __future__ import annotations
 
-import heapq
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .. import jobpack as jp
 from ..errors import DiscoError
 from . import FatalError, Worker as BaseWorker
 from . import task_io
-from .classic import Outputs, normalize_inputs
+from .classic import normalize_inputs
+from .inout import Output, SerialInput
 from .task import Input, Task
 
 DEFAULT_STAGES = (("map", "split"), ("reduce", "group_all"))
@@ -80,54 +81,6 @@ def job_stages(worker: "Worker", job: Any, jobargs: dict) -> list[tuple[str, str
     return stages
 
 
-class Output:
-    """A task's output file for one label: ``add(key, value)`` / ``append(record)``
-    write records; ``file`` is the record writer, ``path`` the file's path."""
-
-    type = "disco"
-
-    def __init__(self, path: str, label: int, file: Any) -> None:
-        self.path = path
-        self.label = label
-        self.file = file
-
-    def add(self, key: Any, value: Any) -> None:
-        self.file.add(key, value)
-
-    def append(self, record: Any) -> None:
-        self.file.append(record)
-
-    def __repr__(self) -> str:
-        return "Output(%r, label=%d)" % (self.path, self.label)
-
-
-class TaskInput:
-    """The records of a task's inputs: iterating opens the inputs one after the other
-    (or, ``merged``, heap-merges them: each input must already be sorted)."""
-
-    def __init__(self, worker: "Worker", inputs: list[Input], open: Any,
-                 merged: bool = False) -> None:
-        self.worker = worker
-        self.inputs = inputs
-        self.open = open
-        self.merged = merged
-
-    def _records(self, source: Any) -> Iterator[Any]:
-        if callable(self.open):
-            url = source if isinstance(source, str) else source.urls[0]
-            self.worker.current_input = url
-            yield from self.open(url)
-        else:
-            yield from self.worker.open_source(source, list(self.open))
-        self.worker.current_input = ""
-
-    def __iter__(self) -> Iterator[Any]:
-        sources = [src for _label, src in self.worker.sources(self.inputs)]
-        if self.merged:
-            return heapq.merge(*(self._records(src) for src in sources))
-        return (record for src in sources for record in self._records(src))
-
-
 class Worker(BaseWorker):
     """Runs the job's method named after each stage."""
 
@@ -159,7 +112,6 @@ class Worker(BaseWorker):
             raise FatalError("the job's stages are %s; it has no stage %r"
                              % (", ".join(names), task.stage))
         self._first = names.index(task.stage) == 0
-        self._outputs: dict[int, Output] = {}
         super().start(task, job, jobargs, proto)
 
     def __getattr__(self, name: str) -> Any:
@@ -167,40 +119,19 @@ class Worker(BaseWorker):
             return self.run_stage
         raise AttributeError(name)
 
+    def is_first_stage(self, task: Task) -> bool:
+        if "_first" in self.__dict__:
+            return self._first
+        return super().is_first_stage(task)
+
     def run_stage(self, task: Task, inputs: list[Input]) -> None:
+        """Call the job's method of the stage; it reads with :meth:`input` and writes with
+        :meth:`output` (the base Worker finishes and reports the outputs)."""
         method: Callable = self.getitem(task.stage, self.job, self.jobargs)
-        self._inputs = inputs
-        self._files = Outputs(self, self.output_chain,
-                              self.getitem("params", self.job, self.jobargs))
-        try:
-            method(self, task, **self.jobargs)
-            self._files.close()
-        except BaseException:
-            self._files.abort()
-            raise
+        method(self, task, **self.jobargs)
 
-    def input(self, task: Task, merged: bool = False, open: Any = None,
-              **kwargs: Any) -> TaskInput:
-        """The records of every input of the task. ``open`` is an input chain (a list of
-        stream functions) or ``open(url) -> records``; by default the first stage reads
-        text lines and later stages read records."""
-        if open is None:
-            open = self.first_input_chain if self._first else self.interior_input_chain
-        elif not callable(open) and not isinstance(open, (list, tuple)):
-            raise DiscoError("input(open=...) must be a list of stream functions or a "
-                             "function open(url), got %r" % (open,))
-        return TaskInput(self, self._inputs, open, merged)
 
-    def output(self, task: Task, label: int | None = None, **kwargs: Any) -> Output:
-        """The task's output for ``label`` (0 when None), the same object on every call."""
-        if label is None:
-            label = kwargs.get("partition")
-        label = 0 if label is None else label
-        out = self._outputs.get(label)
-        if out is None:
-            writer = self._files[label]  # checks the label
-            out = self._outputs[label] = Output(task.output_path(label), label, writer)
-        return out
-
+#: The name this module first gave the records of a task's inputs.
+TaskInput = SerialInput
 
 __all__ = ["Worker", "Output", "TaskInput", "DEFAULT_STAGES"]
