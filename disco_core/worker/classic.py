@@ -35,6 +35,7 @@ from . import Params, Worker as BaseWorker
 from . import func as F
 from .dataio import open_url
 from .sort import external_sort, parse_buffer_size
+from .inout import check_label, open_output_chain
 from .task import Input, Task
 
 _MEMO_LIMIT = 1 << 20
@@ -56,18 +57,9 @@ class Outputs:
         return streams[-1]
 
     def _open(self, label: int) -> list[Any]:
-        if not isinstance(label, int) or isinstance(label, bool) or label < 0:
-            raise DiscoError("output labels must be non-negative integers, got %r" % (label,))
-        path = self.worker.task.output_path(label)
-        streams: list[Any] = []
-        stream: Any = None
-        for fn in self.chain:
-            n = argcount(fn)
-            stream = fn(stream, label, path, self.params) if n >= 4 else fn(stream, label, path)
-            streams.append(stream)
-        if not hasattr(stream, "add"):
-            raise DiscoError("the last output stream function must return an object with "
-                             "add(key, value); got %r" % (stream,))
+        check_label(label)
+        streams = open_output_chain(self.chain, label, self.worker.task.output_path(label),
+                                    self.params)
         self.open[label] = streams
         return streams
 
