@@ -40,9 +40,8 @@ from typing import Any, Callable
 from .. import jobpack as jp
 from ..errors import DiscoError
 from . import FatalError, Worker as BaseWorker
-from . import task_io
 from .classic import normalize_inputs
-from .inout import Output, SerialInput
+from .inout import Output
 from .task import Input, Task
 
 DEFAULT_STAGES = (("map", "split"), ("reduce", "group_all"))
@@ -85,9 +84,6 @@ class Worker(BaseWorker):
     """Runs the job's method named after each stage."""
 
     jobpack_version = jp.VERSION2
-    first_input_chain = [task_io.task_input_stream]
-    interior_input_chain = [task_io.task_input_stream, task_io.chain_reader]
-    output_chain = [task_io.task_output_stream, task_io.disco_output_stream]
 
     def defaults(self) -> dict:
         d = super().defaults()
@@ -130,8 +126,4 @@ class Worker(BaseWorker):
         method: Callable = self.getitem(task.stage, self.job, self.jobargs)
         method(self, task, **self.jobargs)
 
-
-#: The name this module first gave the records of a task's inputs.
-TaskInput = SerialInput
-
-__all__ = ["Worker", "Output", "TaskInput", "DEFAULT_STAGES"]
+__all__ = ["Worker", "Output", "DEFAULT_STAGES"]

@@ -1,2 +1,2 @@
 """``disco.worker.simple``."""
-from disco_core.worker.simple import Output, TaskInput, Worker  # noqa: F401
+from disco_core.worker.simple import Output, Worker  # noqa: F401
