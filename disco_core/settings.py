@@ -57,6 +57,7 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_RETRY_MAX": 60.0,
     "DISCO_RETRY_JITTER": 1.0,
     "DISCO_SORT_BUFFER_SIZE": 256 * 1024 * 1024,
+    "DISCO_TEXT_INPUTS": "str",
     "DISCO_WORKER_FORK": 1,
     "DISCO_SECRET_FILE": lambda s: os.path.join(s["DISCO_ROOT"], s["DISCO_NAME"] + ".secret"),
     "DISCO_DISABLE_PLUGINS": "",

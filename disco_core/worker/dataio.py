@@ -53,6 +53,56 @@ class TextStream(io.TextIOWrapper):
         pass
 
 
+#: What ``DISCO_TEXT_INPUTS`` may be: text inputs as ``str`` lines (the default) or as
+#: ``bytes`` lines, as the original handed them to job functions under Python 3.
+TEXT_MODES = ("str", "bytes")
+
+
+def text_inputs_mode() -> str:
+    """``DISCO_TEXT_INPUTS`` in force here. A task reads the value its job pack carries
+    (the node exports the pack's environment to the worker); a client reads its settings."""
+    mode = os.environ.get("DISCO_TEXT_INPUTS")
+    if mode is None:
+        from ..settings import DiscoSettings
+        mode = DiscoSettings()["DISCO_TEXT_INPUTS"]
+    mode = str(mode).strip().lower() or "str"
+    if mode not in TEXT_MODES:
+        raise DiscoError("DISCO_TEXT_INPUTS=%r is not one of %s: set it to str (text lines "
+                         "as str) or bytes (as the original gave them)"
+                         % (mode, ", ".join(TEXT_MODES)))
+    return mode
+
+
+def input_view(binary: BinaryIO, url: str = "") -> Any:
+    """How a text input reaches a reader or job function: a text stream of ``str`` lines,
+    or with ``DISCO_TEXT_INPUTS=bytes`` a binary stream of ``bytes`` lines. Schemes whose
+    data the original always handed over as text (their plugin sets ``text = True``, as
+    ``raw://`` does) stay ``str`` in both modes."""
+    if text_inputs_mode() == "bytes" and not _text_scheme(url):
+        return binary_stream(binary)
+    return text_stream(binary)
+
+
+def _text_scheme(url: str) -> bool:
+    if not url:
+        return False
+    try:
+        return bool(getattr(plugins.driver("scheme", scheme_of(url)), "text", False))
+    except PluginError:
+        return False
+
+
+def binary_stream(binary: BinaryIO) -> BinaryIO:
+    """A buffered binary stream (iterating gives ``bytes`` lines) over ``binary``."""
+    if isinstance(binary, io.IOBase) and hasattr(binary, "readline"):
+        return binary
+    size = getattr(binary, "size", None)
+    stream = io.BufferedReader(_Readable(binary) if not isinstance(binary, io.RawIOBase)
+                               else binary)
+    stream.size = size  # type: ignore[attr-defined]
+    return stream
+
+
 def text_stream(binary: BinaryIO) -> io.TextIOWrapper:
     """A text view of a binary stream: iterating gives ``str`` lines; ``.buffer`` the bytes."""
     if not hasattr(binary, "readable"):

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Iterator
 
 from .. import plugins
 from .dataio import expand as _expand
-from .dataio import open_url, read_index as _read_index, scheme_of, text_stream
+from .dataio import input_view, open_url, read_index as _read_index, scheme_of
 from .task import Task
 
 PACKAGE = "disco.schemes"
@@ -50,7 +50,7 @@ class SchemeModule:
     def input_stream(self, fd: Any, size: Any, url: str, params: Any = None) -> tuple:
         """``url`` opened for the running task: a text stream, its size and the URL."""
         binary = self.open(url, _active_task())
-        return text_stream(binary), getattr(binary, "size", None), url
+        return input_view(binary, url), getattr(binary, "size", None), url
 
     def __reduce__(self) -> Any:
         return (type(self), (self.name,))

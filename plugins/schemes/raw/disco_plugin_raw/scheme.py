@@ -10,6 +10,7 @@ class RawScheme:
     """Opens ``raw://`` URLs; the data is the URL's text as UTF-8."""
 
     name = "raw"
+    text = True  # the data is text: str lines whatever DISCO_TEXT_INPUTS says
 
     def open(self, url: str, task: Any = None) -> io.BytesIO:
         if not url.startswith("raw://"):
@@ -25,6 +26,7 @@ class UrlScheme:
     ``url://example.com/a`` gets the one line ``url://example.com/a``."""
 
     name = "url"
+    text = True
 
     def open(self, url: str, task: Any = None) -> io.BytesIO:
         if not url.startswith("url://"):
