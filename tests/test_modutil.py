@@ -2,7 +2,9 @@
 import sys
 import textwrap
 
-from disco_core.worker.modutil import archive_name, find_modules
+import pytest
+
+from disco_core.worker.modutil import archive_name, job_modules
 
 
 def test_user_modules_found_through_globals_and_imports(tmp_path, monkeypatch):
@@ -20,7 +22,7 @@ def test_user_modules_found_through_globals_and_imports(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         import userjob
-        found = dict(find_modules([userjob.mapper]))
+        found = dict(job_modules([userjob.mapper]))
         assert set(found) == {"userjob", "mypkg", "mypkg.helpers"}
         assert archive_name("mypkg.helpers", found["mypkg.helpers"]) == "mypkg/helpers.py"
         assert archive_name("mypkg", found["mypkg"]) == "mypkg/__init__.py"
@@ -32,13 +34,13 @@ def test_user_modules_found_through_globals_and_imports(tmp_path, monkeypatch):
 
 def test_library_and_main_functions_ship_nothing():
     import json
-    assert find_modules([json.dumps]) == []
+    assert job_modules([json.dumps]) == []
     main_lambda = eval("lambda x: x", {"__name__": "__main__"})  # pickled by value
-    assert find_modules([main_lambda]) == []
+    assert job_modules([main_lambda]) == []
 
 
 def test_a_test_module_is_a_user_module():
-    found = dict(find_modules([lambda x: x]))
+    found = dict(job_modules([lambda x: x]))
     assert list(found) == [__name__]
 
 
@@ -60,27 +62,44 @@ def _user_package(tmp_path, monkeypatch, name):
     return name + "_job"
 
 
-def test_original_signature_names_recurse_and_exclude(tmp_path, monkeypatch):
-    from disco.worker.modutil import find_modules as original
+def test_find_modules_gives_what_the_code_uses_as_module_attribute(tmp_path, monkeypatch):
+    from disco.worker.modutil import ModUtilImportError, find_modules
     mod = _user_package(tmp_path, monkeypatch, "pkga")
+    (tmp_path / "loose_helper.py").write_text("import pkga.helpers\n\ndef one():\n"
+                                              "    return 1\n")
     try:
         job = __import__(mod)
-        assert original([job.mapper], send_modules=False) == \
-            ["pkga", "pkga.deep", "pkga.helpers", mod]
-        assert original([job.mapper], exclude=["pkga.helpers"], send_modules=False) == [mod]
-        # without recursion: the function's own module and the modules its code names, not
-        # the modules those use
-        assert original([job.mapper], recurse=False, send_modules=False) == \
-            ["pkga", "pkga.helpers", mod]
-        assert dict(original([job.mapper]))[mod] == str(tmp_path / (mod + ".py"))
+        # re.escape and helpers.double: a system module by name, a user module to ship
+        # with its package and the user modules it uses in turn
+        assert find_modules([job.mapper]) == [
+            ("pkga", str(tmp_path / "pkga" / "__init__.py")),
+            ("pkga.deep", str(tmp_path / "pkga" / "deep.py")),
+            ("pkga.helpers", str(tmp_path / "pkga" / "helpers.py")), "re"]
+        assert find_modules([job.mapper], send_modules=False) == \
+            ["pkga", "pkga.deep", "pkga.helpers", "re"]
+        assert find_modules([job.mapper], send_modules=False, recurse=False) == \
+            ["pkga.helpers", "re"]
+        assert find_modules([job.mapper], send_modules=False, exclude=["re"]) == \
+            ["pkga", "pkga.deep", "pkga.helpers"]
+
+        # a module the function never imports is found by name, as the original did
+        def uses_unimported():
+            return loose_helper.one() + os.getpid() * 0  # noqa: F821
+
+        assert find_modules([uses_unimported], send_modules=False, recurse=False) == \
+            ["loose_helper", "os"]
+
+        def uses_missing():
+            return no_such_module_anywhere.value  # noqa: F821
+
+        with pytest.raises(ModUtilImportError, match="no_such_module_anywhere"):
+            find_modules([uses_missing])
     finally:
-        for name in (mod, "pkga", "pkga.helpers", "pkga.deep"):
+        for name in (mod, "pkga", "pkga.helpers", "pkga.deep", "loose_helper"):
             sys.modules.pop(name, None)
 
 
 def test_locate_modules_and_parse_function(tmp_path, monkeypatch):
-    import pytest
-
     from disco.worker.classic.modutil import (ModUtilImportError, locate_modules,
                                               parse_function)
     mod = _user_package(tmp_path, monkeypatch, "pkgb")

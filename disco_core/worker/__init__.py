@@ -130,7 +130,18 @@ class Worker(dict):
                 "python_version": "%d.%d" % sys.version_info[:2]}
 
     def jobenvs(self, job: Any, **jobargs: Any) -> dict:
-        return {"PYTHONPATH": "lib", "LD_LIBRARY_PATH": "lib"}
+        """The environment the job's tasks run in: ``lib/`` on the paths, and how text inputs
+        reach job functions (``text_inputs`` of the job, else the client's
+        ``DISCO_TEXT_INPUTS``), so every node reads them as the client asked."""
+        settings = getattr(job, "settings", None) or DiscoSettings()
+        mode = self.getitem("text_inputs", job, jobargs, None) or settings["DISCO_TEXT_INPUTS"]
+        mode = str(mode).strip().lower()
+        from .dataio import TEXT_MODES
+        if mode not in TEXT_MODES:
+            raise DiscoError("text_inputs=%r is not one of %s: give str (text lines as str, "
+                             "the default) or bytes (as the original gave them)"
+                             % (mode, ", ".join(TEXT_MODES)))
+        return {"PYTHONPATH": "lib", "LD_LIBRARY_PATH": "lib", "DISCO_TEXT_INPUTS": mode}
 
     def job_functions(self, job: Any, jobargs: dict) -> list[Any]:
         """The objects whose modules the job home must carry."""
@@ -144,26 +155,54 @@ class Worker(dict):
             flat.extend(v for v in vars(params).values() if callable(v))
         return flat
 
+    def module_plan(self, job: Any, jobargs: dict) -> tuple[list[tuple[str, str]], list[list]]:
+        """What the job's modules need: ``(name, source path)`` of the user modules the job
+        home carries, and ``[name, strict]`` of the modules each task binds as globals of
+        the job functions. ``required_modules`` names them (each bound, strictly: a task
+        fails when one does not import on its node); left out, they are found: the modules
+        the job's pickles need, and the modules the functions' code uses as
+        ``module.attribute`` (:func:`~.modutil.find_modules`), bound when they import."""
+        from .modutil import bound_names, is_user_module, job_modules
+        required = self.getitem("required_modules", job, jobargs)
+        functions = self.job_functions(job, jobargs)
+        ship: dict[str, str] = dict(job_modules(functions))  # what the pickles load from
+        bind: list[list] = []
+        if required is None:
+            for name in bound_names(_unpacked(functions)):
+                module = sys.modules.get(name)
+                if module is not None and is_user_module(module):
+                    ship.setdefault(name, module.__file__)  # type: ignore[arg-type]
+                    ship.update((n, p) for n, p in job_modules([module]) if n not in ship)
+                bind.append([name, False])
+            return sorted(ship.items()), bind
+        if isinstance(required, str):
+            required = [required]
+        for entry in required:
+            if isinstance(entry, (tuple, list)):
+                name, path = entry[0], entry[1]
+                ship[name] = path
+            else:
+                name = entry
+                try:
+                    mod = sys.modules.get(name) or importlib.import_module(name)
+                except ImportError as exc:
+                    raise DiscoError("required_modules names %r, which does not import here "
+                                     "(%s): install it, or give it as (name, path) to ship "
+                                     "its source" % (name, exc)) from None
+                path = getattr(mod, "__file__", None)
+                if path and path.endswith(".py") and is_user_module(mod):
+                    ship[name] = path
+            bind.append([name, True])
+        return sorted(ship.items()), bind
+
     def jobhome(self, job: Any, **jobargs: Any) -> bytes:
-        from .modutil import archive_name, find_modules
+        from .modutil import archive_name
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             info = zipfile.ZipInfo(LAUNCHER)
             info.external_attr = 0o755 << 16
             z.writestr(info, LAUNCHER_SOURCE)
-            required = self.getitem("required_modules", job, jobargs)
-            if required is None:
-                modules = find_modules(self.job_functions(job, jobargs))
-            else:
-                modules = []
-                for entry in required:
-                    if isinstance(entry, (tuple, list)):
-                        modules.append((entry[0], entry[1]))
-                    else:
-                        mod = sys.modules.get(entry) or importlib.import_module(entry)
-                        path = getattr(mod, "__file__", None)
-                        if path and path.endswith(".py"):
-                            modules.append((entry, path))
+            modules, _bind = self.module_plan(job, jobargs)
             for name, path in modules:
                 z.write(path, os.path.join("lib", archive_name(name, path)))
             files = self.getitem("required_files", job, jobargs) or {}
@@ -180,6 +219,7 @@ class Worker(dict):
         return jobdata(job, jobargs)
 
     def jobpack(self, job: Any, **jobargs: Any) -> jp.JobPack:
+        self["_bound_modules"] = self.module_plan(job, jobargs)[1]
         return jp.JobPack(self.jobpack_version, self.jobdict(job, **jobargs),
                           self.jobenvs(job, **jobargs), self.jobhome(job, **jobargs),
                           self.jobdata(job, jobargs))
@@ -256,17 +296,18 @@ class Worker(dict):
         return out
 
     def open_source(self, source: Any, chain: list) -> Any:
-        """Records of a source from :meth:`sources`, through an input chain; the replicas
-        of a data input are tried in turn (``INPUT_ERR`` asks the node for more)."""
-        from .dataio import apply_input_chain, open_replicas
+        """Records of a source from :meth:`sources`, through an input chain. The replicas
+        of a data input are tried in turn (``INPUT_ERR`` asks the node for more), and one
+        that fails part-way is resumed on the next after the records already read
+        (:class:`~.inout.Input`)."""
+        from .dataio import apply_input_chain
         params = self.getitem("params", self.job, self.jobargs)
         if isinstance(source, str):
             self.current_input = source
             return apply_input_chain(source, chain, params)
-        url, records = open_replicas(source, lambda u: apply_input_chain(u, chain, params),
-                                     self.input_failed)
-        self.current_input = url
-        return records
+        if getattr(source, "worker", self) is None:
+            source.worker = self
+        return Input(source, self.task, open=chain, params=params).read(source)
 
     def is_first_stage(self, task: Task) -> bool:
         """Whether the task's stage is the job's first (it reads the job's inputs)."""
@@ -409,7 +450,8 @@ class Worker(dict):
             raise FatalError("this worker has no stage %r" % task.stage)
         inputs = self.task_inputs = self.get_inputs()
         from .runtime import inject
-        inject(self.job_functions(job, jobargs), [u for inp in inputs for u in inp.urls[:1]])
+        inject(self.job_functions(job, jobargs), [u for inp in inputs for u in inp.urls[:1]],
+               self.get("_bound_modules") or [])
         try:
             if self.getitem("profile", job, jobargs, False):
                 import cProfile
@@ -470,6 +512,21 @@ class Worker(dict):
         key = "profile-%s" % self.task.uid.replace(":", "_")
         request("POST", "%s/disco/ctrl/oob_put?name=%s&key=%s"
                 % (self.task.master, self.task.jobname, key), marshal.dumps(prof.stats))
+
+
+def _unpacked(functions: list[Any]) -> list[Any]:
+    """Functions, with each class (a Job subclass) replaced by its own methods."""
+    out: list[Any] = []
+    for obj in functions:
+        if isinstance(obj, type):
+            for base in obj.__mro__:
+                if base.__module__.split(".")[0] in ("disco", "disco_core", "builtins"):
+                    continue
+                out.extend(getattr(v, "__func__", v) for v in vars(base).values()
+                           if callable(getattr(v, "__func__", v)))
+        else:
+            out.append(obj)
+    return out
 
 
 def read_jobdict(jobfile: str) -> dict:

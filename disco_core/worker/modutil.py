@@ -2,10 +2,14 @@
 
 Job functions travel with cloudpickle: functions from ``__main__`` go by value, functions
 from importable modules go by reference, so the node must be able to import those
-modules. :func:`find_modules` scans the job's functions (their module, the globals their
+modules. :func:`job_modules` scans the job's functions (their module, the globals their
 code names, recursively through user modules) and returns the *user* modules among them:
 those whose source lives outside the standard library and site-packages. Their sources
 are shipped in the job home under ``lib/``, which is on the task's ``sys.path``.
+
+:func:`find_modules` is the original's scan: the modules a function's code uses as
+``module.attribute``, which the task binds as globals of the job functions (the original's
+job functions could use a module they never imported).
 """
 from __future__ import annotations
 
@@ -108,12 +112,13 @@ def _module_of(obj: Any) -> types.ModuleType | None:
     return None
 
 
-def find_modules(objects: Iterable[Any], send_modules: bool = True,
-                 job_path: str | None = None, recurse: bool = True,
-                 exclude: Iterable[str] = ()) -> list[Any]:
-    """The user modules the objects (job functions, classes) need, as the original's
-    ``find_modules``: ``(module name, source path)`` pairs to ship in the job home, or, with
-    ``send_modules=False``, their names only (for nodes that have the modules installed).
+def job_modules(objects: Iterable[Any], send_modules: bool = True,
+                job_path: str | None = None, recurse: bool = True,
+                exclude: Iterable[str] = ()) -> list[Any]:
+    """The user modules the objects (job functions, classes) need on a node so that their
+    pickles load there: the objects' own modules and every user module their code and
+    those modules refer to. ``(module name, source path)`` pairs to ship in the job home,
+    or, with ``send_modules=False``, the names only.
 
     ``recurse=False`` looks only at the objects' own modules and what their code names, not
     into the modules found. ``job_path`` is a directory whose modules count as user modules
@@ -153,6 +158,71 @@ def find_modules(objects: Iterable[Any], send_modules: bool = True,
     return sorted(found.items())
 
 
+def find_modules(fun_list: Iterable[Any], send_modules: bool = True,
+                 job_path: str | None = None, recurse: bool = True,
+                 exclude: Iterable[str] = ()) -> list[Any]:
+    """The modules the functions use, as the original's ``find_modules``: every module a
+    function's code names as ``module.attribute`` (:func:`parse_function`), imported here.
+
+    With ``send_modules`` (the default) a module found on the path (a user module, or one
+    under ``job_path``) is a ``(name, source path)`` pair to ship in the job home, and so,
+    with ``recurse``, is every user module it uses in turn; a system module is its name.
+    With ``send_modules=False`` every module is its name (the user modules' own modules
+    too when ``recurse``). Modules in ``exclude`` are left out. A name that does not import
+    raises :class:`ModUtilImportError`. Tasks get every module of ``required_modules`` as a
+    global of the job functions, so they may use one without importing it.
+    """
+    import importlib
+    excluded = set(exclude)
+    user = _user_test(job_path)
+    shipped: dict[str, str] = {}
+    names: list[str] = []
+    for function in fun_list:
+        for name in parse_function(function):
+            if name in excluded:
+                continue
+            try:
+                module = sys.modules.get(name) or importlib.import_module(name)
+            except ImportError as exc:
+                raise ModUtilImportError("cannot import module %r: %s" % (name, exc),
+                                         function) from None
+            if user(module):
+                found = {name: module.__file__}
+                if recurse:
+                    found.update(job_modules([module], job_path=job_path, exclude=excluded))
+                if send_modules:
+                    shipped.update(found)
+                else:
+                    names.extend(n for n in found if n not in names)
+            elif name not in names:
+                names.append(name)
+    if not send_modules:
+        return sorted(names)
+    return sorted(shipped.items()) + sorted(n for n in names if n not in shipped)
+
+
+def bound_names(fun_list: Iterable[Any]) -> list[str]:
+    """The module names :func:`find_modules` would give, without failing: names that do
+    not import here are left out (a job's own runtime globals, a module only the nodes
+    have). What a job with automatic ``required_modules`` binds in its functions."""
+    import importlib
+    names: list[str] = []
+    for function in fun_list:
+        try:
+            candidates = parse_function(function)
+        except Exception:
+            continue
+        for name in candidates:
+            if name in names:
+                continue
+            try:
+                sys.modules.get(name) or importlib.import_module(name)
+            except Exception:
+                continue
+            names.append(name)
+    return names
+
+
 def _user_test(job_path: str | None) -> Any:
     if not job_path:
         return is_user_module
@@ -182,24 +252,61 @@ def locate_modules(modules: Iterable[str], recurse: bool = True,
         if is_user_module(module):
             found[name] = module.__file__
             if recurse:
-                found.update(find_modules([module]))
+                found.update(job_modules([module]))
         elif include_sys:
             system.append(name)
     return sorted(found.items()) + sorted(set(system))
 
 
 def parse_function(function: Any) -> list[str]:
-    """The names of the modules a function's code uses: modules it names as globals, and
-    the modules of the functions and classes it names."""
+    """The names of the modules a function's code uses as ``module.attribute``: a global
+    name followed by an attribute (``os.path``, ``mod1.plusceil(...)``), including the code
+    of functions nested in it. A global bound to a module gives that module's name (so
+    ``import numpy as np`` gives ``numpy``); a global bound to something else is not a
+    module; a name the function's globals lack is taken as a module's (the original's
+    rule, so a function may use a module it never imports)."""
+    import builtins
+    func = getattr(function, "__func__", function)
+    while hasattr(func, "func") and not hasattr(func, "__code__"):  # functools.partial
+        func = func.func
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return []
+    glob = getattr(func, "__globals__", {}) or {}
     names: set[str] = set()
-    for obj in _referenced(function):
-        module = obj if isinstance(obj, types.ModuleType) else _module_of(obj)
-        if module is not None and module.__name__ != "__main__":
-            names.add(module.__name__)
-    own = _module_of(getattr(function, "__func__", function))
-    if own is not None:
-        names.discard(own.__name__)
+    for name in _attribute_globals(code):
+        if name in _RUNTIME_NAMES:
+            continue
+        value = glob.get(name, _MISSING)
+        if isinstance(value, types.ModuleType):
+            if value.__name__ != "__main__":
+                names.add(value.__name__)
+        elif value is _MISSING and not hasattr(builtins, name):
+            names.add(name)
     return sorted(names)
+
+
+_MISSING = object()
+#: Globals a running task gives job functions (:mod:`.runtime`): not modules to import.
+_RUNTIME_NAMES = frozenset(("Task", "this_name", "this_host", "this_master", "this_partition",
+                            "this_inputs", "get", "put"))
+
+
+def _attribute_globals(code: types.CodeType) -> set[str]:
+    """Global names that the code (and code nested in it) reads an attribute of."""
+    import dis
+    found: set[str] = set()
+    previous = None
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and previous is not None \
+                and previous.opname == "LOAD_GLOBAL":
+            found.add(str(previous.argval))
+        if ins.opname not in ("CACHE", "EXTENDED_ARG"):
+            previous = ins
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _attribute_globals(const)
+    return found
 
 
 def archive_name(module: str, path: str) -> str:

@@ -53,20 +53,82 @@ def get(key: str, job: str | None = None) -> bytes:
 NAMES = ("this_name", "this_host", "this_master", "this_partition", "this_inputs", "put", "get",
          "Task")
 
+#: Interface documentation in :mod:`.func` (``map(entry, params)``, ...), not helpers.
+_STUBS = frozenset(("map", "reduce", "reduce2", "partition", "combiner", "init"))
 
-def inject(functions: list[Any], inputs: list[str]) -> None:
-    """Give job functions these names as globals, unless they define their own."""
+
+def helper_globals() -> dict[str, Any]:
+    """What the original's job functions found as globals besides the task's: ``re``, and
+    the helpers of ``disco.worker.classic.func`` and ``disco.worker.task_io``
+    (``chain_reader``, ``kvgroup``-free stream functions, ``sum_combiner``, ...). Names
+    of builtins are left out, so a job's ``map(...)`` stays Python's."""
+    import builtins
+    import re
+
+    from . import func, task_io
+    values: dict[str, Any] = {"re": re}
+    for module in (task_io, func):
+        for name, value in vars(module).items():
+            if name.startswith("_") or name in _STUBS or hasattr(builtins, name):
+                continue
+            if isinstance(value, task_io.NamedDriver) or (
+                    callable(value) and getattr(value, "__module__", None) == module.__name__
+                    and not isinstance(value, type)):
+                values[name] = value
+            elif name.endswith("_stream") and isinstance(value, tuple):
+                values[name] = value  # chain_stream, default_stream, ...
+    return values
+
+
+def bind_modules(modules: list) -> dict[str, Any]:
+    """``{global name: module}`` for ``[name, strict]`` pairs: each module imported and
+    bound under its top-level name. A strict one that does not import fails the task;
+    one found automatically is skipped then."""
+    import importlib
+    values: dict[str, Any] = {}
+    for name, strict in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            if strict:
+                raise DiscoError("required module %r does not import on this node: %s: %s. "
+                                 "Install it on the nodes, or give it as (name, path) in "
+                                 "required_modules to ship its source"
+                                 % (name, type(exc).__name__, exc)) from None
+            continue
+        import sys
+        top = name.split(".")[0]
+        values[top] = sys.modules[top]
+    return values
+
+
+def inject(functions: list[Any], inputs: list[str], modules: list | None = None) -> None:
+    """Give job functions these names as globals, unless they define their own: the
+    task's (:data:`NAMES`), the modules of ``required_modules`` (``[name, strict]``
+    pairs) and the original's helpers (:func:`helper_globals`)."""
     _inputs[:] = inputs
     values = {name: globals()[name] for name in NAMES if name != "Task"}
     values["Task"] = _task()
+    values.update(bind_modules(modules or []))
+    for name, value in helper_globals().items():
+        values.setdefault(name, value)
     functions = list(functions)
     for obj in list(functions):
         if isinstance(obj, type):  # a Job class: its methods and static methods
             functions.extend(v for base in obj.__mro__ for v in vars(base).values())
+    seen: set[int] = set()
     for fn in functions:
         fn = getattr(fn, "__func__", fn)
-        fn = getattr(fn, "func", fn)  # functools.partial
+        while hasattr(fn, "func") and not hasattr(fn, "__globals__"):  # functools.partial
+            fn = fn.func
         glob = getattr(fn, "__globals__", None)
-        if isinstance(glob, dict):
+        if isinstance(glob, dict) and id(glob) not in seen and not _framework(glob):
+            seen.add(id(glob))
             for name, value in values.items():
                 glob.setdefault(name, value)
+
+
+def _framework(glob: dict) -> bool:
+    """Whether these are the globals of Disco's own code (a Job base class's methods)."""
+    name = str(glob.get("__name__") or "")
+    return name.split(".")[0] in ("disco", "disco_core") or name.startswith("disco_plugin_")
