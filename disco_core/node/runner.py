@@ -275,7 +275,10 @@ class TaskRun:
             delay = self.rate_limit()
             if delay is None:
                 return ("fatal", "Worker is behaving badly: Sent %d events in a second, "
-                        "ignoring replies." % len(self.msg_times), [])
+                        "ignoring replies. A task may send %d messages a second (more are "
+                        "slowed down, %d in one second end the job): print less often, e.g. "
+                        "every N records as status_interval does"
+                        % (len(self.msg_times), MSG_RATE, 2 * MSG_RATE), [])
             if delay:
                 await asyncio.sleep(delay)
             await self.reply("OK", "ok")

@@ -3,7 +3,8 @@
 Requests go out on the protocol fd (the worker's stderr, fd 2, by default) and replies come
 in on fd 0. Nothing else may reach the protocol fd unframed: :class:`MessageWriter`
 replaces ``sys.stdout`` and ``sys.stderr`` so ``print()``, stray writes and warnings
-become ``MSG`` messages, coalesced so a chatty task is not throttled by the node.
+become ``MSG`` messages: one per line printed, as the original sent them, so the node's
+rate limit (``reference/protocol.md`` section 9) ends a task that prints per record.
 """
 from __future__ import annotations
 
@@ -59,12 +60,14 @@ class WorkerProtocol:
 
 
 class MessageWriter:
-    """A text stream whose lines become ``MSG`` messages (at most a few per second)."""
+    """A text stream whose lines become ``MSG`` messages: what is written up to a newline
+    is one message (``print(x)`` is one event); ``interval`` > 0 coalesces the lines
+    written within that many seconds into one message."""
 
     encoding = "utf-8"
     errors = "replace"
 
-    def __init__(self, proto: WorkerProtocol, interval: float = 0.25) -> None:
+    def __init__(self, proto: WorkerProtocol, interval: float = 0.0) -> None:
         self.proto = proto
         self.interval = interval
         self.buf: list[str] = []
