@@ -120,56 +120,145 @@ def _read_exact(fd: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def read_hunks(fd: BinaryIO, url: str = "<stream>") -> Iterator[bytes]:
+def read_hunks(fd: BinaryIO, url: str = "<stream>", ignore_corrupt: bool = False
+               ) -> Iterator[bytes]:
     """Yield the uncompressed body of each hunk in turn."""
-    for _offset, raw in _read_hunks(fd, url):
+    for _offset, raw in _read_hunks(fd, url, ignore_corrupt):
         yield raw
 
 
-def _read_hunks(fd: BinaryIO, url: str) -> Iterator[tuple[int, bytes]]:
-    """``(byte offset of the hunk in the file, uncompressed body)`` of each hunk."""
+def _read_hunks(fd: BinaryIO, url: str, ignore_corrupt: bool = False
+                ) -> Iterator[tuple[int, bytes]]:
+    """``(byte offset of the hunk in the file, uncompressed body)`` of each hunk.
+
+    With ``ignore_corrupt`` a damaged hunk is skipped instead of raising: one whose body
+    fails its checksum or does not decompress is passed over by its length, and after a
+    damaged header the reader looks for the next hunk whose header and checksum hold."""
+    if ignore_corrupt:
+        yield from _Resync(fd, url).hunks()
+        return
     decompressor = zstandard.ZstdDecompressor()
     offset = 0
     while True:
         header = _read_exact(fd, HEADER.size)
         if not header:
             return
-        if len(header) < HEADER.size:
-            raise CorruptRecords("truncated record file: %d bytes of a hunk header at byte %d"
-                                 % (len(header), offset), url)
-        magic, version, codec, clen, rlen, crc = HEADER.unpack(header)
-        if magic != MAGIC:
-            raise CorruptRecords("not a Disco record file (bad magic %r at byte %d); is it text? "
-                                 "read it with a text reader instead of chain_reader"
-                                 % (header[:4], offset), url)
-        if version != VERSION:
-            raise CorruptRecords("unsupported record file version %d in hunk at byte %d "
-                                 "(this Disco reads version %d)" % (version, offset, VERSION), url)
-        if clen > MAX_HUNK or rlen > MAX_HUNK:
-            raise CorruptRecords("corrupt hunk header at byte %d (length %d)" % (offset, clen), url)
+        clen, rlen, codec, crc = _parse_header(header, offset, url)
         body = _read_exact(fd, clen)
         if len(body) < clen:
             raise CorruptRecords("truncated record file: hunk at byte %d has %d of %d bytes"
                                  % (offset, len(body), clen), url)
-        if _crc32(body) != crc:
-            raise CorruptRecords("corrupt record file: checksum mismatch in hunk at byte %d"
-                                 % offset, url)
-        if codec == CODEC_ZSTD:
-            try:
-                raw = decompressor.decompress(body, max_output_size=rlen)
-            except zstandard.ZstdError as exc:
-                raise CorruptRecords("corrupt hunk at byte %d: %s" % (offset, exc), url) from None
-        elif codec == CODEC_NONE:
-            raw = body
-        else:
-            raise CorruptRecords("unknown codec %d in hunk at byte %d" % (codec, offset), url)
-        yield offset, raw
+        yield offset, _hunk_body(decompressor, body, codec, rlen, crc, offset, url)
         offset += HEADER.size + clen
 
 
-def read_records(fd: BinaryIO, url: str = "<stream>") -> Iterator[Any]:
-    """Yield every record of a record file, one hunk in memory at a time."""
-    for offset, raw in _read_hunks(fd, url):
+def _parse_header(header: bytes, offset: int, url: str) -> tuple[int, int, int, int]:
+    if len(header) < HEADER.size:
+        raise CorruptRecords("truncated record file: %d bytes of a hunk header at byte %d"
+                             % (len(header), offset), url)
+    magic, version, codec, clen, rlen, crc = HEADER.unpack(header)
+    if magic != MAGIC:
+        raise CorruptRecords("not a Disco record file (bad magic %r at byte %d); is it text? "
+                             "read it with a text reader instead of chain_reader"
+                             % (header[:4], offset), url)
+    if version != VERSION:
+        raise CorruptRecords("unsupported record file version %d in hunk at byte %d "
+                             "(this Disco reads version %d)" % (version, offset, VERSION), url)
+    if clen > MAX_HUNK or rlen > MAX_HUNK:
+        raise CorruptRecords("corrupt hunk header at byte %d (length %d)" % (offset, clen), url)
+    return clen, rlen, codec, crc
+
+
+def _hunk_body(decompressor: Any, body: bytes, codec: int, rlen: int, crc: int, offset: int,
+               url: str) -> bytes:
+    if _crc32(body) != crc:
+        raise CorruptRecords("corrupt record file: checksum mismatch in hunk at byte %d"
+                             % offset, url)
+    if codec == CODEC_ZSTD:
+        try:
+            return decompressor.decompress(body, max_output_size=rlen)
+        except zstandard.ZstdError as exc:
+            raise CorruptRecords("corrupt hunk at byte %d: %s" % (offset, exc), url) from None
+    if codec == CODEC_NONE:
+        return body
+    raise CorruptRecords("unknown codec %d in hunk at byte %d" % (codec, offset), url)
+
+
+class _Resync:
+    """Hunks of a possibly damaged record file: what can be read of it, in order."""
+
+    def __init__(self, fd: BinaryIO, url: str) -> None:
+        self.fd = fd
+        self.url = url
+        self.buf = b""
+        self.start = 0        # file offset of buf[0]
+        self.eof = False
+
+    def fill(self, upto: int) -> bool:
+        """Hold the file's bytes up to offset ``upto``; False if the file is shorter."""
+        parts = [self.buf]
+        have = self.start + len(self.buf)
+        while have < upto and not self.eof:
+            data = self.fd.read(max(1 << 16, min(upto - have, 1 << 24)))
+            if not data:
+                self.eof = True
+                break
+            parts.append(data)
+            have += len(data)
+        self.buf = b"".join(parts)
+        return have >= upto
+
+    def drop(self, upto: int) -> None:
+        if upto > self.start:
+            self.buf = self.buf[upto - self.start:]
+            self.start = upto
+
+    def hunks(self) -> Iterator[tuple[int, bytes]]:
+        decompressor = zstandard.ZstdDecompressor()
+        pos = 0
+        while True:
+            self.drop(pos)
+            if not self.fill(pos + HEADER.size):
+                return  # the end, or a tail too short to be a hunk
+            header = self.buf[:HEADER.size]
+            try:
+                clen, rlen, codec, crc = _parse_header(header, pos, self.url)
+            except CorruptRecords:
+                pos = self.next_magic(pos + 1)
+                continue
+            if not self.fill(pos + HEADER.size + clen):
+                pos = self.next_magic(pos + 1)  # a length past the end: a damaged header
+                continue
+            body = self.buf[HEADER.size:HEADER.size + clen]
+            try:
+                raw = _hunk_body(decompressor, body, codec, rlen, crc, pos, self.url)
+            except CorruptRecords:
+                # a damaged body under a sound header skips the hunk; a damaged length
+                # would land inside the next hunk, so look for it from here
+                pos = self.next_magic(pos + 1)
+                continue
+            yield pos, raw
+            pos += HEADER.size + clen
+
+    def next_magic(self, pos: int) -> int:
+        """The offset of the next hunk magic at or after ``pos`` (the end when none)."""
+        while True:
+            self.fill(pos + (1 << 16))
+            i = self.buf.find(MAGIC, pos - self.start)
+            if i != -1:
+                return self.start + i
+            end = self.start + len(self.buf)
+            if self.eof:
+                return end
+            pos = max(pos, end - len(MAGIC) + 1)
+            self.drop(pos)
+
+
+def read_records(fd: BinaryIO, url: str = "<stream>", ignore_corrupt: bool = False
+                 ) -> Iterator[Any]:
+    """Yield every record of a record file, one hunk in memory at a time. With
+    ``ignore_corrupt`` the records of damaged hunks are left out instead of raising."""
+    for offset, raw in _read_hunks(fd, url, ignore_corrupt):
         buf = io.BytesIO(raw)
         end = len(raw)
         while buf.tell() < end:
@@ -177,6 +266,8 @@ def read_records(fd: BinaryIO, url: str = "<stream>") -> Iterator[Any]:
             try:
                 batch = pickle.Unpickler(buf).load()
             except Exception as exc:
+                if ignore_corrupt:
+                    break
                 raise CorruptRecords("undecodable records in hunk at byte %d (%d bytes into "
                                      "its data): %s" % (offset, pos, exc), url) from None
             yield from batch
