@@ -2,13 +2,13 @@
 
 Each item of ``urls`` is a URL or a list of replica URLs; index URLs (``dir://``) are
 expanded to the files they list. Each file goes through ``input_stream`` and ``reader``
-(``chain_reader`` by default: the internal record format); replicas are tried in turn.
+(``chain_reader`` by default: the internal record format); replicas are tried in turn, and
+a replica that fails while it is read is resumed on the next one.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
-from ..errors import DataError
 from ..util import isiterable
 
 
@@ -25,6 +25,7 @@ def _default_stream() -> tuple:
 def result_iterator(urls: Iterable, reader: Any = "default", input_stream: Any = None,
                     notifier: Any = None, params: Any = None, ddfs: Any = None) -> Iterator:
     from ..worker.dataio import apply_input_chain, expand, is_index
+    from ..worker.inout import Input
     if reader == "default":
         reader = _default_reader()
     chain = list(input_stream or _default_stream()) + ([reader] if reader else [])
@@ -36,15 +37,6 @@ def result_iterator(urls: Iterable, reader: Any = "default", input_stream: Any =
             for url in expand(replicas[0], "all"):
                 yield from apply_input_chain(url, chain, params)
             continue
-        errors = []
-        for url in replicas:
-            try:
-                records = apply_input_chain(url, chain, params)
-            except DataError as exc:
-                errors.append(str(exc))
-                continue
-            yield from records
-            break
-        else:
-            raise DataError("no replica could be read: %s" % "; ".join(errors),
-                            replicas[0] if replicas else "?")
+        # replicas in turn; one that fails part-way is resumed on the next replica after
+        # the records already given, so none comes twice
+        yield from Input(replicas, open=chain, params=params).read(replicas)

@@ -240,21 +240,20 @@ class Input:
                 errors.append("%s: %s" % (url, exc))
                 continue
             n = 0
-            while True:
-                try:
-                    record = next(records)
-                except StopIteration:
-                    _close(records)
-                    self._note("")
-                    return
-                except (DataError, OSError) as exc:
-                    errors.append("%s: %s (after %d records)" % (url, exc, n))
-                    _close(records)
-                    break
-                n += 1
-                if n > done:
-                    done = n
+            try:
+                if done:  # a replica after one that failed: skip what was given already
+                    for n, _record in enumerate(itertools.islice(records, done), 1):
+                        pass
+                for n, record in enumerate(records, n + 1):
                     yield record
+                    done = n
+            except (DataError, OSError) as exc:
+                errors.append("%s: %s (after %d records)" % (url, exc, max(n, done)))
+                _close(records)
+                continue
+            _close(records)
+            self._note("")
+            return
         given = [url for _rid, url in _replicas(source)]
         what = "input %d" % source.id if isinstance(source, InputSpec) else "input %s" % given
         raise DataError("no replica of %s could be read (%s)"
