@@ -134,9 +134,8 @@ class netloc(tuple):  # noqa: N801 (the original's name)
             host, port = text[1:end], rest[1:]
         else:
             host, _, port = text.partition(":")
-        if port and not port.isdigit():
-            raise DiscoError("malformed address %r: the port %r is not a number"
-                             % (netlocstr, port))
+        # The port is kept as written (the original's ``urlsplit("http://host:port/")``
+        # gives the port ``"port"``); what connects to it checks it is a number.
         return cls((host, port))
 
     @property
@@ -187,9 +186,10 @@ def urlsplit(url: str, localhost: str | None = None, disco_port: Any = None,
 
 
 def localize(path: str, ddfs_data: str | None = None, disco_data: str | None = None) -> str:
-    """The local file behind a job data path: ``disco/REST`` is ``DISCO_DATA/REST`` and
-    ``ddfs/REST`` is ``DDFS_DATA/REST`` (the directories default to the settings). A whole
-    ``disco://HOST/...`` URL works too; its host is not checked."""
+    """The local file behind a job data path: ``ddfs/REST`` is ``DDFS_DATA/REST`` and any
+    other ``PREFIX/REST`` (``disco/REST``, as job data URLs have it) is
+    ``DISCO_DATA/REST``, as the original had it (the directories default to the settings).
+    A whole ``disco://HOST/...`` URL works too; its host is not checked."""
     scheme, rest = schemesplit(path)
     if scheme:
         if scheme not in ("disco", "dir"):
@@ -197,13 +197,13 @@ def localize(path: str, ddfs_data: str | None = None, disco_data: str | None = N
                              "files" % path)
         rest = rest.partition("/")[2]
     prefix, _, fname = rest.lstrip("/").partition("/")
-    if prefix == "disco":
-        base = disco_data or _settings()["DISCO_DATA"]
-    elif prefix == "ddfs":
+    if not fname:
+        raise DiscoError("cannot localize %r: job data paths are disco/PATH and DDFS paths "
+                         "ddfs/PATH" % path)
+    if prefix == "ddfs":
         base = ddfs_data or _settings()["DDFS_DATA"]
     else:
-        raise DiscoError("cannot localize %r: job data paths start with disco/ and DDFS "
-                         "paths with ddfs/" % path)
+        base = disco_data or _settings()["DISCO_DATA"]
     local = os.path.normpath(os.path.join(base, fname))
     if os.path.relpath(local, base).startswith(os.pardir):
         raise DiscoError("cannot localize %r: the path leaves %s" % (path, base))
@@ -223,6 +223,9 @@ def master_url(master: str | None = None, settings: Any = None) -> str:
     loc = netloc.parse(rest.partition("/")[0])
     if not loc:
         raise DiscoError("%r is not a master address: write http://host:port" % master)
+    if loc.port and not loc.port.isdigit():
+        raise DiscoError("malformed master address %r: the port %r is not a number"
+                         % (master, loc.port))
     return "http://%s" % (netloc((loc.host, loc.port or s["DISCO_PORT"])),)
 
 
@@ -233,6 +236,9 @@ def urlresolve(url: str, master: str | None = None) -> str:
     returned as they are. A URL with no host (a local file) raises :class:`DiscoError`."""
     scheme, loc, path = urlsplit(url)
     if scheme == "tag":
+        if master and not loc and "://" not in master:
+            raise DiscoError("master %r is not a URL: write http://%s:PORT (or disco://%s)"
+                             % (master, master, master))
         base = master_url(str(loc) if loc else master)
         return "%s/ddfs/tag/%s" % (base, path)
     if not scheme or not loc:

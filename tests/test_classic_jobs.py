@@ -231,7 +231,8 @@ def test_kill_running_job(disco_cluster):
     assert "dead" in str(err.value)
 
 
-def test_no_input_is_a_clear_error(disco_cluster):
-    from disco.error import DiscoError
-    with pytest.raises(DiscoError, match="no input"):
-        Job().run(map=words)
+def test_a_job_without_inputs_finishes_with_no_results(disco_cluster):
+    # the original ran a job with no inputs (input=[], or none given) as an empty job
+    for job in (Job().run(map=words), Job().run(input=[], map=words, reduce=sum_reduce)):
+        assert list(result_iterator(job.wait(timeout=60))) == []
+        assert job.jobinfo()["active"] == "ready"

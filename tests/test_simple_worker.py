@@ -143,8 +143,11 @@ def test_a_simple_job_without_stage_methods_is_refused(disco_cluster):
         MissingStage().run(input=["raw://x"])
     with pytest.raises(DiscoError, match="unknown grouping 'by_magic' of stage 'map'"):
         WordCount().run(input=["raw://x"], stages=[("map", "by_magic")])
-    with pytest.raises(DiscoError, match="the job has no input"):
-        WordCount().run(input=[])
+
+
+def test_a_simple_job_with_no_inputs_finishes_with_no_results(disco_cluster):
+    job = WordCount().run(input=[])
+    assert list(result_iterator(job.wait(timeout=60))) == []
 
 
 def test_a_run_argument_may_give_a_stage_function(disco_cluster):

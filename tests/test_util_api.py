@@ -10,7 +10,7 @@ import tempfile
 import pytest
 
 import disco.util as util
-from disco.core import Job, result_iterator
+from disco.core import Disco, Job, result_iterator
 from disco.error import DataError, DiscoError
 from disco.sysutil import available_memory, parse_mem_limit
 from disco.util import (decode, deref, disk_sort, dsorted, encode, globalize, inputexpand,
@@ -36,10 +36,22 @@ def test_netloc_parse(text, host, port, shown):
     assert bool(loc) == bool(host)
 
 
-@pytest.mark.parametrize("bad", ["node1:http", "[::1", "[::1]8989"])
+@pytest.mark.parametrize("bad", ["[::1", "[::1]8989"])
 def test_netloc_rejects_malformed_addresses(bad):
     with pytest.raises(DiscoError, match="malformed address"):
         netloc.parse(bad)
+
+
+def test_a_named_port_is_kept_as_written_until_something_connects_to_it():
+    assert urlsplit("http://web:www/a") == ("http", ("web", "www"), "a")
+    assert tuple(netloc.parse("node1:http")) == ("node1", "http")
+    with pytest.raises(DiscoError, match="port 'www' is not a number"):
+        Disco("http://web:www".replace("http://", ""))
+
+
+def test_urlresolve_wants_the_master_as_a_url():
+    with pytest.raises(DiscoError, match="is not a URL: write http://boss:PORT"):
+        urlresolve("tag://data", master="boss")
 
 
 def test_netloc_from_a_pair_and_unpacking():
@@ -74,8 +86,9 @@ def test_localize(monkeypatch, tmp_path):
     monkeypatch.setenv("DDFS_DATA", str(tmp_path / "f"))
     assert localize("disco://n1/disco/n1/x") == str(tmp_path / "d" / "n1" / "x")
     assert localize("disco://n1/ddfs/vol0/y") == str(tmp_path / "f" / "vol0" / "y")
-    with pytest.raises(DiscoError, match="start with disco/"):
-        localize("other/x")
+    assert localize("data/n1/x", disco_data="/data") == "/data/n1/x"  # any prefix but ddfs
+    with pytest.raises(DiscoError, match="job data paths are disco/PATH"):
+        localize("other")
     with pytest.raises(DiscoError, match="leaves"):
         localize("disco/../../etc/passwd", disco_data="/data")
     with pytest.raises(DiscoError, match="only disco://"):

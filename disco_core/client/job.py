@@ -75,7 +75,8 @@ class SimpleJob(Job):
 
 class JobChain(dict):
     """``{job: inputs}`` where inputs may name other jobs of the chain: ``wait()`` runs each
-    job as soon as every job among its inputs is ready (their results become its input)."""
+    job as soon as every job among its inputs is ready (their results become its input).
+    ``inputs`` is a list of URLs and jobs, or one job (``{a: urls, b: a}``)."""
 
     def wait(self, poll_interval: float = 1) -> "JobChain":
         import time
@@ -83,9 +84,10 @@ class JobChain(dict):
         started: set[int] = set()
         while True:
             pending = 0
-            for job, inputs in self.items():
+            for job in self:
                 if id(job) in started:
                     continue
+                inputs = self.inputs(job)
                 pending += 1
                 deps = [i for i in inputs if isinstance(i, Job)]
                 states = [self._status(dep) for dep in deps]
@@ -112,7 +114,11 @@ class JobChain(dict):
         return list(self)
 
     def inputs(self, job: Job) -> list:
-        return self[job]
+        """The inputs of ``job`` as a list (a job given alone is a list of one)."""
+        inputs = self[job]
+        if isinstance(inputs, Job) or isinstance(inputs, str):
+            return [inputs]
+        return list(inputs)
 
     def purge(self) -> None:
         for job in self:

@@ -105,8 +105,6 @@ class Worker(BaseWorker):
         has_map = bool(self.getitem("map", job, jobargs))
         has_reduce = bool(self.getitem("reduce", job, jobargs))
         inputs = normalize_inputs(self.getitem("input", job, jobargs) or [])
-        if not inputs:
-            raise DiscoError("the job has no input: give input=[url, ...] to run()")
         partitions = self.getitem("partitions", job, jobargs)
         if partitions is not None and (not isinstance(partitions, int) or partitions < 0):
             raise DiscoError("partitions must be a non-negative integer or None, got %r"
@@ -142,17 +140,26 @@ class Worker(BaseWorker):
         chain = list(self.param("map_input_stream") or ()) + ([reader] if reader else [])
         outputs = Outputs(self, self.param("map_output_stream"), params)
         interval = self.param("status_interval") or 0
-        self.call_init("map_init", inputs, params)
+        init = self.param("map_init")
+        # map_init(entries, params) gets the iterator of the task's entries, which map then
+        # goes on with: what init takes from it (next(entries), a header line) is not mapped
+        shared = iter(self.map_entries(inputs, chain)) if init and init is not F.noop else None
+        if shared is not None:
+            init(shared, params)
         part = _partitioner(partition, nr, params)
         count = 0
         program = None
         try:
-            if isinstance(fmap, dict):
+            if shared is not None and not isinstance(fmap, dict):
+                count = self.map_records(fmap, shared, params, part, combiner, outputs,
+                                         interval, 0)
+            elif isinstance(fmap, dict):
                 # an external program: one process reads every input's entries and answers
                 # each with a list of pairs, which the usual loop maps with ``reply_map``
                 from .external import encode_entry, reply_map, start
                 program = start(self, task, fmap, "map")
-                program.feed(map(encode_entry, self.map_entries(inputs, chain)))
+                entries = shared if shared is not None else self.map_entries(inputs, chain)
+                program.feed(map(encode_entry, entries))
                 count = self.map_records(reply_map, program.replies(), params, part, combiner,
                                          outputs, interval, 0)
                 program.finish()
@@ -260,6 +267,7 @@ class Worker(BaseWorker):
             records = external_sort(records, task.path("sort"), parse_buffer_size(size))
         if interval:
             records = _counting(records, interval, self)
+        records = iter(records)
         self.call_init("reduce_init", records, params)
         outputs = Outputs(self, self.param("reduce_output_stream"), params)
         program = None

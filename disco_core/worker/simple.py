@@ -95,8 +95,6 @@ class Worker(BaseWorker):
         d = super().jobdict(job, **jobargs)
         stages = job_stages(self, job, jobargs)
         inputs = normalize_inputs(self.getitem("input", job, jobargs) or [])
-        if not inputs:
-            raise DiscoError("the job has no input: give input=[url, ...] to run()")
         d["pipeline"] = [[name, grouping, False] for name, grouping in stages]
         d["inputs"] = [[0, 0, [i] if isinstance(i, str) else list(i)] for i in inputs]
         return d
