@@ -172,6 +172,17 @@ def test_413_by_content_length_before_the_body_is_sent(disco_cluster):
     assert disco_cluster.disco.submit(pack(prefix="AfterHuge")).startswith("AfterHuge@")
 
 
+def test_a_client_gone_halfway_leaves_nothing_behind(disco_cluster):
+    data = pack(prefix="Halfway", jobdata=os.urandom(4 << 20)).dumps()
+    with socket.create_connection(("localhost", disco_cluster.port), timeout=30) as s:
+        s.sendall(b"POST /disco/job/new HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(data) + data[:len(data) // 2])
+        wait_for(lambda: incoming(disco_cluster), 10)  # the upload is under way
+    wait_for(lambda: incoming(disco_cluster) == [], 10)
+    assert jobs_named(disco_cluster.disco, "Halfway") == []
+    assert disco_cluster.disco.submit(pack(prefix="AfterHalfway")).startswith("AfterHalfway@")
+
+
 @pytest.fixture(scope="module")
 def small_limit_cluster():
     with running_cluster(extra_env={"DISCO_MAX_JOBPACK_SIZE": str(1 << 20)}) as cluster:
