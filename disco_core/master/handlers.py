@@ -84,6 +84,8 @@ class SubmitHandler(APIHandler):
 
     def prepare(self) -> None:
         master = self.master
+        # the limit is ours to enforce (with a 413 the client can read), not Tornado's
+        self.request.connection.set_max_body_size(1 << 62)
         length = self.request.headers.get("Content-Length", "")
         if length.strip().isdigit() and int(length) > master.max_jobpack:
             raise tornado.web.HTTPError(413, "Job packet too large")
@@ -94,8 +96,6 @@ class SubmitHandler(APIHandler):
             self.failure = exc
         if not master.accepts(self.submission):
             raise tornado.web.HTTPError(403, "No new jobs should be submitted to this cluster.")
-        # the limit is ours to enforce (with a 413 the client can read), not Tornado's
-        self.request.connection.set_max_body_size(1 << 62)
         self.upload = master.upload()
 
     def data_received(self, chunk: bytes) -> None:
