@@ -150,8 +150,8 @@ def validate(pack: JobPack) -> None:
 
 
 def _check_fields(version: int, d: Any, jobenvs: Any, check_home: Any) -> None:
-    """The jobdict and jobenvs checks; ``check_home(worker)`` checks the job home holds the
-    worker (called once the worker is known to be a string, before the other keys)."""
+    """The jobdict and jobenvs checks, then ``check_home(worker)``: that the job home holds
+    the worker (last, as it is the one check that reads more than the two JSON sections)."""
     if not isinstance(d, dict):
         raise JobPackError("invalid jobdict: expected a JSON object, got %s" % type(d).__name__)
     if not isinstance(jobenvs, dict) or not all(
@@ -170,7 +170,6 @@ def _check_fields(version: int, d: Any, jobenvs: Any, check_home: Any) -> None:
     worker = _require(d, "worker")
     if not isinstance(worker, str) or not worker:
         raise JobPackError("invalid worker %r: give a path inside the job home" % (worker,))
-    check_home(worker)
     if not isinstance(_require(d, "owner"), str):
         raise JobPackError("invalid owner: expected a string")
     scheduler = _require(d, "scheduler")
@@ -222,6 +221,7 @@ def _check_fields(version: int, d: Any, jobenvs: Any, check_home: Any) -> None:
         for key in ("map?", "reduce?", "reduce_shuffle?"):
             if not isinstance(d.get(key, False), bool):
                 raise JobPackError("invalid %s: expected true or false" % key)
+    check_home(worker)
 
 
 def _check_jobhome(jobhome: BinaryIO, size: int, worker: str) -> None:

@@ -162,6 +162,14 @@ def test_a_pack_in_a_file_is_read_up_to_its_job_home(tmp_path):
         assert jp.check_file(f).jobdict == with_zip_data.jobdict
 
 
+def test_the_jobdict_is_judged_before_the_job_home():
+    no_home = JobPack(1, {"prefix": "p", "worker": "w", "scheduler": {}, "input": [],
+                          "nr_reduces": 1}, {}, b"", b"")
+    assert error_of(no_home) == "jobpack missing key 'owner'"
+    no_home.jobdict["owner"] = "o"
+    assert error_of(no_home).startswith("invalid jobhome: not a ZIP archive (0 bytes")
+
+
 def test_a_huge_jobdict_is_refused_unread(tmp_path, monkeypatch):
     monkeypatch.setattr(jp, "MAX_DICTS", 1000)
     message = check_file_error(v2(owner="o" * 2000).dumps(), tmp_path)
