@@ -385,6 +385,25 @@ def test_a_retry_arriving_while_the_first_is_still_set_up_waits_for_it(tmp_path)
     assert left == []
 
 
+def test_a_job_that_takes_too_long_to_set_up_is_dropped(tmp_path):
+    from disco_core.master.app import Master
+    from disco_core.settings import DiscoSettings
+
+    class StuckMaster(Master):
+        async def _job_inputs(self, pack):
+            await asyncio.sleep(30)
+
+    async def main():
+        master = StuckMaster(DiscoSettings(DISCO_HOME=str(tmp_path), DISCO_SETTINGS_FILE=""))
+        master.setup_timeout = 0.2
+        with pytest.raises(DiscoError, match=r"timed out after 0.2s \(master busy\?\)"):
+            await master.submit(pack(prefix="Stuck").dumps(), "stuck-token")
+        assert master.submissions.get("stuck-token") is None  # a retry tries again
+        return master.jobs, os.listdir(master.incoming())
+    jobs, left = asyncio.run(main())
+    assert jobs == {} and left == []
+
+
 def test_submissions_are_remembered_within_bounds():
     async def main():
         recent = Submissions(max_count=3, max_age=3600)

@@ -33,6 +33,8 @@ from .submissions import Submissions, Upload, clear_incoming
 log = logging.getLogger("disco.master")
 # The largest body Tornado buffers for a handler that does not stream it (job packs stream).
 MAX_REQUEST = (1 << 30) + 1
+# Seconds a submitted job may take to set up (check its pack, read its inputs' indexes).
+SETUP_TIMEOUT = 60.0
 
 
 def load_secret(path: str) -> str:
@@ -64,6 +66,7 @@ class Master:
         self.accept_new_jobs = 1
         self.max_jobpack = int(s["DISCO_MAX_JOBPACK_SIZE"])
         self.submissions = Submissions()
+        self.setup_timeout = SETUP_TIMEOUT
         self.retry = (float(s["DISCO_RETRY_BASE"]), float(s["DISCO_RETRY_MAX"]),
                       float(s["DISCO_RETRY_JITTER"]))
         cores = lambda: sum(n.max_workers for n in self.scheduler.nodes.values())  # noqa: E731
@@ -253,10 +256,10 @@ class Master:
             if earlier is not None:
                 return await asyncio.shield(earlier)
             if submission is None:
-                return await self._create_job(path)
+                return await self._create_job_in_time(path)
             fut = self.submissions.start(submission)
             try:
-                name = await self._create_job(path)
+                name = await self._create_job_in_time(path)
             except BaseException as exc:
                 self.submissions.failed(submission, fut, exc)
                 raise
@@ -272,6 +275,15 @@ class Master:
             raise JobPackError("the job pack is %d bytes, more than the %d this master takes "
                                "(DISCO_MAX_JOBPACK_SIZE)" % (len(data), self.max_jobpack))
         return upload.close()
+
+    async def _create_job_in_time(self, path: str) -> str:
+        """The new job, or an error after ``setup_timeout`` seconds (as the original: the
+        job is dropped, with nothing of it left behind, if it takes longer to set up)."""
+        try:
+            return await asyncio.wait_for(self._create_job(path), self.setup_timeout)
+        except asyncio.TimeoutError:
+            raise DiscoError("timed out after %gs (master busy?)" % self.setup_timeout) \
+                from None
 
     async def _create_job(self, path: str) -> str:
         if not self.accept_new_jobs:
