@@ -3,7 +3,9 @@
 Layout: a 128-byte header (magic ``0xd5c0``, version 1 or 2, four big-endian u32 section
 offsets, zero padding), then the jobdict (JSON), the jobenvs (JSON object), the jobhome
 (a ZIP) and the jobdata (opaque bytes). :func:`validate` gives the master's error
-messages (``invalid header``, ``jobpack missing key 'k'``, ``invalid prefix``, ...).
+messages (``invalid header``, ``jobpack missing key 'k'``, ``invalid prefix``, ...);
+:func:`check_file` gives the same for a pack in a file, reading only its header, jobdict
+and jobenvs into memory (the master's way: a pack can be a GiB).
 Version-1 (classic) jobdicts are turned into pipelines by :func:`pipeline_of`.
 """
 from __future__ import annotations
