@@ -409,13 +409,13 @@ def test_submissions_are_remembered_within_bounds():
         recent = Submissions(max_count=3, max_age=3600)
         for n in range(5):
             fut = recent.start("t%d" % n)
-            recent.done("t%d" % n, fut, "job%d" % n)
+            recent.done(fut, "job%d" % n)
         kept = [t for t in ("t0", "t1", "t2", "t3", "t4") if recent.get(t) is not None]
         assert kept == ["t2", "t3", "t4"] and recent.get("t4").result() == "job4"
         old = Submissions(max_age=0)
         fut = old.start("pending")
         assert old.get("pending") is fut  # being set up: kept however old
-        old.done("pending", fut, "job")
+        old.done(fut, "job")
         assert old.get("pending") is None and len(old) == 0
         assert recent.get(None) is None
     asyncio.run(main())

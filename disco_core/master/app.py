@@ -263,7 +263,7 @@ class Master:
             except BaseException as exc:
                 self.submissions.failed(submission, fut, exc)
                 raise
-            self.submissions.done(submission, fut, name)
+            self.submissions.done(fut, name)
             return name
         finally:
             if os.path.exists(path):

@@ -113,7 +113,7 @@ class Submissions:
             self._recent.popitem(last=False)
         return fut
 
-    def done(self, token: str, fut: asyncio.Future, name: str) -> None:
+    def done(self, fut: asyncio.Future, name: str) -> None:
         if not fut.done():
             fut.set_result(name)
 
