@@ -3,7 +3,9 @@
 Layout: a 128-byte header (magic ``0xd5c0``, version 1 or 2, four big-endian u32 section
 offsets, zero padding), then the jobdict (JSON), the jobenvs (JSON object), the jobhome
 (a ZIP) and the jobdata (opaque bytes). :func:`validate` gives the master's error
-messages (``invalid header``, ``jobpack missing key 'k'``, ``invalid prefix``, ...).
+messages (``invalid header``, ``jobpack missing key 'k'``, ``invalid prefix``, ...);
+:func:`check_file` gives the same for a pack in a file, reading only its header, jobdict
+and jobenvs into memory (the master's way: a pack can be a GiB).
 Version-1 (classic) jobdicts are turned into pipelines by :func:`pipeline_of`.
 """
 from __future__ import annotations
@@ -33,6 +35,11 @@ MAX_CORES = 2 ** 31
 # enough that the name fits in one 255-byte path component.
 PREFIX_CHARS = re.compile(r"[A-Za-z0-9_\-:@]+")
 MAX_PREFIX = 200
+# The jobdict and jobenvs are parsed in the master's memory (the rest of a pack never is).
+MAX_DICTS = 256 << 20
+# The request header naming one submission of a pack: a client's own token, sent again with
+# each retry of the same POST, so the master makes one job of it (master/submissions.py).
+SUBMISSION_HEADER = "X-Disco-Submission"
 
 
 _MAGIC_WORD = MAGIC << 16
@@ -52,13 +59,18 @@ class JobPack:
     HEADER_SIZE: ClassVar[int] = HEADER_SIZE
 
     def dumps(self) -> bytes:
+        return b"".join(self.parts())
+
+    def parts(self) -> list[bytes]:
+        """The pack's bytes in five pieces (header, jobdict, jobenvs, jobhome, jobdata), to
+        send one after the other without joining a copy of the job data."""
         jobdict = json.dumps(self.jobdict).encode("utf-8")
         jobenvs = json.dumps(self.jobenvs).encode("utf-8")
         off_envs = HEADER_SIZE + len(jobdict)
         off_home = off_envs + len(jobenvs)
         off_data = off_home + len(self.jobhome)
         header = self.header((HEADER_SIZE, off_envs, off_home, off_data), version=self.version)
-        return b"".join((header, jobdict, jobenvs, self.jobhome, self.jobdata))
+        return [header, jobdict, jobenvs, self.jobhome, self.jobdata]
 
     @classmethod
     def header(cls, offsets: Any, magic: int = _MAGIC_WORD, version: int = VERSION1,
@@ -82,14 +94,8 @@ class JobPack:
     @classmethod
     def loads(cls, data: bytes) -> "JobPack":
         version, (o1, o2, o3, o4) = offsets(data)
-        try:
-            jobdict = json.loads(data[o1:o2])
-        except ValueError as exc:
-            raise JobPackError("invalid jobdict: not JSON (%s)" % exc) from None
-        try:
-            jobenvs = json.loads(data[o2:o3]) if o3 > o2 else {}
-        except ValueError as exc:
-            raise JobPackError("invalid jobenvs: not JSON (%s)" % exc) from None
+        jobdict = _json_section(data[o1:o2], "jobdict")
+        jobenvs = _json_section(data[o2:o3], "jobenvs") if o3 > o2 else {}
         return cls(version, jobdict, jobenvs, data[o3:o4], data[o4:])
 
     @classmethod
@@ -108,12 +114,28 @@ def offsets(data: bytes, total_len: int | None = None) -> tuple[int, tuple[int, 
     if magic != MAGIC:
         raise JobPackError("invalid header: bad magic 0x%04x (expected 0xd5c0); "
                            "is this a Disco job pack?" % magic)
-    if not (o1 == HEADER_SIZE and o2 > o1 and o3 >= o2 and o4 >= o3 and total >= o4):
-        raise JobPackError("invalid header: section offsets %r do not fit a %d-byte pack"
-                           % ([o1, o2, o3, o4], total))
+    problem = _offsets_problem(o1, o2, o3, o4, total)
+    if problem:
+        raise JobPackError("invalid header: section offsets %r: %s" % ([o1, o2, o3, o4], problem))
     if version not in (VERSION1, VERSION2):
         raise JobPackError("unsupported version '%d'" % version)
     return version, (o1, o2, o3, o4)
+
+
+def _offsets_problem(o1: int, o2: int, o3: int, o4: int, total: int) -> str:
+    """What is wrong with the four section offsets of a ``total``-byte pack ('' if nothing)."""
+    if o1 != HEADER_SIZE:
+        return "the jobdict offset is %d, it must be 128 (right after the header)" % o1
+    if o2 <= o1:
+        return "the jobenvs offset %d must be after the jobdict offset %d" % (o2, o1)
+    if o3 < o2:
+        return "the jobhome offset %d is before the jobenvs offset %d" % (o3, o2)
+    if o4 < o3:
+        return "the jobdata offset %d is before the jobhome offset %d" % (o4, o3)
+    if total < o4:
+        return ("the pack is %d bytes, shorter than its jobdata offset %d (was it cut short "
+                "on the way?)" % (total, o4))
+    return ""
 
 
 def _require(jobdict: dict, key: str) -> Any:
@@ -124,11 +146,18 @@ def _require(jobdict: dict, key: str) -> Any:
 
 def validate(pack: JobPack) -> None:
     """Raise :class:`JobPackError` with the master's message if the pack is unusable."""
-    d = pack.jobdict
+    _check_fields(pack.version, pack.jobdict, pack.jobenvs,
+                  lambda worker: _check_jobhome(io.BytesIO(pack.jobhome), len(pack.jobhome),
+                                                worker))
+
+
+def _check_fields(version: int, d: Any, jobenvs: Any, check_home: Any) -> None:
+    """The jobdict and jobenvs checks, then ``check_home(worker)``: that the job home holds
+    the worker (last, as it is the one check that reads more than the two JSON sections)."""
     if not isinstance(d, dict):
         raise JobPackError("invalid jobdict: expected a JSON object, got %s" % type(d).__name__)
-    if not isinstance(pack.jobenvs, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in pack.jobenvs.items()):
+    if not isinstance(jobenvs, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in jobenvs.items()):
         raise JobPackError("invalid jobenvs: expected a JSON object of strings")
     prefix = _require(d, "prefix")
     if not isinstance(prefix, str) or not prefix or "/" in prefix or "." in prefix:
@@ -143,7 +172,6 @@ def validate(pack: JobPack) -> None:
     worker = _require(d, "worker")
     if not isinstance(worker, str) or not worker:
         raise JobPackError("invalid worker %r: give a path inside the job home" % (worker,))
-    _check_jobhome(pack.jobhome, worker)
     if not isinstance(_require(d, "owner"), str):
         raise JobPackError("invalid owner: expected a string")
     scheduler = _require(d, "scheduler")
@@ -158,7 +186,7 @@ def validate(pack: JobPack) -> None:
     if not (isinstance(save_info, str) and len(save_info) >= 4
             and save_info.startswith(("ddfs", "hdfs"))):
         raise JobPackError("invalid_job_save_info: %r must start with ddfs or hdfs" % (save_info,))
-    if pack.version == VERSION2:
+    if version == VERSION2:
         pipeline = _require(d, "pipeline")
         names = set()
         if not isinstance(pipeline, list):
@@ -195,16 +223,18 @@ def validate(pack: JobPack) -> None:
         for key in ("map?", "reduce?", "reduce_shuffle?"):
             if not isinstance(d.get(key, False), bool):
                 raise JobPackError("invalid %s: expected true or false" % key)
+    check_home(worker)
 
 
-def _check_jobhome(jobhome: bytes, worker: str) -> None:
-    """The job home must be a ZIP archive holding the worker (nodes unpack and run it)."""
+def _check_jobhome(jobhome: BinaryIO, size: int, worker: str) -> None:
+    """The job home (``size`` bytes in ``jobhome``) must be a ZIP archive holding the worker
+    (nodes unpack and run it)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(jobhome)) as z:
+        with zipfile.ZipFile(jobhome) as z:
             names = {posixpath.normpath(n) for n in z.namelist() if not n.endswith("/")}
     except Exception as exc:  # any way a ZIP can be corrupt
         raise JobPackError("invalid jobhome: not a ZIP archive (%d bytes: %s)"
-                           % (len(jobhome), exc)) from None
+                           % (size, exc)) from None
     path = posixpath.normpath(worker)
     if path.startswith(("/", "../")) or path == "..":
         raise JobPackError("invalid worker %r: give a path inside the job home" % (worker,))
@@ -213,6 +243,73 @@ def _check_jobhome(jobhome: bytes, worker: str) -> None:
         raise JobPackError("the worker %r is not in the job home (it holds %s%s)"
                            % (worker, ", ".join(some) or "nothing",
                               " ..." if len(names) > len(some) else ""))
+
+
+@dataclass
+class PackHead:
+    """A pack on disk as the master keeps it in memory: the header and the two JSON sections.
+    The job home and the job data stay in the file (``offsets[2]:offsets[3]`` and
+    ``offsets[3]:size``)."""
+    version: int
+    jobdict: dict
+    jobenvs: dict
+    offsets: tuple[int, int, int, int]
+    size: int
+
+
+def check_file(f: BinaryIO) -> PackHead:
+    """The head of the pack in the open file ``f``, validated as :func:`validate` does, with
+    only the header, jobdict and jobenvs read into memory (the job home's ZIP directory is
+    read in place)."""
+    f.seek(0, 2)
+    size = f.tell()
+    f.seek(0)
+    version, (o1, o2, o3, o4) = offsets(f.read(HEADER_SIZE), size)
+    if o3 - o1 > MAX_DICTS:
+        raise JobPackError("the jobdict and jobenvs are %d bytes, at most %d are allowed: put "
+                           "large values in the job data or the job home" % (o3 - o1, MAX_DICTS))
+    f.seek(o1)
+    jobdict = _json_section(f.read(o2 - o1), "jobdict")
+    jobenvs = _json_section(f.read(o3 - o2), "jobenvs") if o3 > o2 else {}
+    _check_fields(version, jobdict, jobenvs,
+                  lambda worker: _check_jobhome(_Window(f, o3, o4), o4 - o3, worker))
+    return PackHead(version, jobdict, jobenvs, (o1, o2, o3, o4), size)
+
+
+def _json_section(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise JobPackError("invalid %s: not JSON (%s)" % (what, exc)) from None
+
+
+class _Window(io.RawIOBase):
+    """The bytes ``start:end`` of a seekable file, as a file of their own."""
+
+    def __init__(self, f: BinaryIO, start: int, end: int) -> None:
+        self.f, self.start, self.end, self.pos = f, start, end, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.pos, self.end - self.start)[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def readinto(self, b: Any) -> int:
+        n = max(0, min(len(b), self.end - self.start - self.pos))
+        self.f.seek(self.start + self.pos)
+        data = self.f.read(n)
+        b[:len(data)] = data
+        self.pos += len(data)
+        return len(data)
 
 
 def pipeline_of(pack: JobPack) -> list[tuple[str, str, bool]]:

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_GC_AFTER": 100 * 365 * 24 * 3600,
     "DATA_GC_INTERVAL": 12,
     "DISCO_MAX_FAILURE_RATE": 3,
+    # the largest job pack the master takes (bytes); a bigger one is refused with HTTP 413
+    "DISCO_MAX_JOBPACK_SIZE": 1 << 30,
     "DISCO_RETRY_BASE": 1.0,
     "DISCO_RETRY_MAX": 60.0,
     "DISCO_RETRY_JITTER": 1.0,

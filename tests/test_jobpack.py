@@ -43,6 +43,7 @@ def v1(**changes):
 def test_dumps_loads_round_trip():
     for pack in (v2(), v1(), JobPack(2, {"prefix": "\u00e9"}, {}, b"", b"")):
         data = pack.dumps()
+        assert b"".join(pack.parts()) == data
         back = JobPack.loads(data)
         assert back == pack
         assert JobPack.load(io.BytesIO(data)) == pack
@@ -89,6 +90,90 @@ def test_header_errors():
                     (128, 143, 145, 146)]:     # jobdata past the end
         assert error_of(header(2, *offsets) + body).startswith("invalid header"), offsets
     assert JobPack.loads(header(2, 128, 143, 145, 145) + body).jobdict == {"prefix": "x"}
+
+
+@pytest.mark.parametrize("offsets,problem", [
+    ((129, 143, 145, 145), "the jobdict offset is 129, it must be 128"),
+    ((128, 128, 145, 145), "the jobenvs offset 128 must be after the jobdict offset 128"),
+    ((128, 143, 140, 145), "the jobhome offset 140 is before the jobenvs offset 143"),
+    ((128, 143, 145, 144), "the jobdata offset 144 is before the jobhome offset 145"),
+    ((128, 143, 145, 999), "the pack is 145 bytes, shorter than its jobdata offset 999")])
+def test_header_errors_say_which_offset_is_wrong(offsets, problem):
+    message = error_of(header(2, *offsets) + b'{"prefix": "x"}{}')
+    assert message.startswith("invalid header: section offsets %r: %s" % (list(offsets), problem))
+
+
+def with_data(pack, jobdata):
+    return JobPack(pack.version, pack.jobdict, pack.jobenvs, pack.jobhome, jobdata)
+
+
+def check_file_error(data, tmp_path):
+    path = tmp_path / "pack"
+    path.write_bytes(data)
+    with open(path, "rb") as f, pytest.raises(JobPackError) as err:
+        jp.check_file(f)
+    return str(err.value)
+
+
+BAD_PACKS = {
+    "short": v2().dumps()[:100],
+    "magic": b"\x12\x34" + v2().dumps()[2:],
+    "offsets": header(2, 128, 143, 140, 145) + b'{"prefix": "x"}{}',
+    "cut_short": with_data(v2(), b"x" * 100).dumps()[:-101],
+    "version": v2().dumps()[:2] + b"\x00\x03" + v2().dumps()[4:],
+    "jobdict_json": header(2, 128, 130, 132, 132) + b"{x{}",
+    "jobenvs_json": header(2, 128, 130, 133, 133) + b"{}[1]",
+    "missing_scheduler": v2(scheduler=None).dumps(),
+    "v1_missing_nr_reduces": v1(nr_reduces=None).dumps(),
+    "prefix": v2(prefix="a.b").dumps(),
+    "grouping": v2(pipeline=[["map", "magic", False]]).dumps(),
+    "repeated": v2(pipeline=[["m", "split", False], ["m", "split", False]]).dumps(),
+    "inputs": v2(inputs=[["raw://a"]]).dumps(),
+    "save_results": v2(save_results=1).dumps(),
+    "save_info": v2(save_info="ftp").dumps(),
+    "worker_missing": v2(worker="bin/w").dumps(),
+    "home_not_zip": JobPack(2, v2().jobdict, {}, b"not a zip", b"data").dumps(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PACKS))
+def test_a_pack_in_a_file_gets_the_same_errors(case, tmp_path):
+    data = BAD_PACKS[case]
+    assert check_file_error(data, tmp_path) == error_of(data)
+
+
+def test_a_pack_in_a_file_is_read_up_to_its_job_home(tmp_path):
+    pack = with_data(v2(), b"D" * 5000)
+    data = pack.dumps()
+    path = tmp_path / "pack"
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        head = jp.check_file(f)
+    assert (head.version, head.jobdict, head.jobenvs, head.size) == (2, pack.jobdict,
+                                                                     pack.jobenvs, len(data))
+    o1, o2, o3, o4 = head.offsets
+    assert data[o3:o4] == HOME and data[o4:] == b"D" * 5000
+    assert jp.pipeline_of(head) == jp.pipeline_of(pack)
+    assert jp.inputs_of(head) == jp.inputs_of(pack)
+    # the job home is found inside the file, whatever follows it
+    with_zip_data = with_data(v2(), zipped(other="x"))
+    path.write_bytes(with_zip_data.dumps())
+    with open(path, "rb") as f:
+        assert jp.check_file(f).jobdict == with_zip_data.jobdict
+
+
+def test_the_jobdict_is_judged_before_the_job_home():
+    no_home = JobPack(1, {"prefix": "p", "worker": "w", "scheduler": {}, "input": [],
+                          "nr_reduces": 1}, {}, b"", b"")
+    assert error_of(no_home) == "jobpack missing key 'owner'"
+    no_home.jobdict["owner"] = "o"
+    assert error_of(no_home).startswith("invalid jobhome: not a ZIP archive (0 bytes")
+
+
+def test_a_huge_jobdict_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(jp, "MAX_DICTS", 1000)
+    message = check_file_error(v2(owner="o" * 2000).dumps(), tmp_path)
+    assert message.startswith("the jobdict and jobenvs are ") and "at most 1000" in message
 
 
 def test_unsupported_version():

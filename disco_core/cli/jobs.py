@@ -183,8 +183,15 @@ def oob(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def submit(args: argparse.Namespace, ctx: Context) -> int:
-    data = open(args.file, "rb").read() if args.file else sys.stdin.buffer.read()
-    print(ctx.disco.submit(data))
+    if not args.file:
+        print(ctx.disco.submit(sys.stdin.buffer.read()))
+        return 0
+    try:
+        f = open(args.file, "rb")
+    except OSError as exc:
+        raise DiscoError("cannot read the job pack %s: %s" % (args.file, exc.strerror)) from None
+    with f:  # streamed from the file, not read into memory first
+        print(ctx.disco.submit(f))
     return 0
 
 

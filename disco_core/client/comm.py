@@ -78,11 +78,21 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
     if offset:
         hdrs["Range"] = range_header(offset)
     last: Exception | None = None
+    rewind = data.tell() if hasattr(data, "read") and hasattr(data, "seek") else None
     for attempt in range(retries + 1):
         conn, path = _connection(url, timeout)
+        if rewind is not None:
+            data.seek(rewind)  # type: ignore[union-attr]
         try:
-            conn.request(method, path, body=data, headers=hdrs)
-            resp = conn.getresponse()
+            try:
+                conn.request(method, path, body=data, headers=hdrs)
+            except (OSError, http.client.HTTPException):
+                # the server may have answered and stopped reading (a 413 for a huge body)
+                resp = _early_reply(conn)
+                if resp is None:
+                    raise
+            else:
+                resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             last = exc
@@ -107,6 +117,18 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
         resp.size = _int(resp.getheader("Content-Length"))  # type: ignore[attr-defined]
         return resp
     raise CommError("giving up after %d attempts: %s" % (retries + 1, last), url)
+
+
+def _early_reply(conn: http.client.HTTPConnection) -> http.client.HTTPResponse | None:
+    """The reply a server sent before it stopped reading a request, if there is one."""
+    if conn.sock is None:
+        return None
+    try:
+        conn.sock.settimeout(5.0)
+        resp = conn.getresponse()
+    except (OSError, http.client.HTTPException):
+        return None
+    return resp if resp.status >= 400 else None
 
 
 def _int(value: str | None) -> int | None:

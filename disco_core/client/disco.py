@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import sys
 import time
 from typing import Any, Iterator
@@ -33,9 +34,11 @@ class Disco:
 
     # -- plumbing -----------------------------------------------------------------------
     def request(self, url: str, data: Any = None, offset: int = 0, as_bytes: bool = False,
-                method: str | None = None) -> Any:
+                method: str | None = None, headers: dict | None = None) -> Any:
         base = self.proxy.rstrip("/") if self.proxy else self.master
-        headers = {"Range": "bytes=%d-" % offset} if offset else None
+        headers = dict(headers or {})
+        if offset:
+            headers["Range"] = "bytes=%d-" % offset
         try:
             body = comm.request(method or ("POST" if data is not None else "GET"), base + url,
                                 data, headers)
@@ -50,11 +53,29 @@ class Disco:
         return json.loads(self.request(url, payload))
 
     # -- jobs ---------------------------------------------------------------------------
-    def submit(self, jobpack: bytes) -> str:
+    def submit(self, jobpack: Any) -> str:
+        """Send a job pack (bytes, a :class:`~disco_core.jobpack.JobPack` or a binary file
+        open at its start) to the master; the new job's name.
+
+        The pack goes with a token of this call's own (the ``X-Disco-Submission`` header)
+        that every retry of the POST repeats, so a retry after a lost reply gets the job the
+        first attempt made instead of a second one."""
+        from ..jobpack import SUBMISSION_HEADER, JobPack
+        headers = {SUBMISSION_HEADER: secrets.token_urlsafe(18)}
+        if isinstance(jobpack, JobPack):
+            jobpack = jobpack.parts()  # sent piece by piece: no joined copy of the job data
+            headers["Content-Length"] = str(sum(len(part) for part in jobpack))
+        elif hasattr(jobpack, "read"):
+            start = jobpack.tell()
+            headers["Content-Length"] = str(jobpack.seek(0, 2) - start)
+            jobpack.seek(start)
         try:
-            status, body = json.loads(self.request("/disco/job/new", jobpack))
+            status, body = json.loads(self.request("/disco/job/new", jobpack, headers=headers))
         except CommError as exc:
             raise DiscoError("Failed to submit jobpack: %s" % exc.msg) from None
+        except (ValueError, TypeError):
+            raise DiscoError("Failed to submit jobpack: the master's reply is not "
+                             "[status, message]") from None
         if status != "ok":
             raise DiscoError("Failed to submit jobpack: %s" % body)
         return body

@@ -52,7 +52,7 @@ class Job:
 
     def run(self, **jobargs: Any) -> "Job":
         pack = self.worker.jobpack(self, **jobargs)
-        self.name = self.disco.submit(pack.dumps())
+        self.name = self.disco.submit(pack)  # sent in pieces, not joined
         return self
 
 

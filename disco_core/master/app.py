@@ -28,9 +28,13 @@ from .events import EventLog
 from .nodes import NodeManager
 from .pipeline import Output
 from .scheduler import NodeSlots, Scheduler
+from .submissions import Submissions, Upload, clear_incoming
 
 log = logging.getLogger("disco.master")
-MAX_JOBPACK = 1 << 30
+# The largest body Tornado buffers for a handler that does not stream it (job packs stream).
+MAX_REQUEST = (1 << 30) + 1
+# Seconds a submitted job may take to set up (check its pack, read its inputs' indexes).
+SETUP_TIMEOUT = 60.0
 
 
 def load_secret(path: str) -> str:
@@ -60,6 +64,9 @@ class Master:
         self.waiters: list[asyncio.Future] = []
         self.max_failure_rate = int(s["DISCO_MAX_FAILURE_RATE"])
         self.accept_new_jobs = 1
+        self.max_jobpack = int(s["DISCO_MAX_JOBPACK_SIZE"])
+        self.submissions = Submissions()
+        self.setup_timeout = SETUP_TIMEOUT
         self.retry = (float(s["DISCO_RETRY_BASE"]), float(s["DISCO_RETRY_MAX"]),
                       float(s["DISCO_RETRY_JITTER"]))
         cores = lambda: sum(n.max_workers for n in self.scheduler.nodes.values())  # noqa: E731
@@ -99,10 +106,11 @@ class Master:
         s.ensuredirs()
         self.secret = os.environ.get("DISCO_CLUSTER_SECRET") or load_secret(s["DISCO_SECRET_FILE"])
         self.nodes.load()
+        clear_incoming(self.incoming())
         app = self.application()
         self.server = app.listen(int(s["DISCO_PORT"]),
                                  address=_bind_address(s["DISCO_MASTER_HOST"]),
-                                 max_body_size=MAX_JOBPACK + 1, xheaders=False)
+                                 max_body_size=MAX_REQUEST, xheaders=False)
         self.nodes.start_all()
         loop = asyncio.get_running_loop()
         self._watch = loop.create_task(self.nodes.watch())
@@ -224,13 +232,66 @@ class Master:
     def job_dir(self, name: str) -> str:
         return os.path.join(self.root, jp.hexhash(name), name)
 
-    async def submit(self, body: bytes) -> str:
+    def incoming(self) -> str:
+        """Where job packs are written while they arrive (renamed into a job's directory)."""
+        return os.path.join(self.root, ".incoming")
+
+    def upload(self) -> Upload:
+        """A temporary file for the body of a submission, at most ``max_jobpack`` bytes."""
+        return Upload(self.incoming(), self.max_jobpack)
+
+    def accepts(self, submission: str | None) -> bool:
+        """Whether a submission may go on: new jobs are welcome, or it repeats one that was."""
+        return bool(self.accept_new_jobs) or self.submissions.get(submission) is not None
+
+    async def submit(self, source: str | bytes, submission: str | None = None) -> str:
+        """Make a job of a pack, given as the path of a file the master may take (renamed
+        into the job's directory, or deleted if the pack is refused) or as bytes; its name.
+
+        ``submission`` is the client's token for this pack: a retry carrying a token seen
+        recently gets the earlier job's name and makes no job (see :mod:`.submissions`)."""
+        path = source if isinstance(source, str) else self._incoming_file(source)
+        try:
+            earlier = self.submissions.get(submission)
+            if earlier is not None:
+                return await asyncio.shield(earlier)
+            if submission is None:
+                return await self._create_job_in_time(path)
+            fut = self.submissions.start(submission)
+            try:
+                name = await self._create_job_in_time(path)
+            except BaseException as exc:
+                self.submissions.failed(submission, fut, exc)
+                raise
+            self.submissions.done(fut, name)
+            return name
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
+
+    def _incoming_file(self, data: bytes) -> str:
+        upload = self.upload()
+        if not upload.write(data):
+            raise JobPackError("the job pack is %d bytes, more than the %d this master takes "
+                               "(DISCO_MAX_JOBPACK_SIZE)" % (len(data), self.max_jobpack))
+        return upload.close()
+
+    async def _create_job_in_time(self, path: str) -> str:
+        """The new job, or an error after ``setup_timeout`` seconds (as the original: the
+        job is dropped, with nothing of it left behind, if it takes longer to set up)."""
+        try:
+            return await asyncio.wait_for(self._create_job(path), self.setup_timeout)
+        except asyncio.TimeoutError:
+            raise DiscoError("timed out after %gs (master busy?)" % self.setup_timeout) \
+                from None
+
+    async def _create_job(self, path: str) -> str:
         if not self.accept_new_jobs:
             raise PermissionError("No new jobs should be submitted to this cluster.")
         if self.missing:
             raise PluginError("this master cannot schedule jobs: %s" % "; ".join(self.missing))
-        pack = jp.JobPack.loads(body)
-        jp.validate(pack)
+        loop = asyncio.get_running_loop()
+        pack = await loop.run_in_executor(None, _check_and_sync, path)
         pipeline = jp.pipeline_of(pack)
         inputs = await self._job_inputs(pack)
         name = jp.job_name(pack.jobdict["prefix"])
@@ -239,10 +300,7 @@ class Master:
             name = jp.job_name(pack.jobdict["prefix"])
         jobdir = self.job_dir(name)
         os.makedirs(jobdir, exist_ok=True)
-        tmp = os.path.join(jobdir, "jobfile.partial")
-        with open(tmp, "wb") as f:
-            f.write(body)
-        os.replace(tmp, os.path.join(jobdir, "jobfile"))
+        os.replace(path, os.path.join(jobdir, "jobfile"))
         events = EventLog(os.path.join(jobdir, "events"), self._event_hook(name))
         job = Job(name, pack.jobdict, pipeline, inputs, events, self, self.max_failure_rate,
                   self.retry)
@@ -367,6 +425,14 @@ class Master:
             raise KeyError(key)
         with open(path, "rb") as f:
             return f.read()
+
+
+def _check_and_sync(path: str) -> jp.PackHead:
+    """The validated head of the pack in ``path``, whose bytes are on disk when it returns."""
+    with open(path, "rb") as f:
+        head = jp.check_file(f)
+        os.fsync(f.fileno())
+    return head
 
 
 def _bind_address(host: str) -> str:

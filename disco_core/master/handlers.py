@@ -9,13 +9,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import os
 from typing import Any
 
+import tornado.iostream
 import tornado.web
 import tornado.websocket
 
 from ..dataserver import data_routes
 from ..errors import DiscoError, JobPackError, PluginError
+from .submissions import SUBMISSION_HEADER, Upload, check_token
 
 log = logging.getLogger("disco.master.api")
 
@@ -41,6 +44,21 @@ class APIHandler(tornado.web.RequestHandler):
             message = self._reason
         self.finish(json.dumps(message))
 
+    async def send_file(self, path: str, chunk: int = 1 << 20) -> None:
+        """The file as the body, a chunk at a time (a job pack can be a GiB)."""
+        with open(path, "rb") as f:
+            self.set_header("Content-Length", str(os.fstat(f.fileno()).st_size))
+            while True:
+                data = f.read(chunk)
+                if not data:
+                    break
+                self.write(data)
+                try:
+                    await self.flush()
+                except tornado.iostream.StreamClosedError:
+                    return  # the reader went away
+        self.finish()
+
     def json_body(self) -> Any:
         try:
             return json.loads(self.request.body or b'""')
@@ -53,20 +71,60 @@ class VersionHandler(APIHandler):
         self.reply(self.master.version)
 
 
+@tornado.web.stream_request_body
 class SubmitHandler(APIHandler):
+    """``POST /disco/job/new``: the body (a job pack) streams to a temporary file as it
+    arrives; the reply is 200 ``["ok", name]`` or ``["error", "Job failed to start: ..."]``,
+    413 past the size limit (by Content-Length before reading, else once the bytes read pass
+    it), 403 when the cluster takes no new jobs."""
+
+    upload: Upload | None = None
+    submission: str | None = None
+    failure: Exception | None = None  # a bad submission header, reported once the body came
+
     def prepare(self) -> None:
-        length = int(self.request.headers.get("Content-Length", "0") or 0)
-        if length > (1 << 30):
+        master = self.master
+        # the limit is ours to enforce (with a 413 the client can read), not Tornado's
+        self.request.connection.set_max_body_size(1 << 62)
+        length = self.request.headers.get("Content-Length", "")
+        if length.strip().isdigit() and int(length) > master.max_jobpack:
             raise tornado.web.HTTPError(413, "Job packet too large")
+        try:
+            self.submission = check_token(self.request.headers.get(SUBMISSION_HEADER))
+        except JobPackError as exc:
+            self.submission = None
+            self.failure = exc
+        if not master.accepts(self.submission):
+            raise tornado.web.HTTPError(403, "No new jobs should be submitted to this cluster.")
+        self.upload = master.upload()
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or self.upload is None:
+            return
+        if not self.upload.write(chunk):
+            self.reply("Job packet too large", 413)
+
+    def on_connection_close(self) -> None:
+        if self.upload is not None and not self._finished:
+            self.upload.discard()
+        super().on_connection_close()
 
     async def post(self, _path: str = "") -> None:
+        upload, self.upload = self.upload, None
+        if self._finished or upload is None:
+            return
+        path = upload.close()  # the master's now: a lost connection no longer deletes it
+        if self.failure is not None:
+            os.unlink(path)
+            self.reply(["error", "Job failed to start: %s" % self.failure])
+            return
         try:
-            name = await self.master.submit(self.request.body)
+            name = await self.master.submit(path, self.submission)
         except PermissionError as exc:
             self.reply(str(exc), 403)
             return
         except (JobPackError, PluginError, DiscoError) as exc:
-            self.reply(["error", "Job failed to start: %s" % exc], 400)
+            self.reply(["error", "Job failed to start: %s" % exc])
             return
         self.reply(["ok", name])
 
@@ -126,13 +184,11 @@ class CtrlHandler(APIHandler):
             self.finish(job.events.raw(offset))
         elif op == "parameters":
             name = self.get_query_argument("name", "")
-            import os
             path = os.path.join(m.job_dir(name), "jobfile")
             if not is_job_name(name) or not os.path.isfile(path):
                 raise tornado.web.HTTPError(404, "no job pack for job %r" % name)
             self.set_header("Content-Type", "application/octet-stream")
-            with open(path, "rb") as f:
-                self.finish(f.read())
+            await self.send_file(path)
         elif op == "get_stageresults":
             job = self.job()
             stage = self.get_query_argument("stage", "")
