@@ -40,7 +40,8 @@ LAUNCHER_MARK = "# disco-python-worker"
 LAUNCHER_SOURCE = """#!/usr/bin/env python3
 %s: the Python worker; nodes may fork it from a warm interpreter instead of running this.
 import os, sys
-sys.path.insert(0, os.path.join(os.getcwd(), "lib"))
+lib = os.path.join(os.getcwd(), "lib")  # the job's modules: first on the path once the worker
+sys.path[:] = [p for p in sys.path if os.path.abspath(p) != lib]  # has imported its own
 from disco_core.worker import main
 main()
 """ % LAUNCHER_MARK
@@ -430,6 +431,8 @@ class Worker(dict):
         WORKER, TASK, the job's worker's :meth:`start`, DONE; ERROR (the master retries the
         task) or FATAL (the job ends) when it fails. The process exits at the end."""
         global _active_task
+        from .jobpath import job_modules_first
+        job_modules_first(os.path.join(os.getcwd(), "lib"))
         proto = WorkerProtocol(0, 2)
         proto.hello()
         writer = MessageWriter(proto)
