@@ -42,27 +42,29 @@ def test_the_faq_profile_example_runs_verbatim(disco_cluster, http_server, tmp_p
 def run_shadowing_job(cluster, tmp_path):
     (tmp_path / "json.py").write_text("def dumps(value):\n    return 'user-json:%s' % value\n")
     (tmp_path / "pstats.py").write_text("MARK = 'user-pstats'\n")
+    (tmp_path / "pickle.py").write_text("MARK = 'user-pickle'\n")
 
     def map(line, params):
         import json
+        import pickle
         import pstats
-        yield json.dumps(line), pstats.MARK
+        yield json.dumps(line), pstats.MARK + " " + pickle.MARK
 
     job = Job().run(input=["raw://x"], map=map, profile=True,
-                    required_modules=[("json", str(tmp_path / "json.py")),
-                                      ("pstats", str(tmp_path / "pstats.py"))])
-    assert list(result_iterator(job.wait())) == [("user-json:x", "user-pstats")]
+                    required_modules=[(name, str(tmp_path / (name + ".py")))
+                                      for name in ("json", "pstats", "pickle")])
+    assert list(result_iterator(job.wait())) == [("user-json:x", "user-pstats user-pickle")]
     assert "function calls" in cluster.cli("pstats", job.name).stdout
 
 
-def test_user_modules_named_json_and_pstats(disco_cluster, tmp_path):
-    """``json`` carries the worker's protocol and ``pstats`` sits beside its profiler: both
-    keep working for the worker while the job's code gets the user's modules of those
-    names."""
+def test_user_modules_named_json_pickle_and_pstats(disco_cluster, tmp_path):
+    """``json`` carries the worker's protocol, ``pickle`` loads the job and ``pstats`` sits
+    beside its profiler: they keep working for the worker while the job's code gets the
+    user's modules of those names."""
     run_shadowing_job(disco_cluster, tmp_path)
 
 
-def test_user_modules_named_json_and_pstats_without_the_fork_server(tmp_path):
+def test_user_modules_named_like_standard_ones_without_the_fork_server(tmp_path):
     """The same through the job home's launcher script, a fresh interpreter per task."""
     with running_cluster(extra_env={"DISCO_WORKER_FORK": "0"}) as cluster:
         run_shadowing_job(cluster, tmp_path)
