@@ -87,6 +87,8 @@ def _number_type(name: str, value: Any) -> type | None:
 _NUMERIC: dict[str, type] = {name: t for name, value in DEFAULTS.items()
                              if (t := _number_type(name, value)) is not None}
 _NUMERIC["DISCO_WORKERS"] = int
+_NUMERIC["DATA_GC_INTERVAL"] = float  # hours; fractions let a test run GC every few seconds
+_NUMERIC["DISCO_GC_AFTER"] = float
 
 
 def register_defaults(defaults: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 from typing import Any
 
@@ -48,7 +49,6 @@ def set_mem_limit(limit: Any) -> int:
     """Cap this process's address space (RLIMIT_AS, soft and hard) at ``limit``
     (:func:`parse_mem_limit`); a cap already lower is kept. Returns the new soft limit in
     bytes, or -1 when unlimited (a limit of 0 changes nothing)."""
-    import resource
     value = parse_mem_limit(limit)
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if value > 0:

@@ -115,8 +115,8 @@ def running_cluster(hosts: list[tuple[str, int]] | None = None,
                     extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
     home = tempfile.mkdtemp(prefix="disco-test-")
     cluster = Cluster(home, free_port(), hosts, extra_env)
-    cluster.start()
     try:
+        cluster.start()  # inside: a start that fails still restores the environment
         yield cluster
     finally:
         cluster.stop()

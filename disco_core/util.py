@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import inspect
 import itertools
 import os
 import random
 import socket
+import tempfile
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import DiscoError
@@ -327,9 +329,6 @@ def dsorted(iterable: Iterable, buffer_size: float = 1e6, tempdir: str = ".") ->
     """The items of ``iterable`` in sorted order (stable), holding at most ``buffer_size``
     items in memory: each full buffer is sorted and spilled to an anonymous temporary file
     in ``tempdir`` (in the record format), and the runs are merged as they are read."""
-    import heapq
-    import tempfile
-
     from .records import RecordWriter, read_records
     size = int(buffer_size)
     if size < 1:

@@ -17,10 +17,13 @@ def disco(*args):
                           capture_output=True, text=True).stdout.strip()
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no access log line amid the job's progress
+        pass
+
+
 def main():
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
-                                directory=os.path.join(HERE, "data"))
-    handler.log_message = lambda *a: None
+    handler = functools.partial(QuietHandler, directory=os.path.join(HERE, "data"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 8900), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     started = "running" not in disco("status")

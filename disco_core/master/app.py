@@ -35,6 +35,8 @@ log = logging.getLogger("disco.master")
 MAX_REQUEST = (1 << 30) + 1
 # Seconds a submitted job may take to set up (check its pack, read its inputs' indexes).
 SETUP_TIMEOUT = 60.0
+#: How long the master remembers a purged job for the nodes' data GC (seconds).
+PURGED_MEMORY = 24 * 3600.0
 
 
 def load_secret(path: str) -> str:
@@ -61,6 +63,7 @@ class Master:
         self.root = s["DISCO_MASTER_ROOT"]
         self.version = __version__
         self.jobs: dict[str, Job] = {}
+        self.purged: dict[str, float] = {}
         self.waiters: list[asyncio.Future] = []
         self.max_failure_rate = int(s["DISCO_MAX_FAILURE_RATE"])
         self.accept_new_jobs = 1
@@ -197,6 +200,9 @@ class Master:
     # -- node reports -------------------------------------------------------------------
     def on_node_message(self, host: str, msg: dict) -> None:
         op = msg.get("op")
+        if op == "gc_query":
+            self.nodes.send(host, {"op": "gc_jobs", **self.gc_jobs()})
+            return
         if op == "events":
             for jobname, ev_host, text in msg.get("events", []):
                 job = self.jobs.get(jobname)
@@ -357,14 +363,31 @@ class Master:
     def kill(self, name: str) -> None:
         self.get_job(name).kill()
 
-    def purge(self, name: str) -> None:
+    def clean(self, name: str) -> None:
+        """Forget a job: kill it if active, delete its master-side directory. Its data stays
+        on the nodes until their GC deletes it (after ``DISCO_GC_AFTER``)."""
         job = self.jobs.get(name)
         if job is not None:
             job.kill()
             job.events.close()
             del self.jobs[name]
         shutil.rmtree(self.job_dir(name), ignore_errors=True)
+
+    def purge(self, name: str) -> None:
+        """:meth:`clean`, and delete the job's data on every node: now on the connected ones,
+        on their next GC pass (at the latest when they reconnect) on the others."""
+        self.clean(name)
+        self.purged[name] = time.time()
         self.nodes.broadcast({"op": "purge", "job": name})
+
+    def gc_jobs(self) -> dict[str, list[str]]:
+        """What a node's data GC must know: the active jobs (never touched) and the jobs
+        purged in the last :data:`PURGED_MEMORY` seconds (deleted)."""
+        cutoff = time.time() - PURGED_MEMORY
+        for name in [n for n, when in self.purged.items() if when < cutoff]:
+            del self.purged[name]
+        return {"active": sorted(n for n, job in self.jobs.items() if job.status == "active"),
+                "purged": sorted(self.purged)}
 
     async def wait_any(self, names: list[str], timeout: float) -> None:
         if not any(self.jobs.get(n) is not None and self.jobs[n].status == "active"

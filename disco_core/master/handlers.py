@@ -246,6 +246,8 @@ class CtrlHandler(APIHandler):
             if op == "kill_job":
                 self.job(body)
                 m.kill(body)
+            elif op == "clean_job":
+                m.clean(body)
             else:
                 m.purge(body)
             self.reply("")

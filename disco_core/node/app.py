@@ -26,6 +26,7 @@ import tornado.websocket
 from ..dataserver import data_routes
 from ..plugins import get_host
 from ..settings import DiscoSettings
+from .gc import DataGC
 from .jobhome import JobHomes
 from .runner import TaskRun
 
@@ -121,6 +122,8 @@ class Node:
         self.outbox: list[dict] = []
         self.stop_event = asyncio.Event()
         self._base_env: dict[str, str] | None = None
+        self.gc = DataGC(self.jobhomes.root, self.settings, self.ask_gc,
+                         lambda: {job for job, _taskid in self.tasks})
 
     # -- environment --------------------------------------------------------------------
     def worker_env(self, jobenvs: dict) -> dict[str, str]:
@@ -147,6 +150,7 @@ class Node:
             app = tornado.web.Application(rules)
             app.listen(int(s["DISCO_PORT"]), address=self.host if self.host != "localhost"
                        else "127.0.0.1")
+        self.gc.start()
 
     async def run(self) -> None:
         await self.start()
@@ -156,6 +160,7 @@ class Node:
         self.shutdown()
 
     def shutdown(self) -> None:
+        self.gc.stop()
         for run in list(self.tasks.values()):
             run.kill()
         if self.forkserver is not None:
@@ -183,6 +188,7 @@ class Node:
             delay = 0.1
             self.conn.protocol.stream.set_nodelay(True)  # no Nagle delay on small reports
             self.flush()
+            self.ask_gc()  # jobs purged while this node was away lose their data now
             while True:
                 msg = await self.conn.read_message()
                 if msg is None:
@@ -224,8 +230,25 @@ class Node:
                     run.kill()
                     del self.tasks[key]
             self.jobhomes.purge(msg["job"])
+        elif op == "gc_jobs":
+            asyncio.ensure_future(self.collect_garbage(msg))
         elif op == "stop":
             self.stop_event.set()
+
+    # -- job data GC --------------------------------------------------------------------
+    def ask_gc(self) -> bool:
+        """Ask the master which jobs are active and purged; its answer starts a GC pass."""
+        if self.conn is None:
+            return False
+        try:
+            self.conn.write_message(json.dumps({"op": "gc_query"}))
+        except tornado.websocket.WebSocketClosedError:
+            return False
+        return True
+
+    async def collect_garbage(self, msg: dict) -> None:
+        for job in await self.gc.answer(msg):
+            self.jobhomes.forget(job)
 
     # -- reporting ----------------------------------------------------------------------
     def event(self, job: str, text: str) -> None:

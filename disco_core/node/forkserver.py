@@ -10,8 +10,9 @@ Request ``{"id", "cwd", "env", "entry": "module:function", "nice"}`` + two fds
 ``{"exited": pid, "status": code}`` (negative: killed by that signal).
 
 A forked child runs exactly what the job's launcher script would run, in the same
-environment (cwd = job home, the task's environment, ``lib/`` first on ``sys.path``,
-``nice``; the worker caps its own memory), and its stdin/stdout/stderr are the given pipes.
+environment (cwd = job home, the task's environment, ``nice``; the worker puts ``lib/``
+first on ``sys.path`` and caps its own memory), and its stdin/stdout/stderr are the given
+pipes.
 """
 from __future__ import annotations
 
@@ -29,22 +30,8 @@ MAX_REQUEST = 1 << 20
 
 def preload() -> None:
     """Import what every Python task needs, before any fork."""
-    import cloudpickle  # noqa: F401
-    import zstandard  # noqa: F401
-
-    import disco_core.records  # noqa: F401
-    import disco_core.worker  # noqa: F401
-    import disco_core.worker.classic  # noqa: F401
-    from disco_core.plugins import get_host
-    host = get_host()
-    for kind in ("scheme", "reader", "writer"):
-        for name in host.names(kind):
-            if kind == "scheme" and name not in ("file", "disco", "dir", "raw", "http", "https"):
-                continue
-            try:
-                host.driver(kind, name)
-            except Exception:
-                pass  # reported when a task uses it
+    from disco_core.worker.jobpath import preload
+    preload()
 
 
 def child(request: dict, fds: list[int], sock: socket.socket, wake_r: int) -> None:

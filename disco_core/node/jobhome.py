@@ -72,7 +72,11 @@ class JobHomes:
         with open(os.path.join(home, ".jobhome")) as f:
             return json.load(f)
 
-    def purge(self, job: str) -> None:
+    def forget(self, job: str) -> None:
+        """Drop what this node remembers of a job whose home is gone."""
         self.jobdicts.pop(job, None)
         self.locks.pop(job, None)
+
+    def purge(self, job: str) -> None:
+        self.forget(job)
         shutil.rmtree(self.path(job), ignore_errors=True)

@@ -18,14 +18,24 @@ functions do not load, the Python versions differ) sends ``FATAL`` and ends the 
 """
 from __future__ import annotations
 
+# Standard modules are imported here, not where they are used: a task puts the job's lib/
+# first on sys.path (see .jobpath), where a user module may be named like one of them.
+# (cProfile is the exception: the client imports this module from folders holding the FAQ's
+# profile.py; a task has it preloaded.)
 import importlib
 import io
 import json
+import marshal
 import os
+import pickle
+import shutil
 import sys
 import traceback
 import zipfile
+from collections import defaultdict
 from typing import Any, Iterable
+
+import cloudpickle  # noqa: F401  (registers the reducers job pickles use)
 
 from .. import jobpack as jp
 from ..errors import DataError, DiscoError
@@ -40,7 +50,8 @@ LAUNCHER_MARK = "# disco-python-worker"
 LAUNCHER_SOURCE = """#!/usr/bin/env python3
 %s: the Python worker; nodes may fork it from a warm interpreter instead of running this.
 import os, sys
-sys.path.insert(0, os.path.join(os.getcwd(), "lib"))
+lib = os.path.join(os.getcwd(), "lib")  # the job's modules: first on the path once the worker
+sys.path[:] = [p for p in sys.path if os.path.abspath(p) != lib]  # has imported its own
 from disco_core.worker import main
 main()
 """ % LAUNCHER_MARK
@@ -343,7 +354,6 @@ class Worker(dict):
         """``{label: [replica URLs, ...]}`` of the inputs: an index input contributes each
         file it lists (for its label, or every label for ``"all"``) under that file's label,
         a data input its replicas under its own label."""
-        from collections import defaultdict
         label_map: dict[Any, list[list[str]]] = defaultdict(list)
         for label, source in self.sources(inputs, task):
             label_map[label].append([source] if isinstance(source, str) else list(source.urls))
@@ -390,7 +400,6 @@ class Worker(dict):
         record files concatenate). ``replicas`` is a list of inputs, each a list of replica
         URLs (or one URL), as :meth:`labelled_input_map` gives them; a replica that fails
         is left for the next. Returns the file's path and size."""
-        import shutil
         from .dataio import AtomicFile, open_url
         label = check_label(output_label)
         path = task.output_path(label)
@@ -472,6 +481,8 @@ class Worker(dict):
         WORKER, TASK, the job's worker's :meth:`start`, DONE; ERROR (the master retries the
         task) or FATAL (the job ends) when it fails. The process exits at the end."""
         global _active_task
+        from .jobpath import job_modules_first
+        job_modules_first(os.path.join(os.getcwd(), "lib"))
         proto = WorkerProtocol(0, 2)
         proto.hello()
         writer = MessageWriter(proto)
@@ -506,7 +517,6 @@ class Worker(dict):
 
     def save_profile(self, prof: Any) -> None:
         """Store the task's profile with the master (``Disco.profile_stats``)."""
-        import marshal
         from ..client.comm import request
         prof.create_stats()
         key = "profile-%s" % self.task.uid.replace(":", "_")
@@ -552,8 +562,6 @@ def load_job(jobfile: str) -> tuple[dict, Any, dict]:
     if want and want != have:
         raise FatalError("the job was built with Python %s but this node runs Python %s: "
                          "run the client with Python %s" % (want, have, have))
-    import cloudpickle  # noqa: F401  (registers reducers used by the pickle)
-    import pickle
     try:
         job, jobargs = pickle.loads(data)
     except Exception as exc:

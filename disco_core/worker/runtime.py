@@ -5,6 +5,11 @@ out-of-band values ``put(key, value)`` / ``get(key)``, stored
 with the master and read by ``Disco.oob_get`` / ``oob_list`` (or ``disco oob``)."""
 from __future__ import annotations
 
+# standard modules at import time, before a job's lib/ (which may shadow them) is on the path
+import builtins
+import importlib
+import re
+import sys
 from typing import Any
 
 from ..errors import DiscoError
@@ -62,9 +67,6 @@ def helper_globals() -> dict[str, Any]:
     the helpers of ``disco.worker.classic.func`` and ``disco.worker.task_io``
     (``chain_reader``, ``kvgroup``-free stream functions, ``sum_combiner``, ...). Names
     of builtins are left out, so a job's ``map(...)`` stays Python's."""
-    import builtins
-    import re
-
     from . import func, task_io
     values: dict[str, Any] = {"re": re}
     for module in (task_io, func):
@@ -84,7 +86,6 @@ def bind_modules(modules: list) -> dict[str, Any]:
     """``{global name: module}`` for ``[name, strict]`` pairs: each module imported and
     bound under its top-level name. A strict one that does not import fails the task;
     one found automatically is skipped then."""
-    import importlib
     values: dict[str, Any] = {}
     for name, strict in modules:
         try:
@@ -96,7 +97,6 @@ def bind_modules(modules: list) -> dict[str, Any]:
                                  "required_modules to ship its source"
                                  % (name, type(exc).__name__, exc)) from None
             continue
-        import sys
         top = name.split(".")[0]
         values[top] = sys.modules[top]
     return values

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+import cloudpickle
+
 from ..errors import DiscoError
 from ..jobpack import hexhash
 
@@ -24,7 +26,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 def jobdata(*objs: Any) -> bytes:
     """The job data of a job pack: ``objs`` pickled with cloudpickle (a job's ``(job,
     jobargs)``, as the worker pickles them), so functions defined anywhere travel."""
-    import cloudpickle
     return cloudpickle.dumps(objs, protocol=5)
 
 
