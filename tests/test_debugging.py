@@ -2,6 +2,7 @@
 ``disco debug`` / ``Disco.debug`` replaying one task in this process."""
 import importlib
 import inspect
+import io
 import json
 import re
 import time
@@ -168,6 +169,17 @@ def test_job_error_names_task_input_host_and_the_users_frame(disco_cluster, http
     assert "disco_core/worker/classic.py" in verbose and ", in bad_map" in verbose
 
 
+def test_wait_show_prints_the_users_frames(disco_cluster, http_server, job_module, capsys):
+    good, bad = two_inputs(http_server)
+    job = Job().run(input=[bad], map=job_module[0].bad_map)
+    with pytest.raises(JobError):
+        job.wait(show="nocolor", poll_interval=0.2, timeout=120)
+    shown = capsys.readouterr().err
+    assert "WARNING: [map:0] Traceback (most recent call last):" in shown
+    assert ", line %d, in bad_map\n" % RAISE_LINE in shown
+    assert "disco_core" not in shown
+
+
 def test_source_lines_of_main_functions_come_from_the_client(disco_cluster, http_server,
                                                              tmp_path, monkeypatch):
     """A function of the user's ``__main__`` travels by value: its file is the client's
@@ -241,6 +253,18 @@ def test_debug_replays_the_failed_map_with_the_same_exception(disco_cluster, htt
     assert sorted(ok.records()) == [("a", 1), ("b", 1), ("c", 1)]
 
 
+def test_debug_reads_the_next_replica_when_one_fails(disco_cluster, http_server):
+    missing = http_server.url("gone.txt")
+    there = http_server.add("there.txt", "x y x\n")
+    job = Job().run(input=[[missing, there]], map=lambda line, params: [(w, 1)
+                                                                        for w in line.split()])
+    results = sorted(result_iterator(job.wait()))
+    replay = job.debug("map:0")
+    assert replay.ok, replay.traceback
+    assert sorted(replay.records()) == results == [("x", 1), ("x", 1), ("y", 1)]
+    assert job.taskinfo("map:0")["inputs"] == [[0, [missing, there]]]
+
+
 def test_debug_of_a_successful_reduce_gives_the_jobs_records(disco_cluster, http_server):
     from disco.worker.classic.func import sum_reduce
     a = http_server.add("a.txt", "the cat the\n")
@@ -290,6 +314,31 @@ def test_debug_of_a_pipeline_task(disco_cluster):
     assert replayed and set(replayed) <= set(every)
     words = Disco().debug(job.name, "words:1")
     assert sorted(words.records()) == [("bb", 1), ("ccc", 1)]
+
+
+def picky_count(interface, state, label, inp):
+    for word, n in inp:
+        if word == "ccc":
+            raise RuntimeError("no ccc please")  # PIPELINE RAISES
+        interface.output(label).add(word, n)
+
+
+def test_pdb_from_python_in_a_failing_pipeline_stage(disco_cluster):
+    job = Job(worker=PipelineWorker([("split", Stage("words", process=split_words)),
+                                     ("group_all", Stage("total", process=picky_count,
+                                                         combine=True))]))
+    job.run(input=["raw://a bb a", "raw://bb ccc"])
+    assert wait_dead(disco_cluster.disco, job.name) == "dead"
+    out = io.StringIO()
+    replay = job.debug(pdb=True, stdin=io.StringIO("p label\nc\np word\nq\n"), stdout=out)
+    text = out.getvalue()
+    assert replay.task.startswith("total:") and isinstance(replay.error, RuntimeError)
+    assert "Stopping in picky_count" in text
+    before, _, after = text.partition("Post mortem")
+    assert "(Pdb) 0\n" in before                      # p label, at the stage's start
+    assert "(Pdb) 'ccc'\n" in after                   # p word, where it raised
+    line = line_of(picky_count, "PIPELINE RAISES")
+    assert 'test_debugging.py", line %d, in picky_count\n' % line in replay.traceback
 
 
 def test_debug_under_pdb_stops_in_the_users_map(disco_cluster, http_server, job_module):
