@@ -4,7 +4,9 @@ import importlib
 import inspect
 import io
 import json
+import os
 import re
+import sys
 import time
 
 import pytest
@@ -12,7 +14,10 @@ import pytest
 from disco.core import Disco, Job, result_iterator
 from disco.error import DiscoError, JobError
 from disco.worker.pipeline.worker import Stage, Worker as PipelineWorker
+from disco_core.client.debug import LocalNode
+from disco_core.errors import ProtocolError
 from disco_core.tracebacks import is_framework_file, user_events, user_traceback
+from disco_core.worker import Worker
 
 MODULE = '''\
 def bad_map(entry, params):
@@ -218,9 +223,33 @@ def test_reduce_from_the_tests_own_module(disco_cluster, http_server):
     assert "test_debugging.py\", line %d, in fails_in_reduce\n" % line in str(err)
     assert 'raise KeyError("no total for %s" % key)' in str(err)
     assert "disco_core" not in str(err)
+    for flags, framework in (((), False), (("-v",), True)):
+        shown = disco_cluster.cli(*flags, "events", job.name).stdout
+        warnings = [json.loads(w)[2] for w in shown.splitlines() if "WARNING: [reduce:" in w]
+        assert warnings and all('", line %d, in fails_in_reduce\n' % line in w
+                                for w in warnings)
+        assert any("disco_core/worker" in w for w in warnings) == framework
 
 
 # -- disco debug ----------------------------------------------------------------------------
+
+def test_local_node_answers_the_workers_requests_from_the_task():
+    node = LocalNode([[0, ["http://a/1", "http://b/1"]], [3, ["raw://x"]]])
+    worker = Worker()
+    worker.proto = node
+    inputs = worker.get_inputs()
+    assert [(i.id, i.label, i.urls) for i in inputs] == [
+        (0, 0, ["http://a/1", "http://b/1"]), (1, 3, ["raw://x"])]
+    assert worker.get_input(1).urls == ["raw://x"]
+    assert [i.id for i in worker.get_inputs(exclude=[0])] == [1]
+    assert worker.input_failed(0, [0]) == [(1, "http://b/1")]
+    assert worker.input_failed(0, [1]) == []          # FAIL: no replica left
+    assert worker.send("MSG", "hello") == "ok" and node.messages == ["hello"]
+    worker.send("OUTPUT", [2, "out/file", 10])
+    assert node.outputs == [(2, "out/file", 10)]
+    with pytest.raises(ProtocolError):
+        worker.send("NO_SUCH_MESSAGE", "")
+
 
 def test_debug_replays_the_failed_map_with_the_same_exception(disco_cluster, http_server,
                                                               job_module, tmp_path):
@@ -378,3 +407,14 @@ def test_debug_names_unknown_jobs_and_tasks(disco_cluster, http_server):
     assert (info["task"], info["state"], info["hosts"]) == ("map:0", "done", ["localhost"])
     assert info["inputs"] == [[0, [url]]] and info["error"] is None
 
+
+def test_debug_says_it_replays_python_jobs_only(disco_cluster, monkeypatch):
+    contrib = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "contrib", "sh-worker")
+    monkeypatch.setattr(sys, "path", [contrib] + sys.path)
+    import shworker
+    name = shworker.submit_upper(["raw://hello"], disco=disco_cluster.disco)
+    disco_cluster.disco.wait(name, timeout=60)
+    with pytest.raises(DiscoError) as info:
+        Disco().debug(name, "map:0")
+    assert "job %s runs the worker 'upper.sh', not the Python worker" % name in str(info.value)

@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from ..errors import ProtocolError
+from ..errors import DiscoError, ProtocolError
 
 
 class LocalNode:
@@ -178,6 +178,7 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
     import io
     with zipfile.ZipFile(io.BytesIO(pack.jobhome)) as z:
         z.extractall(workdir)
+    _check_python_worker(jobname, pack.jobdict.get("worker", ""), workdir)
     lib = os.path.join(workdir, "lib")
     added = os.path.isdir(lib) and lib not in sys.path
     if added:
@@ -219,6 +220,14 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
         if added:
             sys.path.remove(lib)
     return result
+
+
+def _check_python_worker(jobname: str, worker: str, jobhome: str) -> None:
+    from ..node.runner import python_worker_entry
+    if python_worker_entry(os.path.join(jobhome, worker)) is None:
+        raise DiscoError("job %s runs the worker %r, not the Python worker: only tasks of "
+                         "Python jobs can be replayed here (its events show what its tasks "
+                         "said: disco events %s)" % (jobname, worker, jobname))
 
 
 def _record_error(result: Replay, exc: BaseException, worker: Any) -> None:
