@@ -387,6 +387,15 @@ def test_debug_under_pdb_stops_in_the_users_map(disco_cluster, http_server, job_
     assert "'boom here\\n'" in rest.split("Post mortem")[1]  # `p entry` where it raised
 
 
+def test_a_killed_job_has_no_failed_task(disco_cluster):
+    job = Job().run(input=["raw://x"], map=lambda line, params: time.sleep(60) or [])
+    time.sleep(0.5)
+    job.kill()
+    with pytest.raises(JobError) as info:
+        job.wait(timeout=60)
+    assert info.value.task is None and "Job killed" in info.value.details
+
+
 def test_debug_names_unknown_jobs_and_tasks(disco_cluster, http_server):
     url = http_server.add("fine.txt", "all good\n")
     job = Job().run(input=[url], map=lambda line, params: [(line, 1)])

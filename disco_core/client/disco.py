@@ -164,7 +164,7 @@ class Disco:
             return JobError(name, message, details)
         try:
             info = self.taskinfo(name)
-        except (CommError, ValueError):
+        except (DiscoError, ValueError):  # no task failed: killed, or a master without it
             return JobError(name, message, details)
         error = info.get("error") or {}
         text = error.get("message", "")
