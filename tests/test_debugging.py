@@ -29,6 +29,15 @@ def bad_map(entry, params):
 RAISE_LINE = 3  # the line of MODULE that raises
 
 
+@pytest.fixture(autouse=True)
+def replays_in_tmp_path(tmp_path, monkeypatch):
+    """Replays without a folder of their own make one in the test's temporary folder (this
+    process and the ``disco`` commands it runs)."""
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+
 @pytest.fixture
 def job_module(tmp_path, monkeypatch):
     """A module file of job functions, imported the way a user's own module is."""
@@ -276,6 +285,9 @@ def test_debug_replays_the_failed_map_with_the_same_exception(disco_cluster, htt
     assert ", line %d, in bad_map\n" % RAISE_LINE in proc.stdout
     assert "ValueError: cannot map 'boom here\\n'" in proc.stdout
     assert "disco_core" not in proc.stdout.split("The task raised:")[1]
+    folder = re.search(r"\) in (\S+)\n", proc.stdout).group(1)
+    assert folder.startswith(str(tmp_path / "disco-debug-map-1-"))
+    assert os.path.isfile(os.path.join(folder, "jobfile"))
 
     ok = Disco().debug(job.name, "map:0")
     assert ok.ok and ok.task == "map:0"
