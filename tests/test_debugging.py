@@ -306,6 +306,18 @@ def test_debug_reads_the_next_replica_when_one_fails(disco_cluster, http_server)
     assert job.taskinfo("map:0")["inputs"] == [[0, [missing, there]]]
 
 
+def map_with_task(line, params):
+    yield Task.taskid, line  # noqa: F821  (a global the worker gives job functions)
+
+
+def test_replays_in_one_process_each_see_their_own_task(disco_cluster):
+    job = Job().run(input=["raw://zero", "raw://one"], map=map_with_task)
+    assert sorted(result_iterator(job.wait())) == [(0, "zero"), (1, "one")]
+    assert list(job.debug("map:1").records()) == [(1, "one")]
+    assert list(job.debug("map:0").records()) == [(0, "zero")]
+    assert "Task" not in globals()  # the module is left as it was
+
+
 def test_debug_of_a_successful_reduce_gives_the_jobs_records(disco_cluster, http_server):
     from disco.worker.classic.func import sum_reduce
     a = http_server.add("a.txt", "the cat the\n")

@@ -21,6 +21,7 @@ environment variables (``jobenvs``) are not applied to this process.
 from __future__ import annotations
 
 import bdb
+import io
 import os
 import sys
 import tempfile
@@ -165,7 +166,8 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
     from ..jobpack import JobPack
     from ..worker.task import Task
     info = disco.taskinfo(jobname, task)
-    raw = disco.request("/disco/ctrl/parameters?name=%s" % jobname, as_bytes=True)
+    from urllib.parse import quote
+    raw = disco.request("/disco/ctrl/parameters?name=%s" % quote(jobname), as_bytes=True)
     pack = JobPack.loads(raw)
     key = info["task"]
     if workdir is None:
@@ -175,7 +177,6 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
     jobfile = os.path.join(workdir, "jobfile")
     with open(jobfile, "wb") as f:
         f.write(raw)
-    import io
     with zipfile.ZipFile(io.BytesIO(pack.jobhome)) as z:
         z.extractall(workdir)
     _check_python_worker(jobname, pack.jobdict.get("worker", ""), workdir)
@@ -216,6 +217,8 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
         result.outputs = [(label, os.path.join(workdir, rel), size)
                           for label, rel, size in node.outputs]
     finally:
+        from ..worker.runtime import uninject
+        uninject()
         worker_module._active_task = previous
         if added:
             sys.path.remove(lib)
@@ -223,8 +226,13 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
 
 
 def _check_python_worker(jobname: str, worker: str, jobhome: str) -> None:
-    from ..node.runner import python_worker_entry
-    if python_worker_entry(os.path.join(jobhome, worker)) is None:
+    from ..worker import LAUNCHER_MARK
+    try:
+        with open(os.path.join(jobhome, worker), "rb") as f:
+            python = LAUNCHER_MARK.encode() in f.read(256)
+    except OSError:
+        python = False
+    if not python:
         raise DiscoError("job %s runs the worker %r, not the Python worker: only tasks of "
                          "Python jobs can be replayed here (its events show what its tasks "
                          "said: disco events %s)" % (jobname, worker, jobname))

@@ -54,8 +54,12 @@ NAMES = ("this_name", "this_host", "this_master", "this_partition", "this_inputs
          "Task")
 
 
+_injected: list[tuple[dict, str]] = []
+
+
 def inject(functions: list[Any], inputs: list[str]) -> None:
-    """Give job functions these names as globals, unless they define their own."""
+    """Give job functions these names as globals, unless they define their own
+    (:func:`uninject` takes them back)."""
     _inputs[:] = inputs
     values = {name: globals()[name] for name in NAMES if name != "Task"}
     values["Task"] = _task()
@@ -69,4 +73,15 @@ def inject(functions: list[Any], inputs: list[str]) -> None:
         glob = getattr(fn, "__globals__", None)
         if isinstance(glob, dict):
             for name, value in values.items():
-                glob.setdefault(name, value)
+                if name not in glob:
+                    glob[name] = value
+                    _injected.append((glob, name))
+
+
+def uninject() -> None:
+    """Remove the globals :func:`inject` gave (a task run in a process that goes on, as
+    ``disco debug`` runs one, leaves the job's modules as they were)."""
+    while _injected:
+        glob, name = _injected.pop()
+        glob.pop(name, None)
+    _inputs[:] = []
