@@ -145,21 +145,25 @@ class Disco:
         ``verbose`` (None: ``DISCO_DEBUG=trace``), with source lines from this machine's
         files where the node had none (:mod:`disco_core.tracebacks`)."""
         from ..tracebacks import debug_setting, user_traceback
+        if verbose is None:
+            verbose = debug_setting(self.settings)
+        return user_traceback(self._status_text(name, status), verbose=verbose)
+
+    def _status_text(self, name: str, status: str) -> str:
         try:
             reason = self.jobinfo(name).get("reason", "")
         except CommError:
             reason = ""
-        if verbose is None:
-            verbose = debug_setting(self.settings)
-        text = "Status %s%s" % (status, ": %s" % reason if reason else "")
-        return user_traceback(text, verbose=verbose)
+        return "Status %s%s" % (status, ": %s" % reason if reason else "")
 
     def job_error(self, name: str, status: str) -> JobError:
         """The :class:`JobError` of a job that ended with ``status``: the reason, and the
         failed task (its name, host, inputs and error) when one ended the job."""
         from ..tracebacks import debug_setting, user_traceback
-        message = self.failure_reason(name, status)
-        details = self.failure_reason(name, status, verbose=True)
+        verbose = debug_setting(self.settings)
+        text = self._status_text(name, status)
+        message = user_traceback(text, verbose=verbose)
+        details = user_traceback(text, verbose=True)
         if status != "dead":
             return JobError(name, message, details)
         try:
@@ -173,8 +177,7 @@ class Disco:
         return JobError(name, message, details, task=info.get("task"),
                         host=error.get("host") or info.get("host"),
                         input=reading.group(1) if reading else (inputs[0] if inputs else None),
-                        inputs=inputs,
-                        traceback=user_traceback(text, verbose=debug_setting(self.settings)))
+                        inputs=inputs, traceback=user_traceback(text, verbose=verbose))
 
     def taskinfo(self, jobname: Any, task: str | None = None) -> dict:
         """What the master knows about one task of a job (``task`` as ``stage:id``; None:
