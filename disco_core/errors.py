@@ -8,11 +8,28 @@ class DiscoError(Exception):
 
 
 class JobError(DiscoError):
-    """A job failed; ``str()`` is ``Job <name> failed: <message>``."""
+    """A job failed; ``str()`` is ``Job <name> failed: <message>``.
 
-    def __init__(self, job: object, message: str) -> None:
+    When a task's failure ended the job, ``task`` (``"map:3"``), ``host``, ``input`` (the
+    input URL it was reading, else its first) and ``inputs`` (every input's first URL) say
+    where, ``traceback`` is the error the task sent reduced to the job's own frames, and
+    ``details`` is the message with every frame of the framework too
+    (:mod:`disco_core.tracebacks`); ``message`` is the short form unless
+    ``DISCO_DEBUG=trace``. The other attributes are None (``details`` is ``message``)
+    for a job that failed otherwise (killed, a timeout).
+    """
+
+    def __init__(self, job: object, message: str, details: str | None = None,
+                 task: str | None = None, host: str | None = None, input: str | None = None,
+                 inputs: list[str] | None = None, traceback: str | None = None) -> None:
         self.job = getattr(job, "name", job)
         self.message = message
+        self.details = message if details is None else details
+        self.task = task
+        self.host = host
+        self.input = input
+        self.inputs = inputs
+        self.traceback = traceback
         super().__init__(job, message)
 
     def __str__(self) -> str:

@@ -20,6 +20,7 @@ import pytest
 from disco.core import Job, result_iterator
 from disco.error import DiscoError, JobError
 from disco_core.jobpack import JobPack
+from disco_core.tracebacks import user_traceback
 
 
 def words(line, params):
@@ -121,7 +122,8 @@ def assert_failed_after_retries(cluster, job, text, task="map:0"):
     assert sum(e.startswith("WARNING: [%s]" % task) for e in events) >= 4
     assert any(e.startswith("ERROR: Task %s failed 4 times" % task) for e in events)
     info = cluster.disco.jobinfo(job.name)
-    assert info["active"] == "dead" and info["reason"] in text
+    # the master's reason, its tracebacks reduced to the job's own frames
+    assert info["active"] == "dead" and user_traceback(info["reason"]) in text
     return events
 
 

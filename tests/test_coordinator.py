@@ -334,3 +334,31 @@ def test_event_log_is_written_to_disk(actions, job_of, tmp_path):
     done(job, task)
     raw = job.events.raw().decode()
     assert "New job initialized!" in raw and "READY: Job done in" in raw
+
+
+def test_task_descriptions_and_the_first_failed_task(actions, job_of):
+    job = job_of(pipeline=MAP_REDUCE, inputs=["raw://a", ["disco://h1/x", "disco://h2/x"]])
+    job.start()
+    first, second = actions.tasks("queue")
+    with pytest.raises(KeyError) as info:
+        job.find_task()
+    assert "no task of job Test@0:0:0 has failed: name one (map:0, map:1)" in str(info.value)
+    run(job, second, "h1")
+    fail(job, second, "Traceback ...\nValueError: x")
+    job.requeue(second)
+    run(job, second, "h2")
+    done(job, second, index("h2", [(0, 3)], "m1"))
+    assert job.find_task() is second  # it failed once, though it is done now
+    described = job.find_task("map:1").info()
+    assert described["hosts"] == ["h1", "h2"] and described["state"] == "done"
+    assert described["error"] == {"kind": "error", "host": "h1",
+                                  "message": "Traceback ...\nValueError: x"}
+    assert described["inputs"] == [[0, ["disco://h1/x", "disco://h2/x"]]]
+    assert described["group"] == [0, "h1"] or described["group"] == [0, "h2"]
+    run(job, first, "h3")
+    fail(job, first, "fatal one", kind="fatal")
+    assert job.status == "dead" and job.find_task() is first  # the one that ended the job
+    for bad in ("map:7", "reduce:0", "map", "x:y"):
+        with pytest.raises(KeyError) as info:
+            job.find_task(bad)
+        assert "job Test@0:0:0 has no task %r" % bad in str(info.value)

@@ -93,8 +93,12 @@ def results(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def events(args: argparse.Namespace, ctx: Context) -> int:
+    """The event log, tracebacks in it reduced to the job's own frames (every frame with
+    ``-v`` or ``DISCO_DEBUG=trace``), source lines filled in from this machine's files."""
+    from ..tracebacks import debug_setting, user_events
     data = ctx.disco.rawevents(ctx.jobname(args.job), args.offset)
-    sys.stdout.write(data.decode("utf-8", "replace"))
+    verbose = getattr(args, "verbose", False) or debug_setting(ctx.settings)
+    sys.stdout.write(user_events(data.decode("utf-8", "replace"), verbose=verbose))
     return 0
 
 

@@ -157,16 +157,74 @@ class Disco:
                     self.purge(name)
                 return results
             if status != "active":
-                raise JobError(name, self.failure_reason(name, status))
+                raise self.job_error(name, status)
             if timeout is not None and time.time() - start > timeout:
                 raise JobError(name, "Timeout")
 
-    def failure_reason(self, name: str, status: str) -> str:
+    def failure_reason(self, name: str, status: str, verbose: bool | None = None) -> str:
+        """``Status <status>: <why>``, tracebacks reduced to the job's own frames unless
+        ``verbose`` (None: ``DISCO_DEBUG=trace``), with source lines from this machine's
+        files where the node had none (:mod:`disco_core.tracebacks`)."""
+        from ..tracebacks import debug_setting, user_traceback
+        if verbose is None:
+            verbose = debug_setting(self.settings)
+        return user_traceback(self._status_text(name, status), verbose=verbose)
+
+    def _status_text(self, name: str, status: str) -> str:
         try:
             reason = self.jobinfo(name).get("reason", "")
         except CommError:
             reason = ""
         return "Status %s%s" % (status, ": %s" % reason if reason else "")
+
+    def job_error(self, name: str, status: str) -> JobError:
+        """The :class:`JobError` of a job that ended with ``status``: the reason, and the
+        failed task (its name, host, inputs and error) when one ended the job."""
+        from ..tracebacks import debug_setting, user_traceback
+        verbose = debug_setting(self.settings)
+        text = self._status_text(name, status)
+        message = user_traceback(text, verbose=verbose)
+        details = user_traceback(text, verbose=True)
+        if status != "dead":
+            return JobError(name, message, details)
+        try:
+            info = self.taskinfo(name)
+        except (DiscoError, ValueError):  # no task failed: killed, or a master without it
+            return JobError(name, message, details)
+        error = info.get("error") or {}
+        text = error.get("message", "")
+        inputs = [urls[0] for _label, urls in info.get("inputs", []) if urls]
+        reading = re.search(r"\(while reading input (\S+)\)\s*$", text)
+        return JobError(name, message, details, task=info.get("task"),
+                        host=error.get("host") or info.get("host"),
+                        input=reading.group(1) if reading else (inputs[0] if inputs else None),
+                        inputs=inputs, traceback=user_traceback(text, verbose=verbose))
+
+    def taskinfo(self, jobname: Any, task: str | None = None) -> dict:
+        """What the master knows about one task of a job (``task`` as ``stage:id``; None:
+        the task whose failure ended the job, else the first that failed): its stage,
+        grouping, group, inputs, the hosts it ran on, its state and its last error."""
+        from urllib.parse import quote
+        url = "/disco/ctrl/taskinfo?name=%s" % quote(_name(jobname))
+        if task:
+            url += "&task=%s" % quote(task)
+        try:
+            return self._json(url)
+        except CommError as exc:
+            if exc.code == 404:
+                raise DiscoError(exc.msg) from None
+            raise
+
+    def debug(self, jobname: Any, task: str | None = None, pdb: bool = False,
+              workdir: str | None = None, stdin: Any = None, stdout: Any = None) -> Any:
+        """Run one task of a finished or failed job again in this process, on its inputs,
+        with the job's functions and params (``disco debug``); a
+        :class:`~disco_core.client.debug.Replay` says what it produced or raised. ``task``
+        is ``stage:id`` (None: the first failed task); with ``pdb`` the task runs under
+        pdb, stopping where the job's own function starts and where it raises."""
+        from .debug import replay
+        return replay(self, _name(jobname), task, pdb=pdb, workdir=workdir, stdin=stdin,
+                      stdout=stdout)
 
     def kill(self, jobname: Any) -> None:
         self.request("/disco/ctrl/kill_job", json.dumps(_name(jobname)))

@@ -49,7 +49,10 @@ class EventMonitor:
         if self.format == "json":
             self.stream.write(json.dumps(list(event)) + "\n")
             return
+        from ..tracebacks import debug_setting, user_traceback
         timestamp, host, message = event
+        message = user_traceback(message,
+                                 verbose=debug_setting(getattr(self.disco, "settings", None)))
         text = "%s %-12s %s" % (timestamp, host, message)
         if self.colour:
             tag = message.split(":", 1)[0]

@@ -13,8 +13,8 @@ from typing import Any
 from ..settings import DiscoSettings
 from .disco import Disco
 
-PROXY = ("clean", "events", "kill", "jobinfo", "jobpack", "oob_get", "oob_list",
-         "profile_stats", "purge", "results", "stageresults", "wait")
+PROXY = ("clean", "debug", "events", "kill", "jobinfo", "jobpack", "oob_get", "oob_list",
+         "profile_stats", "purge", "results", "stageresults", "taskinfo", "wait")
 
 
 def _classic_worker() -> Any:

@@ -51,6 +51,8 @@ class Task:
     outputs: list[Output] = field(default_factory=list)
     stage_no: int = 0
     inputs_done: bool = True      # False while a concurrent stage's inputs may still grow
+    hosts: list[str] = field(default_factory=list)    # where it ran, in order
+    error: tuple[str, str, str] = ("", "", "")        # last failure: kind, host, message
 
     @property
     def key(self) -> str:
@@ -68,6 +70,18 @@ class Task:
         if len(urls) > most:
             text += " and %d more" % (len(urls) - most)
         return "%s: %s" % ("input" if len(urls) == 1 else "inputs", text)
+
+    def info(self) -> dict[str, Any]:
+        """What ``taskinfo`` tells about the task: enough to run it again elsewhere."""
+        kind, host, message = self.error
+        return {"job": self.job.name, "task": self.key, "taskid": self.id,
+                "stage": self.stage, "grouping": self.grouping,
+                "group": [self.group[0], self.group[1]],
+                "inputs": [[inp.label, list(inp.urls)] for inp in self.inputs],
+                "inputs_done": self.inputs_done, "state": self.state, "runid": self.runid,
+                "host": self.host, "hosts": list(self.hosts), "failures": self.failures,
+                "error": {"kind": kind, "host": host, "message": message} if kind else None,
+                "outputs": [o.to_json() for o in self.outputs]}
 
 
 @dataclass
@@ -112,6 +126,7 @@ class Job:
         self.running = 0
         self.rng = random.Random()
         self.reason = ""
+        self.failed_task: Task | None = None  # the task whose failure ended the job
 
     # -- stimuli ------------------------------------------------------------------------
     def start(self) -> None:
@@ -121,6 +136,7 @@ class Job:
     def task_started(self, task: Task, host: str) -> None:
         task.state = "running"
         task.host = host
+        task.hosts.append(host)
         task.started = time.time()
         self.running += 1
         self.stages[self._stage_no(task)].running += 1
@@ -149,8 +165,10 @@ class Job:
         task.state = "waiting"  # no longer running, so _die does not stop it a second time
         stats = self.stages[self._stage_no(task)]
         stats.failed += 1
+        task.error = (kind, host, message)
         if kind == "fatal":
             self.events.add(host, "FATAL: [%s] %s" % (task.key, message))
+            self.failed_task = task
             self._die("Task %s failed on %s (%s): %s" % (task.key, host, task.describe_inputs(),
                                                           message))
             return
@@ -158,6 +176,7 @@ class Job:
         task.failures += 1
         task.failed_hosts.add(host)
         if task.failures > self.max_failures:
+            self.failed_task = task
             inputs = task.describe_inputs()
             self._die("Task %s failed %d times. At most %d failures are allowed. %s%s. Last "
                       "error (on %s): %s" % (task.key, task.failures, self.max_failures,
@@ -326,6 +345,31 @@ class Job:
         self.actions.finished(self)
 
     # -- views --------------------------------------------------------------------------
+    def find_task(self, key: str = "") -> Task:
+        """The task named ``key`` (``stage:id``), or with no key the first failed one: the
+        one whose failure ended the job, else the first that failed at all. KeyError
+        says what is there instead."""
+        if not key:
+            failed = [t for t in self.tasks.values() if t.error[0]]
+            task = self.failed_task or (min(failed, key=lambda t: t.id) if failed else None)
+            if task is None:
+                raise KeyError("no task of job %s has failed: name one (%s)"
+                               % (self.name, self._task_names()))
+            return task
+        stage, _, number = key.rpartition(":")
+        task = self.tasks.get(int(number)) if number.isdigit() else None
+        if task is None or task.stage != stage:
+            raise KeyError("job %s has no task %r: tasks are named stage:id (%s)"
+                           % (self.name, key, self._task_names()))
+        return task
+
+    def _task_names(self, most: int = 5) -> str:
+        keys = [t.key for t in sorted(self.tasks.values(), key=lambda t: t.id)]
+        if not keys:
+            return "it has no tasks yet"
+        text = ", ".join(keys[:most])
+        return text + (" and %d more" % (len(keys) - most) if len(keys) > most else "")
+
     def info(self) -> dict[str, Any]:
         pipeline = []
         for i, s in enumerate(self.stages):

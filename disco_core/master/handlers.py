@@ -164,6 +164,17 @@ class CtrlHandler(APIHandler):
             self.reply(m.joblist())
         elif op == "jobinfo":
             self.reply(self.job().info())
+        elif op == "taskinfo":
+            job = self.job()
+            try:
+                task = job.find_task(self.get_query_argument("task", ""))
+            except KeyError as exc:
+                raise tornado.web.HTTPError(404, "%s", exc.args[0]) from None
+            info = task.info()
+            info.update({"disco_port": int(m.settings["DISCO_PORT"]),
+                         "put_port": int(m.settings["DDFS_PUT_PORT"]),
+                         "job_status": job.status})
+            self.reply(info)
         elif op == "jobevents":
             job = self.job()
             num = self.int_argument("num", 10, 1)

@@ -65,7 +65,7 @@ _STUBS = frozenset(("map", "reduce", "reduce2", "partition", "combiner", "init")
 def helper_globals() -> dict[str, Any]:
     """What the original's job functions found as globals besides the task's: ``re``, and
     the helpers of ``disco.worker.classic.func`` and ``disco.worker.task_io``
-    (``chain_reader``, ``kvgroup``-free stream functions, ``sum_combiner``, ...). Names
+    (``chain_reader``, the stream functions, ``sum_combiner``, ...). Names
     of builtins are left out, so a job's ``map(...)`` stays Python's."""
     from . import func, task_io
     values: dict[str, Any] = {"re": re}
@@ -102,10 +102,14 @@ def bind_modules(modules: list) -> dict[str, Any]:
     return values
 
 
+_injected: list[tuple[dict, str]] = []
+
+
 def inject(functions: list[Any], inputs: list[str], modules: list | None = None) -> None:
     """Give job functions these names as globals, unless they define their own: the
     task's (:data:`NAMES`), the modules of ``required_modules`` (``[name, strict]``
-    pairs) and the original's helpers (:func:`helper_globals`)."""
+    pairs) and the original's helpers (:func:`helper_globals`). :func:`uninject` takes
+    them back."""
     _inputs[:] = inputs
     values = {name: globals()[name] for name in NAMES if name != "Task"}
     values["Task"] = _task()
@@ -125,7 +129,18 @@ def inject(functions: list[Any], inputs: list[str], modules: list | None = None)
         if isinstance(glob, dict) and id(glob) not in seen and not _framework(glob):
             seen.add(id(glob))
             for name, value in values.items():
-                glob.setdefault(name, value)
+                if name not in glob:
+                    glob[name] = value
+                    _injected.append((glob, name))
+
+
+def uninject() -> None:
+    """Remove the globals :func:`inject` gave (a task run in a process that goes on, as
+    ``disco debug`` runs one, leaves the job's modules as they were)."""
+    while _injected:
+        glob, name = _injected.pop()
+        glob.pop(name, None)
+    _inputs[:] = []
 
 
 def _framework(glob: dict) -> bool:

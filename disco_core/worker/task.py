@@ -25,8 +25,39 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
 def jobdata(*objs: Any) -> bytes:
     """The job data of a job pack: ``objs`` pickled with cloudpickle (a job's ``(job,
-    jobargs)``, as the worker pickles them), so functions defined anywhere travel."""
-    return cloudpickle.dumps(objs, protocol=5)
+    jobargs)``, as the worker pickles them), so functions defined anywhere travel.
+
+    Functions that travel by value keep the name of the file they were defined in (plain
+    cloudpickle renames it ``<dynamic-code>``), so a task's traceback names the user's file
+    and line, and the client can show that line and stop there in a debugger."""
+    import io
+    buf = io.BytesIO()
+    _pickler()(buf, protocol=5).dump(objs)
+    return buf.getvalue()
+
+
+_PICKLER: Any = None
+
+
+def _pickler() -> Any:
+    global _PICKLER
+    if _PICKLER is None:
+        import collections
+        import types
+
+        base = cloudpickle.Pickler.dispatch_table
+        reduce_code = base[types.CodeType]
+
+        def keep_filename(code: types.CodeType) -> Any:
+            make, args = reduce_code(code)[:2]
+            args = tuple(code.co_filename if a == "<dynamic-code>" else a for a in args)
+            return make, args
+
+        class Pickler(cloudpickle.Pickler):
+            dispatch_table = collections.ChainMap({types.CodeType: keep_filename}, base)
+
+        _PICKLER = Pickler
+    return _PICKLER
 
 
 class Group(tuple):
