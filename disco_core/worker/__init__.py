@@ -22,7 +22,6 @@ from __future__ import annotations
 # first on sys.path (see .jobpath), where a user module may be named like one of them.
 # (cProfile is the exception: the client imports this module from folders holding the FAQ's
 # profile.py; a task has it preloaded.)
-import importlib
 import io
 import json
 import marshal
@@ -167,44 +166,11 @@ class Worker(dict):
         return flat
 
     def module_plan(self, job: Any, jobargs: dict) -> tuple[list[tuple[str, str]], list[list]]:
-        """What the job's modules need: ``(name, source path)`` of the user modules the job
-        home carries, and ``[name, strict]`` of the modules each task binds as globals of
-        the job functions. ``required_modules`` names them (each bound, strictly: a task
-        fails when one does not import on its node); left out, they are found: the modules
-        the job's pickles need, and the modules the functions' code uses as
-        ``module.attribute`` (:func:`~.modutil.find_modules`), bound when they import."""
-        from .modutil import bound_names, is_user_module, job_modules
-        required = self.getitem("required_modules", job, jobargs)
-        functions = self.job_functions(job, jobargs)
-        ship: dict[str, str] = dict(job_modules(functions))  # what the pickles load from
-        bind: list[list] = []
-        if required is None:
-            for name in bound_names(_unpacked(functions)):
-                module = sys.modules.get(name)
-                if module is not None and is_user_module(module):
-                    ship.setdefault(name, module.__file__)  # type: ignore[arg-type]
-                    ship.update((n, p) for n, p in job_modules([module]) if n not in ship)
-                bind.append([name, False])
-            return sorted(ship.items()), bind
-        if isinstance(required, str):
-            required = [required]
-        for entry in required:
-            if isinstance(entry, (tuple, list)):
-                name, path = entry[0], entry[1]
-                ship[name] = path
-            else:
-                name = entry
-                try:
-                    mod = sys.modules.get(name) or importlib.import_module(name)
-                except ImportError as exc:
-                    raise DiscoError("required_modules names %r, which does not import here "
-                                     "(%s): install it, or give it as (name, path) to ship "
-                                     "its source" % (name, exc)) from None
-                path = getattr(mod, "__file__", None)
-                if path and path.endswith(".py") and is_user_module(mod):
-                    ship[name] = path
-            bind.append([name, True])
-        return sorted(ship.items()), bind
+        """The modules the job home carries and its tasks bind as globals of the job
+        functions (:func:`~.modutil.module_plan` of ``required_modules``)."""
+        from .modutil import module_plan
+        return module_plan(self.getitem("required_modules", job, jobargs),
+                           self.job_functions(job, jobargs))
 
     def jobhome(self, job: Any, **jobargs: Any) -> bytes:
         from .modutil import archive_name
@@ -522,21 +488,6 @@ class Worker(dict):
         key = "profile-%s" % self.task.uid.replace(":", "_")
         request("POST", "%s/disco/ctrl/oob_put?name=%s&key=%s"
                 % (self.task.master, self.task.jobname, key), marshal.dumps(prof.stats))
-
-
-def _unpacked(functions: list[Any]) -> list[Any]:
-    """Functions, with each class (a Job subclass) replaced by its own methods."""
-    out: list[Any] = []
-    for obj in functions:
-        if isinstance(obj, type):
-            for base in obj.__mro__:
-                if base.__module__.split(".")[0] in ("disco", "disco_core", "builtins"):
-                    continue
-                out.extend(getattr(v, "__func__", v) for v in vars(base).values()
-                           if callable(getattr(v, "__func__", v)))
-        else:
-            out.append(obj)
-    return out
 
 
 def read_jobdict(jobfile: str) -> dict:

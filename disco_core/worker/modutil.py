@@ -223,6 +223,61 @@ def bound_names(fun_list: Iterable[Any]) -> list[str]:
     return names
 
 
+def module_plan(required: Any, functions: list[Any]) -> tuple[list[tuple[str, str]], list[list]]:
+    """What a job's modules need: ``(name, source path)`` of the user modules the job home
+    carries, and ``[name, strict]`` of the modules each task binds as globals of the job
+    functions. The modules the job's pickles load from (:func:`job_modules`) always ship.
+    ``required`` (the job's ``required_modules``: names, or ``(name, path)`` to ship) names
+    the modules to bind, each strictly (a task fails when one does not import on its node);
+    ``None`` finds them: the modules the functions' code uses as ``module.attribute``
+    (:func:`bound_names`), shipped when they are user modules, bound when they import."""
+    import importlib
+    ship: dict[str, str] = dict(job_modules(functions))
+    bind: list[list] = []
+    if required is None:
+        for name in bound_names(_unpacked(functions)):
+            module = sys.modules.get(name)
+            if module is not None and is_user_module(module):
+                ship.setdefault(name, module.__file__)  # type: ignore[arg-type]
+                ship.update((n, p) for n, p in job_modules([module]) if n not in ship)
+            bind.append([name, False])
+        return sorted(ship.items()), bind
+    if isinstance(required, str):
+        required = [required]
+    for entry in required:
+        if isinstance(entry, (tuple, list)):
+            name, path = entry[0], entry[1]
+            ship[name] = path
+        else:
+            name = entry
+            try:
+                mod = sys.modules.get(name) or importlib.import_module(name)
+            except ImportError as exc:
+                raise DiscoError("required_modules names %r, which does not import here "
+                                 "(%s): install it, or give it as (name, path) to ship its "
+                                 "source" % (name, exc)) from None
+            path = getattr(mod, "__file__", None)
+            if path and path.endswith(".py") and is_user_module(mod):
+                ship[name] = path
+        bind.append([name, True])
+    return sorted(ship.items()), bind
+
+
+def _unpacked(functions: list[Any]) -> list[Any]:
+    """Functions, with each class (a Job subclass) replaced by its own methods."""
+    out: list[Any] = []
+    for obj in functions:
+        if isinstance(obj, type):
+            for base in obj.__mro__:
+                if base.__module__.split(".")[0] in ("disco", "disco_core", "builtins"):
+                    continue
+                out.extend(getattr(v, "__func__", v) for v in vars(base).values()
+                           if callable(getattr(v, "__func__", v)))
+        else:
+            out.append(obj)
+    return out
+
+
 def _user_test(job_path: str | None) -> Any:
     if not job_path:
         return is_user_module
