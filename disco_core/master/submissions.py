@@ -24,6 +24,7 @@ from collections import OrderedDict
 
 from ..errors import JobPackError
 from ..jobpack import SUBMISSION_HEADER
+
 TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 MAX_REMEMBERED = 10000
 REMEMBER_SECONDS = 3600.0
