@@ -4,7 +4,8 @@
 Global options go anywhere: ``-h``, ``-s FILE`` (settings file), ``-v`` (print the settings
 in force; tracebacks on error), ``-t TOKEN``, ``-M MASTER``. Job arguments accept the
 history shortcuts ``@`` (the newest job) and ``@?TEXT`` (the newest job whose name
-contains TEXT). Errors print one line and exit with status 1.
+contains TEXT). Inputs come from the arguments or, if there are none, from stdin, one per
+line (:meth:`Context.inputs`). Errors print one line and exit with status 1.
 """
 from __future__ import annotations
 
@@ -56,6 +57,21 @@ class Context:
         if not specs:
             specs = [line.strip() for line in sys.stdin if line.strip()]
         return [self.jobname(s) for s in specs]
+
+    def inputs(self, args: list[str], job_mode: bool = False) -> list[Any]:
+        """Inputs given as arguments, else one per line of stdin (a line of several
+        words is one input's replicas). In job mode (``-j``) the arguments are job names,
+        each standing for the job's results (waited for)."""
+        if job_mode:
+            return [r for name in self.jobnames(args) for r in self.disco.wait(name)]
+        if args:
+            return list(args)
+        found: list[Any] = []
+        for line in sys.stdin:
+            words = line.split()
+            if words:
+                found.append(words[0] if len(words) == 1 else words)
+        return found
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
