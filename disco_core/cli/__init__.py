@@ -25,6 +25,9 @@ class Command:
     run: Callable[[argparse.Namespace, "Context"], Any]
     arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
     aliases: list[str] = field(default_factory=list)
+    #: Whether stdout carries binary data for these arguments (``-v`` then prints the
+    #: settings on stderr, so the data stays whole).
+    binary_stdout: Callable[[argparse.Namespace], bool] = lambda args: False
 
 
 class Context:
@@ -140,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         apply_globals(args)
         ctx = Context(args)
-        if verbose:
-            for name in ctx.settings.names:
-                print("%s = %s" % (name, ctx.settings[name]))
         cmd = getattr(args, "_command", None)
+        if verbose:
+            out = sys.stderr if cmd is not None and cmd.binary_stdout(args) else sys.stdout
+            for name in ctx.settings.names:
+                print("%s = %s" % (name, ctx.settings[name]), file=out)
         if cmd is None:
             if not verbose:
                 print(ctx.disco)

@@ -128,4 +128,5 @@ def job_arguments(p: argparse.ArgumentParser) -> None:
 
 def jobpack_commands() -> list[Any]:
     return [Command("job", "build a job pack from a worker executable and submit it "
-                           "(print the job name)", job, job_arguments)]
+                           "(print the job name)", job, job_arguments,
+                    binary_stdout=lambda args: args.dump_jobpack)]
