@@ -159,14 +159,22 @@ def test_a_broken_config_file_is_named_at_start(tmp_path):
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as f:
         f.write('{"hosts": [["localhost", "1"],')
-    out = c.cli("start", check=False)
     try:
-        assert out.returncode == 1
-        assert "node table %s is not valid JSON" % path in out.stderr
+        for command in ("start", "nodaemon"):
+            out = c.cli(command, check=False)
+            assert out.returncode == 1
+            assert out.stderr.startswith("disco: node table %s is not valid JSON" % path)
+            assert len(out.stderr.splitlines()) == 1
         with open(path, "w") as f:
             json.dump({"hosts": [["localhost", "1"], ["localhost", "2"]]}, f)
         out = c.cli("start", check=False)
         assert out.returncode == 1
-        assert "node table %s: duplicate nodes: localhost" % path in out.stderr
+        assert out.stderr.strip() == \
+            "disco: node table %s: duplicate nodes: localhost appears twice" % path
+        with open(path, "w") as f:
+            json.dump({"hosts": [["localhost", "1"]], "blacklist": "localhost"}, f)
+        out = c.cli("start", check=False)
+        assert out.returncode == 1 and "blacklist and gc_blacklist must be lists" in out.stderr
+        assert "Master localhost:%d stopped" % c.port in c.cli("status").stdout
     finally:
         c.cli("stop", check=False)

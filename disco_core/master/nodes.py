@@ -82,6 +82,37 @@ def expand_table(table: Any) -> dict[str, int]:
     return hosts
 
 
+def read_config(path: str, default_cores: int) -> dict[str, Any]:
+    """The node table file: ``hosts`` (rows), ``nodes`` (expanded, ``host -> cores``),
+    ``blacklist`` and ``gc_blacklist``; the one-machine table when there is no file. A
+    broken file is a :class:`DiscoError` naming it (``disco start`` checks it this way
+    before starting anything)."""
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                config = json.load(f)
+        except ValueError as exc:
+            raise DiscoError("node table %s is not valid JSON (%s): fix it or delete it "
+                             "to start with this host alone" % (path, exc)) from None
+        if isinstance(config, list):
+            config = {"hosts": config}
+    else:
+        config = {"hosts": [["localhost", str(default_cores)]]}
+    try:
+        if not isinstance(config, dict):
+            raise DiscoError("invalid config: expected {\"hosts\": [[host, cores], ...]}")
+        table = config.get("hosts", [])
+        nodes = expand_table(table)
+        lists = [config.get(key, []) for key in ("blacklist", "gc_blacklist")]
+        if not all(isinstance(v, list) and all(isinstance(h, str) for h in v) for v in lists):
+            raise DiscoError("invalid config: blacklist and gc_blacklist must be lists "
+                             "of host names")
+    except DiscoError as exc:
+        raise DiscoError("node table %s: %s" % (path, exc)) from None
+    return {"hosts": [[str(h).strip(), str(c).strip()] for h, c in table], "nodes": nodes,
+            "blacklist": lists[0], "gc_blacklist": lists[1]}
+
+
 def is_local_host(host: str, master_host: str) -> bool:
     if host in ("localhost", master_host, socket.gethostname()):
         return True
@@ -151,35 +182,11 @@ class NodeManager:
         return self.settings["DISCO_MASTER_CONFIG"]
 
     def load(self) -> None:
-        """Read the node table file (or make the one-machine table); a broken file is a
-        :class:`DiscoError` naming it, before anything starts."""
-        path = self.config_path
-        if os.path.exists(path):
-            try:
-                with open(path) as f:
-                    config = json.load(f)
-            except ValueError as exc:
-                raise DiscoError("node table %s is not valid JSON (%s): fix it or delete it "
-                                 "to start with this host alone" % (path, exc)) from None
-            if isinstance(config, list):
-                config = {"hosts": config}
-        else:
-            config = {"hosts": [["localhost", str(self.settings["DISCO_WORKERS"])]]}
-        try:
-            if not isinstance(config, dict):
-                raise DiscoError("invalid config: expected {\"hosts\": [[host, cores], ...]}")
-            table = config.get("hosts", [])
-            hosts = expand_table(table)
-            lists = [config.get(key, []) for key in ("blacklist", "gc_blacklist")]
-            if not all(isinstance(v, list) and all(isinstance(h, str) for h in v)
-                       for v in lists):
-                raise DiscoError("invalid config: blacklist and gc_blacklist must be lists "
-                                 "of host names")
-        except DiscoError as exc:
-            raise DiscoError("node table %s: %s" % (path, exc)) from None
-        self.table = [[str(h).strip(), str(c).strip()] for h, c in table]
-        self.blacklist, self.gc_blacklist = lists
-        self.apply(hosts)
+        """Read the node table file (see :func:`read_config`) and start using it."""
+        config = read_config(self.config_path, self.settings["DISCO_WORKERS"])
+        self.table = config["hosts"]
+        self.blacklist, self.gc_blacklist = config["blacklist"], config["gc_blacklist"]
+        self.apply(config["nodes"])
 
     def save(self) -> None:
         path = self.config_path
