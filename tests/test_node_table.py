@@ -178,3 +178,17 @@ def test_a_broken_config_file_is_named_at_start(tmp_path):
         assert "Master localhost:%d stopped" % c.port in c.cli("status").stdout
     finally:
         c.cli("stop", check=False)
+
+
+def test_a_blacklisted_node_gets_no_tasks(disco, cluster):
+    import time
+
+    from disco_core.client import Job
+    disco.blacklist("localhost")
+    job = Job(name="Held").run(input=["raw://held"], map=lambda line, params: [(line, 1)])
+    time.sleep(2)
+    assert disco.results(job.name, timeout=0)[0] == "active"
+    assert "tasks" not in disco.nodeinfo()["localhost"]
+    assert "assigned to" not in disco.rawevents(job.name).decode()
+    disco.whitelist("localhost")
+    assert list(disco.result_iterator(job.wait())) == [("held", 1)]
