@@ -247,3 +247,15 @@ def _home():
             z.writestr(info, f.read())
     return buf.getvalue()
 
+
+
+def test_usage_errors_are_one_line(disco_cluster):
+    out = disco_cluster.cli("frobnicate", check=False)
+    assert out.returncode == 1
+    assert out.stderr == "disco: unrecognized command: frobnicate (`disco help` lists the " \
+                         "commands)\n"
+    out = disco_cluster.cli("events", check=False)
+    assert out.returncode == 1 and len(out.stderr.splitlines()) == 1
+    assert "required: job" in out.stderr and "disco events -h" in out.stderr
+    out = disco_cluster.cli("jobs", "--no-such-option", check=False)
+    assert out.returncode == 1 and "--no-such-option" in out.stderr

@@ -97,8 +97,24 @@ def commands() -> list[Command]:
     return sorted(found.values(), key=lambda c: c.name)
 
 
+class UsageError(DiscoError):
+    """The command line itself is wrong (an unknown command, a missing argument)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors are one line and status 1, like every other error of the command."""
+
+    def error(self, message: str) -> Any:
+        import re
+        m = re.match(r"argument COMMAND: invalid choice: '(.*?)'", message)
+        if m:
+            raise UsageError("unrecognized command: %s (`disco help` lists the commands)"
+                             % m.group(1))
+        raise UsageError("%s (see `%s -h`)" % (message, self.prog))
+
+
 def build_parser(cmds: list[Command]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="disco", description="Control a Disco cluster.")
+    parser = Parser(prog="disco", description="Control a Disco cluster.")
     _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in cmds:
@@ -138,7 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         print("disco: %s" % (exc,), file=sys.stderr)
         return 1
     parser = build_parser(cmds)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print("disco: %s" % (exc,), file=sys.stderr)
+        return 1
     verbose = getattr(args, "verbose", False)
     try:
         apply_globals(args)
