@@ -10,6 +10,14 @@ named by ``DISCO_SETTINGS_FILE``, else ``~/.disco`` if it exists, else
 Defaults may be expressions of other settings (``DISCO_DATA`` follows ``DISCO_ROOT``), so
 moving ``DISCO_HOME`` moves everything under it. Plugins add settings of their own through
 the ``disco_settings`` hook (see :func:`register_defaults`).
+
+Core defines only the settings some part of core reads (``disco -v`` prints them all, and
+``tests/test_cli_settings.py`` checks each has a reader). The original's settings for parts
+that live elsewhere here -- DDFS replication (``DDFS_BLOB_REPLICAS``, ``DDFS_TAG_REPLICAS``,
+``DDFS_TAG_MIN_REPLICAS``) -- are the DDFS plugin's to register; those of the Erlang master
+(``DISCO_MASTER_HOME``, ``DISCO_FLAGS``, ``DISCO_ERLANG``, ...) have no meaning here.
+``DDFS_ROOT`` is kept because ``DDFS_DATA`` (what the nodes' data servers serve under
+``/ddfs``) follows it, and ``DDFS_PUT_PORT`` because it is the ``put_port`` of every task.
 """
 from __future__ import annotations
 
@@ -30,7 +38,6 @@ DEFAULTS: dict[str, Default | Any] = {
         os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "disco"),
     "DISCO_ROOT": lambda s: os.path.join(s["DISCO_HOME"], "root"),
     "DISCO_DATA": lambda s: os.path.join(s["DISCO_ROOT"], "data"),
-    "DISCO_MASTER_HOME": lambda s: os.path.join(s["DISCO_HOME"], "master"),
     "DISCO_MASTER_ROOT": lambda s: os.path.join(s["DISCO_DATA"], "_" + s["DISCO_NAME"]),
     "DISCO_MASTER_CONFIG": lambda s: os.path.join(s["DISCO_ROOT"], s["DISCO_NAME"] + ".config"),
     "DISCO_MASTER_HOST": "localhost",
@@ -41,7 +48,6 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_PID_DIR": lambda s: os.path.join(s["DISCO_ROOT"], "run"),
     "DISCO_DEBUG": "off",
     "DISCO_EVENTS": "",
-    "DISCO_FLAGS": "",
     "DISCO_JOB_OWNER": lambda s: "%s@%s" % (_user(), socket.gethostname()),
     "DISCO_WORKER_MAX_MEM": "80%",
     "DISCO_WORKERS": _ncpus,
@@ -67,9 +73,6 @@ DEFAULTS: dict[str, Default | Any] = {
     "DDFS_ROOT": lambda s: os.path.join(s["DISCO_ROOT"], "ddfs"),
     "DDFS_DATA": lambda s: s["DDFS_ROOT"],
     "DDFS_PUT_PORT": 8990,
-    "DDFS_BLOB_REPLICAS": 1,
-    "DDFS_TAG_REPLICAS": 1,
-    "DDFS_TAG_MIN_REPLICAS": 1,
 }
 
 #: On/off settings: read with :meth:`DiscoSettings.flag`, which also takes yes/no, on/off.

@@ -84,9 +84,9 @@ def test_numbers_from_the_environment_and_files_are_converted(tmp_path, monkeypa
     assert s["DISCO_SCHEDULER_ALPHA"] == 0.001
     assert s["DISCO_RETRY_BASE"] == 0.0 and isinstance(s["DISCO_RETRY_BASE"], float)
     assert s["DISCO_WORKERS"] == 6
-    path = settings_file(tmp_path, "DISCO_MAX_FAILURE_RATE = '7'\nDDFS_BLOB_REPLICAS = 2\n")
+    path = settings_file(tmp_path, "DISCO_MAX_FAILURE_RATE = '7'\nDISCO_SORT_BUFFER_SIZE = 1024\n")
     s = DiscoSettings(DISCO_SETTINGS_FILE=path, DISCO_RETRY_MAX="2.5")
-    assert s["DISCO_MAX_FAILURE_RATE"] == 7 and s["DDFS_BLOB_REPLICAS"] == 2
+    assert s["DISCO_MAX_FAILURE_RATE"] == 7 and s["DISCO_SORT_BUFFER_SIZE"] == 1024
     assert s["DISCO_RETRY_MAX"] == 2.5
 
 

@@ -4,7 +4,8 @@
 Global options go anywhere: ``-h``, ``-s FILE`` (settings file), ``-v`` (print the settings
 in force; tracebacks on error), ``-t TOKEN``, ``-M MASTER``. Job arguments accept the
 history shortcuts ``@`` (the newest job) and ``@?TEXT`` (the newest job whose name
-contains TEXT). Errors print one line and exit with status 1.
+contains TEXT). Inputs come from the arguments or, if there are none, from stdin, one per
+line (:meth:`Context.inputs`). Errors print one line and exit with status 1.
 """
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ class Command:
     run: Callable[[argparse.Namespace, "Context"], Any]
     arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
     aliases: list[str] = field(default_factory=list)
+    #: Whether stdout carries binary data for these arguments (``-v`` then prints the
+    #: settings on stderr, so the data stays whole).
+    binary_stdout: Callable[[argparse.Namespace], bool] = lambda args: False
 
 
 class Context:
@@ -57,6 +61,21 @@ class Context:
             specs = [line.strip() for line in sys.stdin if line.strip()]
         return [self.jobname(s) for s in specs]
 
+    def inputs(self, args: list[str], job_mode: bool = False) -> list[Any]:
+        """Inputs given as arguments, else one per line of stdin (a line of several
+        words is one input's replicas). In job mode (``-j``) the arguments are job names,
+        each standing for the job's results (waited for)."""
+        if job_mode:
+            return [r for name in self.jobnames(args) for r in self.disco.wait(name)]
+        if args:
+            return list(args)
+        found: list[Any] = []
+        for line in sys.stdin:
+            words = line.split()
+            if words:
+                found.append(words[0] if len(words) == 1 else words)
+        return found
+
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
@@ -78,8 +97,24 @@ def commands() -> list[Command]:
     return sorted(found.values(), key=lambda c: c.name)
 
 
+class UsageError(DiscoError):
+    """The command line itself is wrong (an unknown command, a missing argument)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors are one line and status 1, like every other error of the command."""
+
+    def error(self, message: str) -> Any:
+        import re
+        m = re.match(r"argument COMMAND: invalid choice: '(.*?)'", message)
+        if m:
+            raise UsageError("unrecognized command: %s (`disco help` lists the commands)"
+                             % m.group(1))
+        raise UsageError("%s (see `%s -h`)" % (message, self.prog))
+
+
 def build_parser(cmds: list[Command]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="disco", description="Control a Disco cluster.")
+    parser = Parser(prog="disco", description="Control a Disco cluster.")
     _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in cmds:
@@ -119,15 +154,20 @@ def main(argv: list[str] | None = None) -> int:
         print("disco: %s" % (exc,), file=sys.stderr)
         return 1
     parser = build_parser(cmds)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print("disco: %s" % (exc,), file=sys.stderr)
+        return 1
     verbose = getattr(args, "verbose", False)
     try:
         apply_globals(args)
         ctx = Context(args)
-        if verbose:
-            for name in ctx.settings.names:
-                print("%s = %s" % (name, ctx.settings[name]))
         cmd = getattr(args, "_command", None)
+        if verbose:
+            out = sys.stderr if cmd is not None and cmd.binary_stdout(args) else sys.stdout
+            for name in ctx.settings.names:
+                print("%s = %s" % (name, ctx.settings[name]), file=out)
         if cmd is None:
             if not verbose:
                 print(ctx.disco)

@@ -1,6 +1,6 @@
 """Job commands: ``run``, ``wait``, ``results``, ``events``, ``jobs``, ``jobinfo``, ``kill``,
-``purge``, ``pstats``, ``jobdict``, ``stageresults``, ``nodeinfo``, ``config``, ``plugins``,
-``oob``, ``submit``, ``master_version``, ``client_version``."""
+``purge``, ``pstats``, ``jobdict``, ``stageresults``, ``nodeinfo``, ``config``, ``deref``,
+``plugins``, ``oob``, ``submit``, ``master_version``, ``client_version``, ``test``."""
 from __future__ import annotations
 
 import argparse
@@ -151,9 +151,58 @@ def nodeinfo(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def config(args: argparse.Namespace, ctx: Context) -> int:
+    """Print the node table; ``config set [FILE]`` replaces it with the rows of FILE (or
+    stdin), ``HOST CORES`` per line as printed (``#`` starts a comment)."""
+    if args.words and args.words[0] == "set" and len(args.words) <= 2:
+        ctx.disco.set_config(read_table(args.words[1] if len(args.words) == 2 else None))
+        print("table saved!")
+        return 0
+    if args.words:
+        raise DiscoError("usage: disco config | disco config set [FILE]")
     for row in ctx.disco.get_config():
         print("\t".join(row))
     return 0
+
+
+def read_table(path: str | None) -> list[list[str]]:
+    where = path or "stdin"
+    try:
+        text = open(path).read() if path else sys.stdin.read()
+    except OSError as exc:
+        raise DiscoError("cannot read the node table %s: %s" % (where, exc.strerror)) from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) != 2:
+            raise DiscoError("line %d of %s: %r is not 'HOST CORES'" % (number, where, line))
+        rows.append(words)
+    return rows
+
+
+def deref(args: argparse.Namespace, ctx: Context) -> int:
+    """Each input with its ``dir://`` indexes replaced by the URLs they list, one input per
+    line, replicas tab-separated; ``-r`` makes every URL one other hosts can fetch."""
+    from ..util import inputexpand, urlresolve
+    fix = urlresolve if args.resolve else (lambda url: url)
+    for given in ctx.inputs(args.urls, job_mode=args.job_mode):
+        for item in inputexpand(given):
+            replicas = item if isinstance(item, (list, tuple)) else [item]
+            print("\t".join(fix(url) for url in replicas))
+    return 0
+
+
+def deref_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("urls", nargs="*", help="input URLs (stdin if none)")
+    p.add_argument("-r", "--resolve", action="store_true",
+                   help="print http URLs (what other hosts can fetch)")
+    job_mode(p)
+
+
+def job_mode(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--job-mode", action="store_true",
+                   help="the arguments are job names, standing for their results")
 
 
 def plugins(args: argparse.Namespace, ctx: Context) -> int:
@@ -251,6 +300,9 @@ def job_commands() -> list[Any]:
     def oob_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("words", nargs="+", help="JOB, or get KEY JOB")
 
+    def words(p: argparse.ArgumentParser) -> None:
+        p.add_argument("words", nargs="*", help="nothing, or set [FILE]")
+
     def file_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("file", nargs="?", help="job pack file (stdin if none)")
 
@@ -267,7 +319,9 @@ def job_commands() -> list[Any]:
         Command("jobdict", "print a job's jobdict", jobdict, job_arg),
         Command("stageresults", "print the results of one stage of a job", stageresults, stage),
         Command("nodeinfo", "print the nodes' state", nodeinfo),
-        Command("config", "print the node table", config),
+        Command("config", "print the node table, or set it (config set [FILE])", config,
+                words),
+        Command("deref", "print the URLs that dir:// inputs list", deref, deref_arguments),
         Command("plugins", "list installed plugins and any that failed to load", plugins),
         Command("oob", "list a job's out-of-band keys, or get one", oob, oob_args),
         Command("submit", "submit a job pack file", submit, file_arg),

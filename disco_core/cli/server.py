@@ -49,6 +49,7 @@ def master_ready(ctx: Context) -> bool:
 def start(args: argparse.Namespace, ctx: Context) -> int:
     if running_pid(ctx) is not None:
         raise DiscoError("Master %s already running" % address(ctx))
+    check_node_table(ctx)
     ctx.settings.ensuredirs()
     log_path = os.path.join(ctx.settings["DISCO_LOG_DIR"], "%s.log" % ctx.settings["DISCO_NAME"])
     with open(log_path, "ab") as log:
@@ -69,6 +70,13 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
             return 0
         time.sleep(0.05)
     raise DiscoError("the master did not come up in %.0fs; see %s" % (START_TIMEOUT, log_path))
+
+
+def check_node_table(ctx: Context) -> None:
+    """A broken node table is said in one line before the master starts (not as the end of
+    a traceback in its log)."""
+    from ..master.nodes import read_config
+    read_config(ctx.settings["DISCO_MASTER_CONFIG"], ctx.settings["DISCO_WORKERS"])
 
 
 def _tail(path: str, lines: int = 20) -> str:
@@ -113,6 +121,7 @@ def status(args: argparse.Namespace, ctx: Context) -> int:
 def nodaemon(args: argparse.Namespace, ctx: Context) -> int:
     if running_pid(ctx) is not None:
         raise DiscoError("Master %s already running" % address(ctx))
+    check_node_table(ctx)
     from ..master.app import main
     main([])
     return 0

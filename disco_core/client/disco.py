@@ -43,10 +43,16 @@ class Disco:
             body = comm.request(method or ("POST" if data is not None else "GET"), base + url,
                                 data, headers)
         except CommError as exc:
-            if exc.code is None:
-                exc.msg += " (is disco master running at %s?)" % self.master
+            if exc.code is None and not self.proxy:
+                raise CommError(self.unreachable(exc.msg), self.master) from None
             raise
         return body if as_bytes else body.decode("utf-8")
+
+    def unreachable(self, reason: str) -> str:
+        """What to say when nothing answers at the master's address."""
+        return ("cannot reach the Disco master (%s): is it running? Start it with `disco start` "
+                "on its host, or point DISCO_MASTER (disco -M) at a running master"
+                % reason)
 
     def _json(self, url: str, data: Any = None) -> Any:
         payload = json.dumps(data) if data is not None else None
@@ -291,7 +297,12 @@ class Disco:
         return self._json("/disco/ctrl/load_config_table")
 
     def set_config(self, config: list) -> None:
-        reply = self._json("/disco/ctrl/save_config_table", config)
+        try:
+            reply = self._json("/disco/ctrl/save_config_table", config)
+        except CommError as exc:
+            if exc.code == 400:  # the master refused the table and says why
+                raise DiscoError("the master refused the node table: %s" % exc.msg) from None
+            raise
         if reply != "table saved!":
             raise DiscoError(reply)
 

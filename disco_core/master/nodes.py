@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("disco.master.nodes")
 
 
+#: The most hosts one range row may stand for (a typo like ``nx1:99999999`` would
+#: otherwise make the master build a table it cannot hold).
+MAX_RANGE = 10000
+HOST_NAME = re.compile(r"[A-Za-z0-9._:\[\]-]+")
+CORES = re.compile(r"\s*\d+\s*")
+
+
 def expand_spec(spec: str) -> list[str]:
     """``nx01:30`` -> ``nx01 .. nx30`` (width from the right-hand number); else ``[spec]``."""
     m = re.match(r"^(.*?)(\d+):(\d+)$", spec)
@@ -41,27 +48,69 @@ def expand_spec(spec: str) -> list[str]:
     lo, hi = int(start), int(end)
     if hi < lo:
         raise DiscoError("invalid config: range %r ends before it starts" % spec)
+    if hi - lo + 1 > MAX_RANGE:
+        raise DiscoError("invalid config: range %r is %d hosts, more than the %d one row may "
+                         "name: split it or fix the numbers" % (spec, hi - lo + 1, MAX_RANGE))
     return ["%s%0*d" % (prefix, width, i) for i in range(lo, hi + 1)]
 
 
-def expand_table(table: list) -> dict[str, int]:
+def expand_table(table: Any) -> dict[str, int]:
+    """``host -> cores`` of a node table, ranges expanded; a :class:`DiscoError` naming the
+    bad row for anything else than ``[[host-or-range, cores], ...]``."""
+    if not isinstance(table, list):
+        raise DiscoError("invalid config: expected a list of [host, cores] rows, got %s"
+                         % type(table).__name__)
     hosts: dict[str, int] = {}
     for row in table:
         if not (isinstance(row, (list, tuple)) and len(row) == 2):
-            raise DiscoError("invalid config: each row must be [host, cores], got %r" % (row,))
+            raise DiscoError("invalid config: row %r is not [host, cores]" % (row,))
         spec, cores = row
-        try:
+        if isinstance(cores, int) and not isinstance(cores, bool) and cores >= 0:
+            pass
+        elif isinstance(cores, str) and CORES.fullmatch(cores):
             cores = int(cores)
-        except (TypeError, ValueError):
-            raise DiscoError("invalid config: cores %r of %r is not a number" % (cores, spec)) \
-                from None
-        if not isinstance(spec, str) or not spec.strip():
-            raise DiscoError("invalid config: host %r is not a name" % (spec,))
+        else:
+            raise DiscoError("invalid config: cores %r of row %r is not a number of workers "
+                             "(0 or more)" % (cores, list(row)))
+        if not isinstance(spec, str) or not HOST_NAME.fullmatch(spec.strip()):
+            raise DiscoError("invalid config: host %r of row %r is not a host name or a range "
+                             "like nx01:30" % (spec, list(row)))
         for host in expand_spec(spec.strip()):
             if host in hosts:
                 raise DiscoError("duplicate nodes: %s appears twice" % host)
             hosts[host] = cores
     return hosts
+
+
+def read_config(path: str, default_cores: int) -> dict[str, Any]:
+    """The node table file: ``hosts`` (rows), ``nodes`` (expanded, ``host -> cores``),
+    ``blacklist`` and ``gc_blacklist``; the one-machine table when there is no file. A
+    broken file is a :class:`DiscoError` naming it (``disco start`` checks it this way
+    before starting anything)."""
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                config = json.load(f)
+        except ValueError as exc:
+            raise DiscoError("node table %s is not valid JSON (%s): fix it or delete it "
+                             "to start with this host alone" % (path, exc)) from None
+        if isinstance(config, list):
+            config = {"hosts": config}
+    else:
+        config = {"hosts": [["localhost", str(default_cores)]]}
+    try:
+        if not isinstance(config, dict):
+            raise DiscoError("invalid config: expected {\"hosts\": [[host, cores], ...]}")
+        table = config.get("hosts", [])
+        nodes = expand_table(table)
+        lists = [config.get(key, []) for key in ("blacklist", "gc_blacklist")]
+        if not all(isinstance(v, list) and all(isinstance(h, str) for h in v) for v in lists):
+            raise DiscoError("invalid config: blacklist and gc_blacklist must be lists "
+                             "of host names")
+    except DiscoError as exc:
+        raise DiscoError("node table %s: %s" % (path, exc)) from None
+    return {"hosts": [[str(h).strip(), str(c).strip()] for h, c in table], "nodes": nodes,
+            "blacklist": lists[0], "gc_blacklist": lists[1]}
 
 
 def is_local_host(host: str, master_host: str) -> bool:
@@ -133,18 +182,11 @@ class NodeManager:
         return self.settings["DISCO_MASTER_CONFIG"]
 
     def load(self) -> None:
-        path = self.config_path
-        if os.path.exists(path):
-            with open(path) as f:
-                config = json.load(f)
-            if isinstance(config, list):
-                config = {"hosts": config}
-        else:
-            config = {"hosts": [["localhost", str(self.settings["DISCO_WORKERS"])]]}
-        self.table = [[str(h), str(c)] for h, c in config.get("hosts", [])]
-        self.blacklist = list(config.get("blacklist", []))
-        self.gc_blacklist = list(config.get("gc_blacklist", []))
-        self.apply(expand_table(self.table))
+        """Read the node table file (see :func:`read_config`) and start using it."""
+        config = read_config(self.config_path, self.settings["DISCO_WORKERS"])
+        self.table = config["hosts"]
+        self.blacklist, self.gc_blacklist = config["blacklist"], config["gc_blacklist"]
+        self.apply(config["nodes"])
 
     def save(self) -> None:
         path = self.config_path
@@ -159,7 +201,7 @@ class NodeManager:
 
     def set_table(self, table: list) -> None:
         hosts = expand_table(table)
-        self.table = [[str(h), str(c)] for h, c in table]
+        self.table = [[str(h).strip(), str(c).strip()] for h, c in table]
         self.blacklist = [h for h in self.blacklist if h in hosts]
         self.gc_blacklist = [h for h in self.gc_blacklist if h in hosts]
         self.save()
