@@ -1,4 +1,4 @@
-"""The plugin host: hooks through pluggy, named drivers through stevedore.
+"""The plugin host: hooks through pluggy, named drivers through entry points.
 
 Two ways in, each with one job:
 
@@ -8,7 +8,14 @@ Two ways in, each with one job:
   ``DISCO_RAISE_PLUGIN_ERRORS=1`` the failure is raised instead.
 * **Named drivers**, groups ``disco.schemes``, ``disco.readers``, ``disco.writers``,
   ``disco.schedulers``, ``disco.volumes``: discovery is a scan of entry-point names; the
-  import happens only when a name is used (:meth:`PluginHost.driver`).
+  import happens only when a name is used (:meth:`PluginHost.driver`), and it loads the very
+  entry point the scan kept (a disabled distribution's entry point of the same name is never
+  the one loaded). stevedore is not used: looking a name up again in its group is all it
+  would add, and that second look-up is what ignored the disable list.
+
+Core calls hooks through :meth:`PluginHost.call` / :meth:`PluginHost.acall`: each
+implementation on its own, so one that raises is logged under its plugin's name, listed by
+``disco plugins`` (``/disco/ctrl/plugins``), and the others, and the caller, go on.
 
 Plugins can be disabled by distribution or entry-point name with
 ``DISCO_DISABLE_PLUGINS=name1,name2``. Core's own hooks are registered the same way a
@@ -16,14 +23,16 @@ third-party plugin's are (entry point ``core`` in group ``disco``).
 """
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.metadata as metadata
+import inspect
 import logging
 import os
 import threading
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import pluggy
 
@@ -59,6 +68,7 @@ class PluginInfo:
     drivers: list[str] = field(default_factory=list)
     error: str = ""
     disabled: bool = False
+    failures: list[str] = field(default_factory=list)
 
 
 def _dist_name(ep: metadata.EntryPoint) -> str:
@@ -69,6 +79,13 @@ def _dist_name(ep: metadata.EntryPoint) -> str:
 def _dist_version(ep: metadata.EntryPoint) -> str:
     dist = getattr(ep, "dist", None)
     return dist.version if dist is not None else "?"
+
+
+#: How many failures of one plugin the host remembers (the newest; the count is kept).
+FAILURES_KEPT = 5
+
+#: ``on_error(plugin, what, exc)``: told about a plugin's failure besides the host's record.
+OnError = Callable[[str, str, BaseException], None]
 
 
 def install_hint(kind: str, name: str) -> str:
@@ -95,13 +112,18 @@ class PluginHost:
         self._drivers: dict[str, dict[str, Any]] = {kind: {} for kind in DRIVER_GROUPS}
         self._registered: dict[str, dict[str, Any]] | None = None
         self._ep_cache: dict[str, dict[str, metadata.EntryPoint]] = {}
+        self._dists: dict[str, str] = {}      # pluggy plugin name / driver -> distribution
+        self.failures: dict[str, list[str]] = {}  # plugin -> its newest failures
+        self.failure_counts: dict[str, int] = {}
         for plugin in plugins:
             self.pm.register(plugin)
         if entry_points:
             self._load_hook_entry_points()
-        for defaults in self.pm.hook.disco_settings():
-            if defaults:
+        for name, defaults in self.each("disco_settings"):
+            try:
                 register_defaults(defaults)
+            except Exception as exc:
+                self.failed(name, "disco_settings", exc)
 
     # -- hooks ------------------------------------------------------------------------
     @property
@@ -124,6 +146,126 @@ class PluginHost:
                 self.pm.register(module, name=ep.name)
             except Exception as exc:
                 self._broken(dist, "cannot register %s: %s" % (ep.value, exc))
+                continue
+            self._dists[ep.name] = dist
+
+    # -- guarded hook calls ---------------------------------------------------------------
+    def plugin_name(self, impl: Any) -> str:
+        """The name a failure of a hook implementation is shown under: its distribution,
+        else (a plugin registered in process) its module or class."""
+        if impl.plugin_name in self._dists:
+            return self._dists[impl.plugin_name]
+        plugin = impl.plugin
+        if inspect.ismodule(plugin):
+            return plugin.__name__
+        if not impl.plugin_name.isdigit():  # registered with a name of its own
+            return impl.plugin_name
+        cls = plugin if inspect.isclass(plugin) else type(plugin)
+        return "%s.%s" % (cls.__module__, cls.__qualname__)
+
+    def each(self, hookname: str, on_error: OnError | None = None,
+             **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """``(plugin, result)`` of every implementation of a hook, in pluggy's order, each
+        called on its own: one that raises is recorded (:meth:`failed`) and skipped, and
+        the others still run. ``None`` results are left out. Hook wrappers are not called
+        (no hook of :mod:`.hookspecs` is meant to be wrapped)."""
+        hook = getattr(self.pm.hook, hookname)
+        for impl in reversed(hook.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            name = self.plugin_name(impl)
+            try:
+                result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception as exc:
+                self.failed(name, hookname, exc, on_error)
+                continue
+            if result is not None:
+                yield name, result
+
+    def call(self, hookname: str, on_error: OnError | None = None, **kwargs: Any) -> list:
+        """The results of a hook, guarded as :meth:`each`. An awaitable result (an ``async``
+        implementation) is scheduled on the running loop and its error, if any, recorded
+        the same way; it is not among the results."""
+        results = []
+        for name, result in self.each(hookname, on_error, **kwargs):
+            if inspect.isawaitable(result):
+                self._schedule(name, hookname, result, on_error)
+            else:
+                results.append(result)
+        return results
+
+    async def acall(self, hookname: str, on_error: OnError | None = None,
+                    **kwargs: Any) -> list:
+        """:meth:`call`, awaiting each awaitable result in turn (errors recorded)."""
+        results = []
+        for name, result in self.each(hookname, on_error, **kwargs):
+            if inspect.isawaitable(result):
+                try:
+                    result = await result
+                except Exception as exc:
+                    self.failed(name, hookname, exc, on_error)
+                    continue
+                if result is None:
+                    continue
+            results.append(result)
+        return results
+
+    def routes(self, hookname: str, **kwargs: Any) -> list[tuple]:
+        """The Tornado rules plugins add through a routes hook. A plugin whose rules
+        Tornado refuses (a bad pattern, not a handler, not a list) is recorded as failed
+        and its rules are left out: the server starts with the others."""
+        import tornado.web
+        rules: list[tuple] = []
+        for name, extra in self.each(hookname, **kwargs):
+            try:
+                extra = list(extra)
+                tornado.web.Application(extra)  # what the real application would refuse
+            except Exception as exc:
+                self.failed(name, hookname, exc)
+                continue
+            rules.extend(extra)
+        return rules
+
+    def _schedule(self, name: str, hookname: str, awaitable: Any,
+                  on_error: OnError | None) -> None:
+        try:
+            future = asyncio.ensure_future(awaitable)
+        except RuntimeError as exc:  # no running loop: the coroutine can never run
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            self.failed(name, hookname, exc, on_error)
+            return
+
+        def done(fut: asyncio.Future) -> None:
+            if not fut.cancelled() and fut.exception() is not None:
+                self.failed(name, hookname, fut.exception(), on_error)  # type: ignore[arg-type]
+        future.add_done_callback(done)
+
+    def failed(self, plugin: str, what: str, exc: BaseException,
+               on_error: OnError | None = None) -> None:
+        """Record that ``plugin`` failed in ``what`` (a hook or a driver's method): logged
+        with the plugin's name (the traceback the first time), kept for ``disco plugins``,
+        and passed to ``on_error``. With ``DISCO_RAISE_PLUGIN_ERRORS`` it is raised."""
+        if self.strict:
+            raise exc
+        text = "%s raised %s: %s" % (what, type(exc).__name__, exc)
+        with self._lock:
+            count = self.failure_counts.get(plugin, 0) + 1
+            self.failure_counts[plugin] = count
+            kept = self.failures.setdefault(plugin, [])
+            first = text not in kept
+            if first:
+                kept.append(text)
+                del kept[:-FAILURES_KEPT]
+        if first:
+            log.error("plugin %s failed: %s", plugin, text, exc_info=exc)
+        else:
+            log.debug("plugin %s failed again (%d): %s", plugin, count, text)
+        if on_error is not None:
+            try:
+                on_error(plugin, what, exc)
+            except Exception:
+                log.exception("reporting the failure of plugin %s", plugin)
 
     def _broken(self, dist: str, reason: str) -> None:
         if self.strict:
@@ -140,8 +282,13 @@ class PluginHost:
         if self._registered is None:
             registered: dict[str, dict[str, Any]] = {kind: {} for kind in DRIVER_GROUPS}
             for kind, hookname in _REGISTER_HOOKS.items():
-                for mapping in getattr(self.pm.hook, hookname)():
-                    registered[kind].update(mapping or {})
+                for name, mapping in self.each(hookname):
+                    if isinstance(mapping, dict):
+                        registered[kind].update(mapping)
+                    else:
+                        self.failed(name, hookname, TypeError(
+                            "returned %s, not a dict of {name: driver}"
+                            % type(mapping).__name__))
             self._registered = registered
         return self._registered
 
@@ -165,6 +312,15 @@ class PluginHost:
         self._ep_cache[kind] = eps
         return eps
 
+    def driver_owner(self, kind: str, name: str) -> str:
+        """Who a failure of the driver ``name`` is shown under: its distribution when it
+        came from an entry point, else ``kind:name`` (a driver registered in process)."""
+        if name not in self._registered_drivers()[kind]:
+            ep = self._entry_points(kind).get(name)
+            if ep is not None:
+                return _dist_name(ep)
+        return "%s:%s" % (kind, name)
+
     def names(self, kind: str) -> list[str]:
         """Every known driver name of a kind, without importing any of them."""
         return sorted(set(self._registered_drivers()[kind]) | set(self._entry_points(kind)))
@@ -187,12 +343,7 @@ class PluginHost:
             if ep is None:
                 raise PluginError(self.unknown_message(kind, name))
             try:
-                from stevedore import driver as sd
-                mgr = sd.DriverManager(DRIVER_GROUPS[kind], name, invoke_on_load=False,
-                                       on_load_failure_callback=_reraise)
-                cache[name] = mgr.driver
-            except PluginError:
-                raise
+                cache[name] = ep.load()
             except Exception as exc:
                 raise PluginError("the %s plugin %r (%s, from %s) failed to load: %s: %s"
                                   % (kind, name, ep.value, _dist_name(ep),
@@ -237,11 +388,13 @@ class PluginHost:
         for name, reason in self.broken.items():
             if name in infos:
                 infos[name].error = reason
+        for name, texts in list(self.failures.items()):
+            if name not in infos:  # a plugin registered in process, not installed
+                infos[name] = PluginInfo(name, "?", hooks=["(in process)"])
+            count = self.failure_counts.get(name, len(texts))
+            infos[name].failures = list(texts) + (
+                ["... %d failure(s) in all" % count] if count > len(texts) else [])
         return sorted(infos.values(), key=lambda i: i.name)
-
-
-def _reraise(_manager: Any, ep: Any, exc: Exception) -> None:
-    raise exc
 
 
 _host: PluginHost | None = None

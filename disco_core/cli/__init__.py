@@ -90,9 +90,17 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 def commands() -> list[Command]:
     from ..plugins import get_host
+    host = get_host()
     found: dict[str, Command] = {}
-    for batch in get_host().hook.disco_cli_commands():
-        for cmd in batch or []:
+    for plugin, batch in host.each("disco_cli_commands"):
+        try:
+            batch = list(batch)
+            if not all(isinstance(cmd, Command) for cmd in batch):
+                raise TypeError("returned %r, not a list of disco_core.cli.Command" % (batch,))
+        except Exception as exc:
+            host.failed(plugin, "disco_cli_commands", exc)
+            continue
+        for cmd in batch:
             found.setdefault(cmd.name, cmd)
     return sorted(found.values(), key=lambda c: c.name)
 
