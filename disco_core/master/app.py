@@ -76,7 +76,8 @@ class Master:
         self.missing: list[str] = []
         policy = self._policy("DISCO_SCHEDULER", cores)
         placement = self._policy("DISCO_PLACEMENT", cores)
-        self.scheduler = Scheduler(policy, placement, self.dispatch)
+        self._policy_told: dict[str, set[str]] = {}
+        self.scheduler = Scheduler(policy, placement, self.dispatch, self._policy_failed)
         self.nodes = NodeManager(self)
         self.secret = ""
         self._kicked = False
@@ -95,14 +96,31 @@ class Master:
             return None
         return cls(self.settings, cores)
 
+    def _policy_failed(self, role: str, exc: BaseException, jobs: list[Job]) -> None:
+        """A scheduler policy raised: recorded under its plugin (``disco plugins``), and
+        each job it was scheduling says so once in its events."""
+        setting = "DISCO_SCHEDULER" if role == "policy" else "DISCO_PLACEMENT"
+        name = self.settings[setting]
+        owner = self.plugins.driver_owner("scheduler", name)
+        what = "scheduler policy %s (%s)" % (name, "order" if role == "policy" else "pick")
+        self.plugins.failed(owner, what, exc)
+        for job in jobs:
+            told = self._policy_told.setdefault(job.name, set())
+            if role not in told:
+                told.add(role)
+                job.events.add("master", "WARNING: plugin %s failed in %s: %s: %s (scheduled "
+                               "in the default order instead)"
+                               % (owner, what, type(exc).__name__, exc))
+
     # -- lifecycle ----------------------------------------------------------------------
     def application(self) -> tornado.web.Application:
         from .handlers import routes
-        rules = routes(self)
-        for extra in self.plugins.hook.disco_master_routes(master=self):
-            rules.extend(extra or [])
+        from .nodeproxy import NodeRouteProxy
+        rules = routes(self) + self.plugins.routes("disco_master_routes", master=self)
         return tornado.web.Application(rules, websocket_ping_interval=10,
-                                       websocket_ping_timeout=10)
+                                       websocket_ping_timeout=10,
+                                       default_handler_class=NodeRouteProxy,
+                                       default_handler_args={"master": self})
 
     async def start(self) -> None:
         s = self.settings
@@ -118,9 +136,7 @@ class Master:
         loop = asyncio.get_running_loop()
         self._watch = loop.create_task(self.nodes.watch())
         self._flusher = loop.create_task(self._flush_events())
-        for result in self.plugins.hook.disco_master_started(master=self):
-            if asyncio.iscoroutine(result):
-                await result
+        await self.plugins.acall("disco_master_started", master=self)
         log.info("master %s started", self.url)
 
     async def _flush_events(self) -> None:
@@ -184,14 +200,13 @@ class Master:
 
     def finished(self, job: Job) -> None:
         self.scheduler.remove_job(job)
+        self._policy_told.pop(job.name, None)
         waiters, self.waiters = self.waiters, []
         for fut in waiters:
             if not fut.done():
                 fut.set_result(job.name)
-        for result in self.plugins.hook.disco_job_finished(jobname=job.name, status=job.status,
-                                                           results=job.results):
-            if asyncio.iscoroutine(result):
-                asyncio.ensure_future(result)
+        self.plugins.call("disco_job_finished", on_error=self._plugin_failed_in(job),
+                          jobname=job.name, status=job.status, results=job.results)
         self.kick()
 
     def cluster_hosts(self) -> set[str]:
@@ -321,11 +336,30 @@ class Master:
         return name
 
     def _event_hook(self, name: str) -> Any:
-        hook = self.plugins.hook.disco_job_event
-        if not hook.get_hookimpls():
+        if not self.plugins.hook.disco_job_event.get_hookimpls():
             return None
-        return lambda host, message, ts: hook(jobname=name, host=host, message=message,
+        call = self.plugins.call
+        on_error = self._plugin_failed_in(name)
+        return lambda host, message, ts: call("disco_job_event", on_error=on_error,
+                                              jobname=name, host=host, message=message,
                                               timestamp=ts)
+
+    def _plugin_failed_in(self, job: Job | str) -> Any:
+        """An ``on_error`` for a job's hooks: the job's events say which plugin failed,
+        once per plugin and hook (an event hook failing on every event says it once)."""
+        name = job if isinstance(job, str) else job.name
+        told: set[tuple[str, str]] = set()
+
+        def on_error(plugin: str, what: str, exc: BaseException) -> None:
+            if (plugin, what) in told:
+                return
+            told.add((plugin, what))
+            job = self.jobs.get(name)
+            if job is not None and not job.events.file.closed:
+                job.events.add("master", "WARNING: plugin %s failed in %s: %s: %s (the job "
+                               "goes on without it)" % (plugin, what, type(exc).__name__, exc),
+                               notify=False)
+        return on_error
 
     async def _job_inputs(self, pack: jp.JobPack) -> list[Output]:
         known = set(self.plugins.names("scheme"))

@@ -31,14 +31,16 @@ class EventLog:
         self.notify = notify
         self.listeners: list[Callable[[], None]] = []
 
-    def add(self, host: str, message: str) -> None:
+    def add(self, host: str, message: str, notify: bool = True) -> None:
+        """Append an event; ``notify=False`` keeps it from the ``disco_job_event`` hook
+        (for the master's own notes about that hook)."""
         event = [timestamp(), host, message]
         self.recent.append(event)
         self.file.write(json.dumps(event, ensure_ascii=False) + "\n")
         self.unflushed += 1
         if self.unflushed >= FLUSH_EVERY:
             self.flush()
-        if self.notify is not None:
+        if notify and self.notify is not None:
             self.notify(host, message, event[0])
         for listener in self.listeners:
             listener()

@@ -9,13 +9,35 @@ Two plugin policies decide (group ``disco.schedulers``, chosen by settings):
 
 The core owns the bookkeeping both use: per-node slots (:class:`NodeSlots`) and per-job
 queues indexed by host (:class:`TaskQueue`), so a pick costs O(1) however many tasks wait.
+
+A policy is plugin code: when ``order`` or ``pick`` raises, that round goes on with the
+default (jobs in the order they were submitted; this node's own tasks first, then any) and
+the scheduler's ``on_error`` is told, instead of the exception stopping all scheduling.
 """
 from __future__ import annotations
 
 from collections import deque
+import logging
 from typing import Any, Callable, Iterable
 
 from .coordinator import Job, Task
+
+log = logging.getLogger("disco.master.scheduler")
+
+#: ``on_error(role, exc, jobs)``: the policy in ``role`` (``"policy"`` or ``"placement"``)
+#: raised while scheduling ``jobs``.
+PolicyError = Callable[[str, BaseException, list], None]
+
+
+def default_order(jobs: list[Job], host: str) -> list[Job]:
+    """The order when the job policy fails: the jobs as they were submitted."""
+    return list(jobs)
+
+
+def default_pick(queue: TaskQueue, host: str, cluster: Any,
+                 ok: Callable[[Task], bool]) -> Task | None:
+    """The pick when the placement fails: a task for this node, else any task."""
+    return queue.pop_host(host, ok) or queue.pop_any(ok)
 
 
 class TaskQueue:
@@ -118,10 +140,12 @@ class Cluster:
 
 class Scheduler:
     def __init__(self, policy: Any, placement: Any,
-                 dispatch: Callable[[Task, NodeSlots], None]) -> None:
+                 dispatch: Callable[[Task, NodeSlots], None],
+                 on_error: PolicyError | None = None) -> None:
         self.policy = policy
         self.placement = placement
         self.dispatch = dispatch
+        self.on_error = on_error
         self.nodes: dict[str, NodeSlots] = {}
         self.queues: dict[str, TaskQueue] = {}
         self.jobs: dict[str, Job] = {}
@@ -178,9 +202,8 @@ class Scheduler:
                 jobs = self.candidates()
                 if not jobs:
                     return dispatched
-                for job in self.policy.order(jobs, node.host):
-                    task = self.placement.pick(self.queues[job.name], node.host, self.cluster,
-                                               self._ok_for(node.host))
+                for job in self._order(jobs, node.host):
+                    task = self._pick(job, node.host)
                     if task is not None:
                         node.running.add(task)
                         self.dispatch(task, node)
@@ -188,6 +211,30 @@ class Scheduler:
                         progress = True
                         break
         return dispatched
+
+    def _order(self, jobs: list[Job], host: str) -> list[Job]:
+        try:
+            order = list(self.policy.order(jobs, host))
+        except Exception as exc:
+            self._failed("policy", exc, jobs)
+            return default_order(jobs, host)
+        # a policy may not invent jobs: only candidates are scheduled
+        return [job for job in order if job.name in self.queues]
+
+    def _pick(self, job: Job, host: str) -> Task | None:
+        queue, ok = self.queues[job.name], self._ok_for(host)
+        try:
+            return self.placement.pick(queue, host, self.cluster, ok)
+        except Exception as exc:
+            self._failed("placement", exc, [job])
+            return default_pick(queue, host, self.cluster, ok)
+
+    def _failed(self, role: str, exc: BaseException, jobs: list[Job]) -> None:
+        if self.on_error is None:
+            log.error("the scheduler's %s failed; default order this round", role,
+                      exc_info=exc)
+            return
+        self.on_error(role, exc, jobs)
 
     def running_tasks(self, host: str) -> Iterable[Task]:
         node = self.nodes.get(host)
