@@ -216,8 +216,20 @@ def plugins(args: argparse.Namespace, ctx: Context) -> int:
         if info.error:
             broken += 1
             print("    %s" % info.error)
+        for text in info.failures:
+            print("    failed: %s" % text)
     if broken:
         print("%d plugin(s) failed to load" % broken)
+    try:
+        remote = ctx.disco.plugins()
+    except (DiscoError, OSError):
+        return 0  # no master running: what is installed here is all there is to say
+    failing = [p for p in remote if p.get("failures")]
+    if failing:
+        print("plugins that failed in the master %s:" % ctx.disco.master)
+        for info in failing:
+            for text in info["failures"]:
+                print("    %s: %s" % (info["name"], text))
     return 0
 
 
