@@ -325,6 +325,9 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
             self.close(4004, "%s is not in the node table" % host)
             return
         self.host = host
+        # the node beside the master serves its routes on this loopback port (.nodeproxy)
+        port = self.get_query_argument("data_port", "")
+        self.data_port = int(port) if port.isdigit() and 0 < int(port) < 65536 else None
         self.set_nodelay(True)
         self.master.nodes.connected(host, self)
 

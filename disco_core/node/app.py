@@ -5,7 +5,9 @@ cluster secret in ``DISCO_CLUSTER_SECRET``. It connects to the master's WebSocke
 keeps reconnecting if the connection drops (killing its running tasks, which the master
 reschedules); it exits when the master says ``stop`` or stays unreachable for
 ``DISCO_NODE_ORPHAN_TIMEOUT`` seconds. Unless the master serves this host's data itself
-(same address and port), the node serves ``/disco/`` and ``/ddfs/`` on ``H:DISCO_PORT``.
+(same address and port), the node serves ``/disco/``, ``/ddfs/`` and the plugins' node routes
+on ``H:DISCO_PORT``; beside the master it serves them on a loopback port it names when it
+connects, and the master hands them on (:mod:`disco_core.master.nodeproxy`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import sys
 import time
 from typing import Any
 
+import tornado.httpserver
+import tornado.netutil
 import tornado.web
 import tornado.websocket
 
@@ -113,6 +117,7 @@ class Node:
         self.master_url = master_url.rstrip("/")
         self.settings = settings or DiscoSettings()
         self.serve_data = serve_data
+        self.data_port: int | None = None  # where the routes are served when not DISCO_PORT
         self.secret = secret or os.environ.get("DISCO_CLUSTER_SECRET", "")
         self.jobhomes = JobHomes(self.settings["DISCO_DATA"], host)
         self.tasks: dict[tuple[str, int], TaskRun] = {}
@@ -142,14 +147,17 @@ class Node:
         os.makedirs(self.jobhomes.root, exist_ok=True)
         if self.settings.flag("DISCO_WORKER_FORK"):
             self.forkserver = ForkServerClient(self.worker_env({}))
+        s = self.settings
+        rules = data_routes(s["DISCO_DATA"], s["DDFS_DATA"])
+        rules += get_host().routes("disco_node_routes", node=self)
+        app = tornado.web.Application(rules)
         if self.serve_data:
-            s = self.settings
-            rules = data_routes(s["DISCO_DATA"], s["DDFS_DATA"])
-            for extra in get_host().hook.disco_node_routes(node=self):
-                rules.extend(extra or [])
-            app = tornado.web.Application(rules)
             app.listen(int(s["DISCO_PORT"]), address=self.host if self.host != "localhost"
                        else "127.0.0.1")
+        else:  # the master takes HOST:DISCO_PORT and hands node routes on to this port
+            sockets = tornado.netutil.bind_sockets(0, address="127.0.0.1")
+            self.data_port = sockets[0].getsockname()[1]
+            tornado.httpserver.HTTPServer(app).add_sockets(sockets)
         self.gc.start()
 
     async def run(self) -> None:
@@ -169,6 +177,8 @@ class Node:
     async def connect_loop(self) -> None:
         url = self.master_url.replace("http://", "ws://").replace("https://", "wss://")
         url += "/disco/node/connect?host=%s" % self.host
+        if self.data_port is not None:
+            url += "&data_port=%d" % self.data_port
         orphan = float(os.environ.get("DISCO_NODE_ORPHAN_TIMEOUT", "60"))
         last_ok = time.monotonic()
         delay = 0.1
@@ -285,7 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", required=True, help="this node's name in the node table")
     parser.add_argument("--master", required=True, help="the master's URL")
     parser.add_argument("--no-data-server", action="store_true",
-                        help="the master serves this host's data")
+                        help="the master serves this host's port: serve on a loopback "
+                        "port the master hands requests on to")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s node " + args.host + " %(levelname)s %(message)s")
