@@ -290,11 +290,6 @@ class Disco:
     def nodeinfo(self) -> dict:
         return self._json("/disco/ctrl/nodeinfo")
 
-    def plugins(self) -> list[dict]:
-        """The master's plugins, as ``disco plugins`` lists them, with the failures of
-        their hooks and policies in the master (``failures``)."""
-        return self._json("/disco/ctrl/plugins")
-
     def master_version(self) -> str:
         return self._json("/disco/version")
 
