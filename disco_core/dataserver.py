@@ -1,6 +1,8 @@
-"""Serving job data (``/disco/<path>`` under DISCO_DATA) and DDFS data (``/ddfs/<path>``
-under DDFS_DATA) over HTTP, with HEAD and byte ranges. Used by every node's data server,
-and by the master for the node that shares its host and port."""
+"""Serving data directories over HTTP, with HEAD and byte ranges: ``/<prefix>/<path>`` is
+the file ``<directory>/<path>``. Core serves job data (``/disco/`` under ``DISCO_DATA``) on
+every node's data server, and on the master for the node that shares its host and port;
+a plugin that keeps data of its own on the nodes (a storage plugin's blobs) serves it the
+same way, adding :func:`data_route` rules through the ``disco_node_routes`` hook."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,6 +24,11 @@ class DataHandler(tornado.web.StaticFileHandler):
         self.finish({404: "Not found", 403: "Forbidden"}.get(status_code, self._reason))
 
 
-def data_routes(disco_data: str, ddfs_data: str) -> list[tuple]:
-    return [(r"/disco/(.+)", DataHandler, {"path": disco_data}),
-            (r"/ddfs/(.+)", DataHandler, {"path": ddfs_data})]
+def data_route(prefix: str, directory: str) -> tuple:
+    """The rule serving ``directory`` under ``/<prefix>/``."""
+    return (r"/%s/(.+)" % prefix, DataHandler, {"path": directory})
+
+
+def data_routes(disco_data: str) -> list[tuple]:
+    """Core's data routes: job data under ``/disco/``."""
+    return [data_route("disco", disco_data)]

@@ -14,10 +14,12 @@ the ``disco_settings`` hook (see :func:`register_defaults`).
 Core defines only the settings some part of core reads (``disco -v`` prints them all, and
 ``tests/test_cli_settings.py`` checks each has a reader). The original's settings for parts
 that live elsewhere here -- DDFS replication (``DDFS_BLOB_REPLICAS``, ``DDFS_TAG_REPLICAS``,
-``DDFS_TAG_MIN_REPLICAS``) -- are the DDFS plugin's to register; those of the Erlang master
+``DDFS_TAG_MIN_REPLICAS``) -- are a storage plugin's to register; those of the Erlang master
 (``DISCO_MASTER_HOME``, ``DISCO_FLAGS``, ``DISCO_ERLANG``, ...) have no meaning here.
-``DDFS_ROOT`` is kept because ``DDFS_DATA`` (what the nodes' data servers serve under
-``/ddfs``) follows it, and ``DDFS_PUT_PORT`` because it is the ``put_port`` of every task.
+``DDFS_DATA`` (and ``DDFS_ROOT``, which it follows) and ``DDFS_PUT_PORT`` are kept because
+the worker protocol gives every task ``ddfs_data`` and ``put_port`` and the original's
+``disco.util.localize`` maps ``ddfs/`` paths with them; serving, creating and filling that
+directory is a storage plugin's (through ``disco_node_routes``), not core's.
 """
 from __future__ import annotations
 
@@ -202,7 +204,7 @@ class DiscoSettings(dict):
 
     def ensuredirs(self) -> None:
         for name in ("DISCO_DATA", "DISCO_ROOT", "DISCO_MASTER_ROOT", "DISCO_LOG_DIR",
-                     "DISCO_PID_DIR", "DDFS_DATA"):
+                     "DISCO_PID_DIR"):
             os.makedirs(self[name], exist_ok=True)
 
     def flag(self, name: str) -> bool:

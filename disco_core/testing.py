@@ -230,27 +230,27 @@ class TornadoServer:
 
 
 class DataServer(TornadoServer):
-    """A node's data server (:func:`disco_core.dataserver.data_routes`) over two temporary
-    directories, ``disco_data`` and ``ddfs_data``, on ``host`` (default 127.0.0.2, a
-    loopback address that is not one of this machine's names, so ``disco://`` URLs naming
-    it are read over HTTP)."""
+    """A node's data server (:mod:`disco_core.dataserver`) over temporary directories, one
+    per URL prefix (``disco`` by default; a plugin's test adds its own, as its
+    ``disco_node_routes`` would), on ``host`` (default 127.0.0.2, a loopback address that
+    is not one of this machine's names, so ``disco://`` URLs naming it are read over HTTP)."""
 
-    def __init__(self, root: str, host: str = "127.0.0.2") -> None:
-        from .dataserver import data_routes
-        self.disco_data = os.path.join(root, "disco-data")
-        self.ddfs_data = os.path.join(root, "ddfs-data")
-        os.makedirs(self.disco_data, exist_ok=True)
-        os.makedirs(self.ddfs_data, exist_ok=True)
-        super().__init__(data_routes(self.disco_data, self.ddfs_data), host)
+    def __init__(self, root: str, host: str = "127.0.0.2",
+                 prefixes: tuple[str, ...] = ("disco",)) -> None:
+        from .dataserver import data_route
+        self.dirs = {prefix: os.path.join(root, "%s-data" % prefix) for prefix in prefixes}
+        for path in self.dirs.values():
+            os.makedirs(path, exist_ok=True)
+        self.disco_data = self.dirs.get("disco", "")
+        super().__init__([data_route(p, d) for p, d in self.dirs.items()], host)
 
-    def add(self, relpath: str, data: bytes | str, ddfs: bool = False) -> str:
-        """Store a file under the data directory; its ``disco://`` URL."""
-        base = self.ddfs_data if ddfs else self.disco_data
-        path = os.path.join(base, relpath)
+    def add(self, relpath: str, data: bytes | str, prefix: str = "disco") -> str:
+        """Store a file under the data directory of ``prefix``; its ``disco://`` URL."""
+        path = os.path.join(self.dirs[prefix], relpath)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        return "disco://%s/%s/%s" % (self.host, "ddfs" if ddfs else "disco", relpath)
+        return "disco://%s/%s/%s" % (self.host, prefix, relpath)
 
 
 @pytest.fixture

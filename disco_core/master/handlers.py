@@ -361,4 +361,4 @@ def routes(master: Any) -> list[tuple]:
         (r"/disco/job/(.*)", SubmitHandler, kw),
         (r"/disco/ctrl/(\w+)", CtrlHandler, kw),
         (r"/disco/node/connect", NodeSocket, kw),
-    ] + data_routes(s["DISCO_DATA"], s["DDFS_DATA"])
+    ] + data_routes(s["DISCO_DATA"])

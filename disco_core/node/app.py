@@ -5,7 +5,7 @@ cluster secret in ``DISCO_CLUSTER_SECRET``. It connects to the master's WebSocke
 keeps reconnecting if the connection drops (killing its running tasks, which the master
 reschedules); it exits when the master says ``stop`` or stays unreachable for
 ``DISCO_NODE_ORPHAN_TIMEOUT`` seconds. Unless the master serves this host's data itself
-(same address and port), the node serves ``/disco/``, ``/ddfs/`` and the plugins' node routes
+(same address and port), the node serves ``/disco/`` and the plugins' node routes
 on ``H:DISCO_PORT``; beside the master it serves them on a loopback port it names when it
 connects, and the master hands them on (:mod:`disco_core.master.nodeproxy`).
 """
@@ -148,7 +148,7 @@ class Node:
         if self.settings.flag("DISCO_WORKER_FORK"):
             self.forkserver = ForkServerClient(self.worker_env({}))
         s = self.settings
-        rules = data_routes(s["DISCO_DATA"], s["DDFS_DATA"])
+        rules = data_routes(s["DISCO_DATA"])
         rules += get_host().routes("disco_node_routes", node=self)
         app = tornado.web.Application(rules)
         if self.serve_data:

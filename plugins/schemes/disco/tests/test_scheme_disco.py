@@ -8,7 +8,7 @@ import types
 import pytest
 
 from disco_core.errors import DataError
-from disco_core.testing import SchemeContract, free_port
+from disco_core.testing import DataServer, SchemeContract, free_port
 
 
 @pytest.fixture
@@ -114,10 +114,20 @@ def test_a_task_reads_other_hosts_over_http(data_server, disco, tmp_path):
     task = task_on("node1", tmp_path / "mine", port=data_server.port)
     with disco.open(url, task) as f:
         assert f.read() == b"remote bytes"
-    ddfs_url = data_server.add("vol0/blob/cd/b$2", b"remote blob", ddfs=True)
-    assert ddfs_url == "disco://127.0.0.2/ddfs/vol0/blob/cd/b$2"
-    with disco.open(ddfs_url, task) as f:
-        assert f.read() == b"remote blob"
+
+
+def test_a_task_reads_other_hosts_ddfs_paths_over_http(disco, tmp_path, monkeypatch):
+    # the storage plugin's node routes serve /ddfs/ the way core serves /disco/
+    server = DataServer(str(tmp_path / "remote"), prefixes=("disco", "ddfs"))
+    try:
+        monkeypatch.setenv("DISCO_PORT", str(server.port))
+        task = task_on("node1", tmp_path / "mine", port=server.port)
+        ddfs_url = server.add("vol0/blob/cd/b$2", b"remote blob", prefix="ddfs")
+        assert ddfs_url == "disco://127.0.0.2/ddfs/vol0/blob/cd/b$2"
+        with disco.open(ddfs_url, task) as f:
+            assert f.read() == b"remote blob"
+    finally:
+        server.close()
 
 
 def test_the_data_server_refuses_paths_outside_its_root(data_server, disco):
