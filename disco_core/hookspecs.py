@@ -7,7 +7,10 @@ their own entry-point groups, loaded lazily by name, and the ``disco_register_*`
 below add drivers at run time without packaging (a scheme defined in a test or a script).
 
 Hooks that a Tornado process calls may be ``async``: call sites await whatever a hook
-returns when it is awaitable, so a hook never blocks the IOLoop.
+returns when it is awaitable (or schedule it on the loop and report its error), so a hook
+never blocks the IOLoop. Every call site is guarded (:meth:`disco_core.plugins.PluginHost.call`):
+an implementation that raises is logged under its plugin's name, listed by ``disco
+plugins``, and the call goes on with the other plugins.
 """
 from __future__ import annotations
 
@@ -60,7 +63,10 @@ def disco_master_routes(master: Any) -> list[tuple]:
 
 @hookspec
 def disco_node_routes(node: Any) -> list[tuple]:
-    """Extra Tornado rules for a node's data server. Called once per node at start."""
+    """Extra Tornado rules for a node's data server. Called once per node at start. Every
+    node serves them on ``HOST:DISCO_PORT`` (the one beside the master through the master).
+    A plugin keeping data on the nodes serves it with
+    :func:`disco_core.dataserver.data_route` (``/PREFIX/<path>`` from a directory)."""
 
 
 @hookspec
@@ -78,6 +84,14 @@ def disco_cli_commands() -> list[Any]:
 def disco_job_event(jobname: str, host: str, message: str, timestamp: str) -> None:
     """A line was appended to a job's event log (master side). Must be cheap and must not
     block: it runs on the master's IOLoop for every event."""
+
+
+@hookspec
+def disco_results_storage() -> str:
+    """The name of the storage this plugin saves job results in, for jobs submitted with
+    ``save_results`` (the original saved them as a tag). Called by the master for each such
+    job; when no plugin answers, the job's events say its results stay on the nodes. The
+    plugin saves them from its ``disco_job_finished``."""
 
 
 @hookspec

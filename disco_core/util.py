@@ -388,8 +388,9 @@ def _expand_tag(url: str, label: Any) -> list:
     except PluginError:
         drv = None
     if drv is None or not hasattr(drv, "expand"):
-        raise DiscoError("cannot expand the input %s: DDFS is not installed (tag:// inputs "
-                         "need it): pip install disco-plugin-ddfs" % url)
+        raise DiscoError("cannot expand the input %s: no storage plugin is installed "
+                         "(tag:// inputs need one that provides the tag scheme, with "
+                         "expand)" % url)
     return list(drv.expand(url, "all" if label in (None, False) else label, None))
 
 

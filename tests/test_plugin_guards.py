@@ -253,6 +253,10 @@ GOOD_HOOKS = """
         return [(r"/fake-good/hello", Hello, {"node": node})]
 
     @hookimpl
+    def disco_results_storage():
+        return "fake-store"
+
+    @hookimpl
     async def disco_job_finished(jobname, status, results):
         await asyncio.sleep(0.01)
         with open(os.path.join(os.environ["FAKE_GOOD_OUT"], jobname), "w") as f:
@@ -264,7 +268,8 @@ GOOD_HOOKS = """
 def cluster_with(tmp_path_factory, bad):
     root = tmp_path_factory.mktemp("plugins")
     out = tmp_path_factory.mktemp("out")
-    env = {"PYTHONPATH": str(root), "FAKE_GOOD_OUT": str(out), "DISCO_RAISE_PLUGIN_ERRORS": ""}
+    env = {"PYTHONPATH": str(root), "FAKE_GOOD_OUT": str(out), "DISCO_RAISE_PLUGIN_ERRORS": "",
+           "DISCO_SCHEDULER": "fair"}
     if bad:
         install_fake(root, "fake-bad-hooks", "fake_bad_hooks", BAD_HOOKS,
                      "[disco]\nfakebad = fake_bad_hooks\n\n"
@@ -330,13 +335,26 @@ def test_node_routes_tornado_refuses_are_reported_by_the_node(plugged_cluster):
         assert r.read() == b"hello from node localhost"  # the good plugin's routes are there
 
 
-def test_node_routes_are_served_by_the_node_beside_the_master(tmp_path_factory):
+@pytest.fixture(scope="module")
+def good_cluster(tmp_path_factory):
     with cluster_with(tmp_path_factory, bad=False) as cluster:
-        with urllib.request.urlopen(cluster.master + "/fake-good/hello", timeout=10) as resp:
-            assert resp.read() == b"hello from node localhost"
-        # the master's own routes still win, and a path nobody serves is a 404
-        with urllib.request.urlopen(cluster.master + "/disco/version", timeout=10) as r:
-            assert r.status == 200
-        with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(cluster.master + "/fake-good/nothing", timeout=10)
-        assert err.value.code == 404
+        yield cluster
+
+
+def test_node_routes_are_served_by_the_node_beside_the_master(good_cluster):
+    master = good_cluster.master
+    with urllib.request.urlopen(master + "/fake-good/hello", timeout=10) as resp:
+        assert resp.read() == b"hello from node localhost"
+    # the master's own routes still win, and a path nobody serves is a 404
+    with urllib.request.urlopen(master + "/disco/version", timeout=10) as r:
+        assert r.status == 200
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(master + "/fake-good/nothing", timeout=10)
+    assert err.value.code == 404
+
+
+def test_a_storage_plugin_answers_for_saved_results(good_cluster):
+    job = Job().run(input=["raw://s"], map=words, save_results=True)
+    assert list(result_iterator(job.wait())) == [("s", 1)]
+    events = good_cluster.cli("events", job.name).stdout
+    assert "Created job" in events and "save_results is ignored" not in events

@@ -191,7 +191,7 @@ def test_a_list_of_indexes_pairs_their_urls_as_replicas(data_server):
 
 def test_tag_inputs_need_ddfs(plugin_host):
     plugin_host()  # no plugins at all: no tag:// scheme
-    with pytest.raises(DiscoError, match="DDFS is not installed.*disco-plugin-ddfs"):
+    with pytest.raises(DiscoError, match="no storage plugin is installed.*tag scheme"):
         inputlist(["tag://data"])
 
 

@@ -328,9 +328,10 @@ class Master:
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)
-        if pack.jobdict.get("save_results") and "tag" not in self.plugins.names("scheme"):
+        if pack.jobdict.get("save_results") and not self.plugins.call("disco_results_storage"):
             events.add("master", "WARNING: save_results is ignored: no storage plugin is "
-                       "installed (pip install disco-plugin-ddfs); the results stay on the nodes")
+                       "installed (none implements disco_results_storage); the results stay "
+                       "on the nodes")
         job.start()
         self.kick()
         return name

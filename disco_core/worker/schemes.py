@@ -5,7 +5,7 @@ of the data, from the scheme plugin ``name``) and ``input_stream(fd, size, url, 
 (the same data as an input stream function: a text stream whose ``.buffer`` is the bytes,
 its size and the URL, as :func:`~disco_core.worker.task_io.task_input_stream` gives).
 :func:`import_scheme` finds the module of a URL's scheme; a scheme with a plugin but no
-module of its own (``tag://`` from disco-plugin-ddfs, a user's scheme) gets one made from
+module of its own (``tag://`` from a storage plugin, a user's scheme) gets one made from
 the plugin, and a scheme with no plugin raises the plugin host's
 :class:`~disco_core.errors.PluginError`, which names the package to install.
 """

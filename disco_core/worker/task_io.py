@@ -8,7 +8,7 @@ what iterating the last one yields (:class:`InputStream`). Output stream functio
 
 Under Python 3, :func:`task_input_stream` gives a *text* stream: iterating it yields
 ``str`` lines, and ``fd.buffer`` is the raw bytes for binary readers. Readers and writers
-that are plugins (``chain_reader`` is the ``chain`` reader of ``disco-plugin-chain``) are
+that are plugins (``chain_reader`` is the reader plugin named ``chain``) are
 looked up by name when first called, so this module imports no plugin.
 """
 from __future__ import annotations
@@ -178,12 +178,13 @@ class StreamCombiner:
 chain_reader = NamedDriver("reader", "chain", "Records of the internal format (job results).")
 disco_input_stream = chain_reader
 line_reader = NamedDriver("reader", "lines", "Text lines as str.")
-csv_reader = NamedDriver("reader", "csv", "CSV rows as lists of str (disco-plugin-csv).")
+csv_reader = NamedDriver("reader", "csv", "CSV rows as lists of str (the csv reader plugin).")
 csv_dict_reader = NamedDriver("reader", "csv_dict",
-                              "CSV rows as dicts keyed by the header (disco-plugin-csv).")
+                              "CSV rows as dicts keyed by the header (the csv reader "
+                              "plugin).")
 netstr_reader = NamedDriver("reader", "netstring",
                             "(key, value) bytes pairs of the original's netstring format "
-                            "(disco-plugin-netstring).")
+                            "(the netstring reader plugin).")
 
 
 class _HeadAndRest:
