@@ -112,7 +112,7 @@ class PluginHost:
         self._drivers: dict[str, dict[str, Any]] = {kind: {} for kind in DRIVER_GROUPS}
         self._registered: dict[str, dict[str, Any]] | None = None
         self._ep_cache: dict[str, dict[str, metadata.EntryPoint]] = {}
-        self._dists: dict[str, str] = {}      # pluggy plugin name / driver -> distribution
+        self._dists: dict[str, str] = {}      # pluggy plugin name -> distribution
         self.failures: dict[str, list[str]] = {}  # plugin -> its newest failures
         self.failure_counts: dict[str, int] = {}
         for plugin in plugins:
