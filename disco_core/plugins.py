@@ -8,10 +8,10 @@ Two ways in, each with one job:
   ``DISCO_RAISE_PLUGIN_ERRORS=1`` the failure is raised instead.
 * **Named drivers**, groups ``disco.schemes``, ``disco.readers``, ``disco.writers``,
   ``disco.schedulers``, ``disco.volumes``: discovery is a scan of entry-point names; the
-  import happens only when a name is used (:meth:`PluginHost.driver`), and it loads the very
-  entry point the scan kept (a disabled distribution's entry point of the same name is never
-  the one loaded). stevedore is not used: looking a name up again in its group is all it
-  would add, and that second look-up is what ignored the disable list.
+  import happens only when a name is used (:meth:`PluginHost.driver`), through stevedore's
+  :class:`~stevedore.named.NamedExtensionManager`, restricted to the very entry point the
+  scan kept: a disabled distribution's entry point of the same name is never the one
+  loaded, and two distributions offering one name are not an error (the first one wins).
 
 Core calls hooks through :meth:`PluginHost.call` / :meth:`PluginHost.acall`: each
 implementation on its own, so one that raises is logged under its plugin's name, listed by
@@ -343,7 +343,7 @@ class PluginHost:
             if ep is None:
                 raise PluginError(self.unknown_message(kind, name))
             try:
-                cache[name] = ep.load()
+                cache[name] = _load_driver(DRIVER_GROUPS[kind], ep)
             except Exception as exc:
                 raise PluginError("the %s plugin %r (%s, from %s) failed to load: %s: %s"
                                   % (kind, name, ep.value, _dist_name(ep),
@@ -416,6 +416,28 @@ def set_host(host: PluginHost | None) -> PluginHost | None:
     global _host
     old, _host = _host, host
     return old
+
+
+def _load_driver(group: str, chosen: metadata.EntryPoint) -> Any:
+    """Load one entry point of a driver group through stevedore, and only that one: the
+    manager is told the name, and skips every other entry point of that name (another
+    distribution's, or a disabled one's) before importing anything."""
+    from stevedore.named import NamedExtensionManager
+
+    class OneDriver(NamedExtensionManager):
+        def _load_one_plugin(self, ep: metadata.EntryPoint, *args: Any, **kwargs: Any) -> Any:
+            if (ep.name, ep.value) != (chosen.name, chosen.value):
+                return None
+            return super()._load_one_plugin(ep, *args, **kwargs)
+
+    failures: list[BaseException] = []
+    manager = OneDriver(group, names=[chosen.name], name_order=True,
+                        on_load_failure_callback=lambda _m, _ep, exc: failures.append(exc))
+    if failures:
+        raise failures[0]
+    if not manager.extensions:  # stevedore's cache did not list it: load it directly
+        return chosen.load()
+    return manager.extensions[0].plugin
 
 
 def driver(kind: str, name: str) -> Any:
