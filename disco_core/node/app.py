@@ -282,6 +282,8 @@ class Node:
             asyncio.ensure_future(self.collect_garbage(msg))
         elif op == "stop":
             self.stop_event.set()
+        else:
+            raise ValueError("unknown op %r" % (op,))
 
     # -- job data GC --------------------------------------------------------------------
     def ask_gc(self) -> bool:
