@@ -13,7 +13,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
-from disco.core import Disco, Job
+from disco.core import Disco, Job, result_iterator
 from disco_core.settings import DiscoSettings
 from disco_core.testing import running_cluster, wait_for
 
@@ -224,3 +224,37 @@ def test_removing_a_node_stops_its_tasks_and_closes_it(fake_cluster):
     finally:
         a.close()
         b.close()
+
+
+def test_an_error_a_node_reports_is_shown_in_nodeinfo(fake_cluster):
+    node = FakeNode(fake_cluster, "fakea")
+    try:
+        node.send({"op": "error", "message": "node fakea cannot handle the message x"})
+        wait_for(lambda: Disco().nodeinfo()["fakea"].get("problem"), 10)
+        assert "cannot handle" in Disco().nodeinfo()["fakea"]["problem"]
+    finally:
+        node.close()
+
+
+def test_a_real_nodes_tasks_survive_a_reconnect(tmp_path):
+    marker = str(tmp_path / "ran")
+
+    def slow(line, params):
+        import time
+        time.sleep(4)
+        with open(marker, "a") as f:
+            f.write(line + "\n")
+        yield line, 1
+
+    with running_cluster() as cluster:
+        job = Job().run(input=["raw://a", "raw://b"], map=slow)
+        wait_for(lambda: len(running_tasks("localhost")) == 2, 30)
+        # another connection for the host takes over, as after a blip; the node reconnects
+        # (closing it) and says it still runs both tasks
+        blip = FakeNode(cluster, "localhost", hello=False)
+        assert blip.recv("run", timeout=30) is None
+        blip.close()
+        assert sorted(k for k, _v in result_iterator(job.wait(timeout=60))) == ["a", "b"]
+        events = task_events(job)
+        assert not any("failures so far" in e or "reconnected without" in e for e in events)
+        assert sorted(open(marker).read().split()) == ["a", "b"]
