@@ -48,3 +48,17 @@ def test_an_input_reply_over_the_limit_comes_in_parts(monkeypatch, done):
     assert flag == ("done" if done else "more")
     assert [item[0] for item in got] == list(range(1000))
     assert got[7] == [7, "ok", 0, [[0, "raw://0007" + PAD]]]
+
+
+def test_task_inputs_are_for_the_clusters_nodes_only(disco_cluster):
+    import urllib.error
+    import urllib.request
+    url = disco_cluster.master + "/disco/node/inputs?job=J&taskid=0&runid=0"
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(url, timeout=10)
+    assert err.value.code == 403
+    assert "only the cluster's nodes" in err.value.read().decode()
+    request = urllib.request.Request(url, headers={"X-Disco-Secret": "wrong"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=10)
+    assert err.value.code == 403

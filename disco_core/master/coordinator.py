@@ -214,7 +214,7 @@ class Job:
     def attempt_abandoned(self, task: Task, host: str, why: str) -> None:
         """The running attempt on ``host`` is over for a reason that is not the task's own
         doing (its node reconnected without it, or left the node table): queue the task
-        again at once, elsewhere if it can, without counting a failure."""
+        again at once, on any node, without counting a failure."""
         if task.state != "running" or self.status != "active":
             return
         self._leave_running(task)
