@@ -8,6 +8,12 @@ Nodes on this machine (``localhost``, any ``127.x.y.z`` address, the master's ow
 are started as child processes of the master. Each node connects back to the master over
 a WebSocket (``/disco/node/connect``) authenticated with the cluster secret; the master
 sends it tasks and it reports events and results on the same connection.
+
+Each connection is a session: a newer one of the same host replaces (and closes) the older,
+whose messages are ignored from then on. A session gets tasks only after the node's
+``hello`` says which attempts it still runs (``Master.node_hello`` settles the rest).
+Removing a host from the table kills its tasks there, closes its session and runs them
+elsewhere; a node's messages (:mod:`.messages`) are checked before they change anything.
 """
 from __future__ import annotations
 
