@@ -157,18 +157,38 @@ class SchedulerSim:
         self.sched.schedule()
         return self.dispatched[before:]
 
-    def finish(self, job: Any, task_id: int, outputs: Any = ()) -> None:
+    def _current(self, job: Any, task_id: int, runid: Any, host: Any) -> Any:
+        """The task a report is about if it names the attempt running now (as the master
+        checks, before any bookkeeping: :func:`disco_core.master.messages.current_attempt`)."""
+        from .master.messages import current_attempt
         task = job.tasks[task_id]
+        runid = task.runid if runid is None else runid
+        host = task.host if host is None else host
+        return current_attempt({job.name: job}, host, job.name, task_id, runid)
+
+    def finish(self, job: Any, task_id: int, outputs: Any = (), runid: Any = None,
+               host: Any = None) -> bool:
+        """The node reports the task done (by default its current attempt); False when the
+        report is stale and changed nothing."""
+        task = self._current(job, task_id, runid, host)
+        if task is None:
+            return False
         self.sched.task_ended(task)
         job.task_done(task, task.runid, task.host, list(outputs))
+        return True
 
-    def fail(self, job: Any, task_id: int, requeue: bool = True) -> None:
-        """The task failed with an error; with ``requeue`` its retry delay passes at once."""
-        task = job.tasks[task_id]
+    def fail(self, job: Any, task_id: int, requeue: bool = True, runid: Any = None,
+             host: Any = None) -> bool:
+        """The task failed with an error; with ``requeue`` its retry delay passes at once.
+        False when the report is stale and changed nothing."""
+        task = self._current(job, task_id, runid, host)
+        if task is None:
+            return False
         self.sched.task_ended(task)
         job.task_failed(task, task.runid, task.host, "error", "boom")
         if requeue:
             job.requeue(task)
+        return True
 
     def running(self) -> list[Any]:
         return [t for n in self.sched.nodes.values() for t in n.running]

@@ -256,3 +256,20 @@ def test_task_queue_ignores_tasks_no_longer_queued():
     a.state = "dead"
     assert q.pop_host("h1", lambda t: True) is None
     assert q.pop_any(lambda t: True) is b
+
+
+def test_a_stale_report_keeps_the_new_attempts_slot(sim):
+    s = sim({"h1": 1, "h2": 1})
+    job = s.job([on("h1")])
+    assert s.schedule() == [("J1@0:0:1", 0, "h1")]
+    old_runid = job.tasks[0].runid
+    s.fail(job, 0)
+    assert s.schedule() == [("J1@0:0:1", 0, "h2")]
+    # h1's late reports of the attempt it no longer runs change nothing
+    assert not s.finish(job, 0, runid=old_runid, host="h1")
+    assert not s.fail(job, 0, runid=old_runid, host="h1")
+    assert not s.finish(job, 0, host="h1")  # right run id, wrong host
+    assert [t.id for t in s.sched.nodes["h2"].running] == [0]
+    assert job.tasks[0].state == "running" and job.tasks[0].failures == 1
+    assert s.finish(job, 0)
+    assert not s.sched.nodes["h2"].running

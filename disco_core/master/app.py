@@ -14,6 +14,7 @@ import secrets
 import shutil
 import signal
 import time
+import urllib.parse
 from typing import Any
 
 import tornado.web
@@ -25,6 +26,7 @@ from ..settings import DiscoSettings
 from ..util import schemesplit
 from .coordinator import Job, Task
 from .events import EventLog
+from .messages import current_attempt
 from .nodes import NodeManager
 from .pipeline import Output
 from .scheduler import NodeSlots, Scheduler
@@ -35,6 +37,9 @@ log = logging.getLogger("disco.master")
 MAX_REQUEST = (1 << 30) + 1
 # Seconds a submitted job may take to set up (check its pack, read its inputs' indexes).
 SETUP_TIMEOUT = 60.0
+#: The most bytes of inputs a task message carries itself; a task with more gets a reference
+#: the node fetches them from (a WebSocket message is at most 10 MiB on either side).
+INLINE_INPUTS = 1 << 20
 #: How long the master remembers a purged job for the nodes' data GC (seconds).
 PURGED_MEMORY = 24 * 3600.0
 
@@ -172,9 +177,14 @@ class Master:
         message = {"op": "run", "job": job.name, "taskid": task.id, "runid": task.runid,
                    "stage": task.stage, "grouping": task.grouping,
                    "group": [task.group[0], task.group[1]],
-                   "inputs": [[inp.label, inp.urls] for inp in task.inputs],
+                   "inputs": task_inputs(task),
                    "inputs_done": task.inputs_done,
                    "jobpack": "%s/disco/ctrl/parameters?name=%s" % (self.url, job.name)}
+        if input_bytes(message["inputs"]) > INLINE_INPUTS:
+            # too large for one WebSocket message: the node fetches them (TaskInputsHandler)
+            del message["inputs"]
+            message["inputs_ref"] = "%s/disco/node/inputs?job=%s&taskid=%d&runid=%d" % (
+                self.url, urllib.parse.quote(job.name), task.id, task.runid)
         if not self.nodes.send(node.host, message):
             self.scheduler.task_ended(task)
             job.node_lost(task, node.host)
@@ -186,7 +196,8 @@ class Master:
 
     def stop(self, task: Task) -> None:
         self.scheduler.task_ended(task)
-        self.nodes.send(task.host, {"op": "kill", "job": task.job.name, "taskid": task.id})
+        self.nodes.send(task.host, {"op": "kill", "job": task.job.name, "taskid": task.id,
+                                    "runid": task.runid})
         self.kick()
 
     def inputs(self, task: Task, inputs: list, done: bool) -> None:
@@ -214,39 +225,66 @@ class Master:
 
     # -- node reports -------------------------------------------------------------------
     def on_node_message(self, host: str, msg: dict) -> None:
-        op = msg.get("op")
+        """A node's message, already checked by :func:`.messages.parse` (see there)."""
+        op = msg["op"]
+        node = self.scheduler.nodes.get(host)
+        if node is None:
+            return  # no longer in the node table: what it says changes nothing
         if op == "gc_query":
             self.nodes.send(host, {"op": "gc_jobs", **self.gc_jobs()})
-            return
-        if op == "events":
-            for jobname, ev_host, text in msg.get("events", []):
+        elif op == "events":
+            for jobname, ev_host, text in msg["events"]:
                 job = self.jobs.get(jobname)
                 if job is not None:
                     job.events.add(ev_host, text)
-            return
-        job = self.jobs.get(msg.get("job", ""))
-        task = job.tasks.get(msg.get("taskid", -1)) if job is not None else None
-        if task is None:
-            return
-        node = self.scheduler.nodes.get(host)
-        if op == "done":
-            if node is not None and task in node.running:
+        elif op == "error":
+            log.warning("node %s could not handle a message: %s", host, msg["message"])
+            self.nodes.problems[host] = msg["message"]
+        elif op in ("done", "failed"):
+            task = current_attempt(self.jobs, host, msg["job"], msg["taskid"], msg["runid"])
+            if task is None:
+                log.info("ignored a stale %s report from %s about %s:%s run %s", op, host,
+                         msg["job"], msg["taskid"], msg["runid"])
+                return
+            self.scheduler.task_ended(task)
+            if op == "done":
                 node.stats["job_ok"] += 1
-            self.scheduler.task_ended(task)
-            outputs = [Output.from_json(o) for o in msg.get("outputs", [])]
-            job.task_done(task, msg["runid"], host, outputs)
-        elif op == "failed":
-            if node is not None and task in node.running:
-                node.stats["error" if msg.get("kind") == "fatal" else "data_error"] += 1
-            self.scheduler.task_ended(task)
-            job.task_failed(task, msg["runid"], host, msg.get("kind", "error"),
-                            msg.get("message", ""))
+                task.job.task_done(task, msg["runid"], host, msg["outputs"])
+            else:
+                node.stats["error" if msg["kind"] == "fatal" else "data_error"] += 1
+                task.job.task_failed(task, msg["runid"], host, msg["kind"], msg["message"])
+            self.kick()
+
+    def node_hello(self, host: str, running: list[tuple[str, int, int]]) -> None:
+        """A node (re)connected and runs ``running`` (``(job, taskid, runid)``): every other
+        attempt the master has on it is over (retried, not counted against the task), and
+        every attempt it runs that the master no longer wants is killed."""
+        reported = set(running)
+        for task in self.scheduler.running_tasks(host):
+            if (task.job.name, task.id, task.runid) not in reported:
+                self.scheduler.task_ended(task)
+                task.job.attempt_abandoned(task, host, "node %s reconnected without the task"
+                                           % host)
+        for job, taskid, runid in reported:
+            if current_attempt(self.jobs, host, job, taskid, runid) is None:
+                self.nodes.send(host, {"op": "kill", "job": job, "taskid": taskid,
+                                       "runid": runid})
         self.kick()
 
     def node_gone(self, host: str, why: str) -> None:
         for task in self.scheduler.running_tasks(host):
             self.scheduler.task_ended(task)
             task.job.node_lost(task, host)
+        self.kick()
+
+    def node_removed(self, host: str) -> None:
+        """``host`` left the node table: its tasks are stopped there and run elsewhere."""
+        for task in self.scheduler.running_tasks(host):
+            self.scheduler.task_ended(task)
+            self.nodes.send(host, {"op": "kill", "job": task.job.name, "taskid": task.id,
+                                   "runid": task.runid})
+            task.job.attempt_abandoned(task, host, "node %s was removed from the node table"
+                                       % host)
         self.kick()
 
     # -- jobs ---------------------------------------------------------------------------
@@ -483,6 +521,16 @@ class Master:
             raise KeyError(key)
         with open(path, "rb") as f:
             return f.read()
+
+
+def task_inputs(task: Task) -> list[list]:
+    """A task's inputs as the node takes them: ``[[label, [url, ...]], ...]``."""
+    return [[inp.label, inp.urls] for inp in task.inputs]
+
+
+def input_bytes(inputs: list[list]) -> int:
+    """About how many bytes ``inputs`` take as JSON (without encoding them)."""
+    return sum(8 + len(str(label)) + sum(len(u) + 4 for u in urls) for label, urls in inputs)
 
 
 def _check_and_sync(path: str) -> jp.PackHead:

@@ -211,6 +211,18 @@ class Job:
         self.task_failed(task, task.runid, host, "error", "node %s went away while running "
                          "the task" % host)
 
+    def attempt_abandoned(self, task: Task, host: str, why: str) -> None:
+        """The running attempt on ``host`` is over for a reason that is not the task's own
+        doing (its node reconnected without it, or left the node table): queue the task
+        again at once, on any node, without counting a failure."""
+        if task.state != "running" or self.status != "active":
+            return
+        self._leave_running(task)
+        task.state = "waiting"
+        self.events.add("master", "WARNING: [%s] %s; retrying it" % (task.key, why))
+        task.bound_host = ""
+        self.actions.retry_later(task, 0.0)
+
     def kill(self, reason: str = "Job killed") -> None:
         if self.status != "active":
             return

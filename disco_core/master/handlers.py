@@ -18,6 +18,7 @@ import tornado.websocket
 
 from ..dataserver import data_routes
 from ..errors import DiscoError, JobPackError, PluginError
+from . import messages
 from .submissions import SUBMISSION_HEADER, Upload, check_token
 
 log = logging.getLogger("disco.master.api")
@@ -332,13 +333,18 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
         self.master.nodes.connected(host, self)
 
     def on_message(self, message: str | bytes) -> None:
+        if not self.host or not self.master.nodes.current(self.host, self):
+            return  # a session that another one replaced, or a node removed from the table
         try:
-            msg = json.loads(message)
-        except ValueError:
-            log.warning("node %s sent a message that is not JSON", self.host)
+            msg = messages.parse(message)
+        except messages.BadMessage as exc:
+            log.warning("node %s sent a message the master ignores: %s", self.host, exc)
             return
         try:
-            self.master.on_node_message(self.host, msg)
+            if msg["op"] == "hello":
+                self.master.nodes.hello(self.host, self, msg["running"])
+            else:
+                self.master.on_node_message(self.host, msg)
         except Exception:
             log.exception("handling a message from node %s", self.host)
 
@@ -353,6 +359,41 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
             self.master.nodes.disconnected(self.host, self)
 
 
+class TaskInputsHandler(APIHandler):
+    """``GET /disco/node/inputs?job=J&taskid=N&runid=R``: the inputs of the running attempt
+    of a task (``[[label, [url, ...]], ...]``), for the node that runs it when they are
+    too many for the task message. Nodes only (the cluster secret); streamed in parts."""
+
+    CHUNK = 2000  # inputs per write
+
+    async def get(self) -> None:
+        secret = self.request.headers.get("X-Disco-Secret", "")
+        if not hmac.compare_digest(secret, self.master.secret):
+            raise tornado.web.HTTPError(403, "only the cluster's nodes may read task inputs")
+        try:
+            job = self.get_query_argument("job")
+            taskid, runid = int(self.get_query_argument("taskid")), \
+                int(self.get_query_argument("runid"))
+        except (ValueError, tornado.web.MissingArgumentError):
+            raise tornado.web.HTTPError(400, "give job, taskid and runid (numbers)") from None
+        owner = self.master.jobs.get(job)
+        task = owner.tasks.get(taskid) if owner is not None else None
+        if task is None or task.runid != runid or task.state != "running":
+            raise tornado.web.HTTPError(404, "task %s run %s of job %s is not running"
+                                        % (taskid, runid, job))
+        inputs = [[inp.label, inp.urls] for inp in task.inputs]
+        self.set_header("Content-Type", "application/json")
+        self.write("[")
+        for start in range(0, len(inputs), self.CHUNK):
+            part = json.dumps(inputs[start:start + self.CHUNK])[1:-1]
+            self.write(("," if start else "") + part)
+            try:
+                await self.flush()
+            except tornado.iostream.StreamClosedError:
+                return
+        self.finish("]")
+
+
 def routes(master: Any) -> list[tuple]:
     kw = {"master": master}
     s = master.settings
@@ -361,4 +402,5 @@ def routes(master: Any) -> list[tuple]:
         (r"/disco/job/(.*)", SubmitHandler, kw),
         (r"/disco/ctrl/(\w+)", CtrlHandler, kw),
         (r"/disco/node/connect", NodeSocket, kw),
+        (r"/disco/node/inputs", TaskInputsHandler, kw),
     ] + data_routes(s["DISCO_DATA"])

@@ -8,6 +8,12 @@ Nodes on this machine (``localhost``, any ``127.x.y.z`` address, the master's ow
 are started as child processes of the master. Each node connects back to the master over
 a WebSocket (``/disco/node/connect``) authenticated with the cluster secret; the master
 sends it tasks and it reports events and results on the same connection.
+
+Each connection is a session: a newer one of the same host replaces (and closes) the older,
+whose messages are ignored from then on. A session gets tasks only after the node's
+``hello`` says which attempts it still runs (``Master.node_hello`` settles the rest).
+Removing a host from the table kills its tasks there, closes its session and runs them
+elsewhere; a node's messages (:mod:`.messages`) are checked before they change anything.
 """
 from __future__ import annotations
 
@@ -171,6 +177,7 @@ class NodeManager:
         self.settings = master.settings
         self.processes: dict[str, NodeProcess] = {}
         self.connections: dict[str, Any] = {}
+        self.sessions = 0
         self.table: list = []
         self.blacklist: list[str] = []
         self.gc_blacklist: list[str] = []
@@ -213,8 +220,11 @@ class NodeManager:
         nodes = self.master.scheduler.nodes
         for host in list(nodes):
             if host not in hosts:
-                self.master.node_gone(host, "removed from the node table")
+                self.master.node_removed(host)
                 del nodes[host]
+                conn = self.connections.pop(host, None)
+                if conn is not None:
+                    conn.close(4004, "%s was removed from the node table" % host)
                 proc = self.processes.pop(host, None)
                 if proc is not None:
                     proc.stop()
@@ -304,19 +314,37 @@ class NodeManager:
 
     # -- connections --------------------------------------------------------------------
     def connected(self, host: str, conn: Any) -> None:
+        """A node opened a connection: it starts a new session, which takes over from the
+        host's earlier one (closed). The node gets tasks once its ``hello`` says which
+        attempts it still runs (:meth:`hello`)."""
+        self.sessions += 1
+        conn.session = self.sessions
         old = self.connections.get(host)
+        self.connections[host] = conn
         if old is not None and old is not conn:
             old.close()
-        self.connections[host] = conn
         self.problems.pop(host, None)
         node = self.master.scheduler.nodes.get(host)
         if node is not None:
-            node.connected = True
+            node.connected = False
+
+    def current(self, host: str, conn: Any) -> bool:
+        """Whether ``conn`` is the host's session now (messages of older ones are ignored)."""
+        return self.connections.get(host) is conn
+
+    def hello(self, host: str, conn: Any, running: list[tuple[str, int, int]]) -> None:
+        if not self.current(host, conn):
+            return
+        node = self.master.scheduler.nodes.get(host)
+        if node is None:
+            return
+        self.master.node_hello(host, running)
+        node.connected = True
         self.master.kick()
 
     def disconnected(self, host: str, conn: Any) -> None:
         if self.connections.get(host) is not conn:
-            return
+            return  # a later session took over: its hello settles this one's attempts
         del self.connections[host]
         node = self.master.scheduler.nodes.get(host)
         if node is not None:

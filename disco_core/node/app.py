@@ -2,12 +2,14 @@
 
 Started by the master (``python -m disco_core.node --host H --master URL``) with the
 cluster secret in ``DISCO_CLUSTER_SECRET``. It connects to the master's WebSocket and
-keeps reconnecting if the connection drops (killing its running tasks, which the master
-reschedules); it exits when the master says ``stop`` or stays unreachable for
-``DISCO_NODE_ORPHAN_TIMEOUT`` seconds. Unless the master serves this host's data itself
-(same address and port), the node serves ``/disco/`` and the plugins' node routes
-on ``H:DISCO_PORT``; beside the master it serves them on a loopback port it names when it
-connects, and the master hands them on (:mod:`disco_core.master.nodeproxy`).
+keeps reconnecting if the connection drops. Its tasks go on meanwhile: each connection
+starts with a ``hello`` listing the attempts the node still runs; the master settles the
+others and kills those it gave up on (see ``Master.node_hello``). It exits when the
+master says ``stop`` or stays unreachable for ``DISCO_NODE_ORPHAN_TIMEOUT`` seconds.
+Unless the master serves this host's data itself (same address and port), the node serves
+``/disco/`` and the plugins' node routes on ``H:DISCO_PORT``; beside the master it serves
+them on a loopback port it names when it connects, and the master hands them on
+(:mod:`disco_core.master.nodeproxy`).
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
+import uuid
 from typing import Any
 
 import tornado.httpserver
@@ -126,6 +130,7 @@ class Node:
         self.pending_events: list[list[str]] = []
         self.outbox: list[dict] = []
         self.stop_event = asyncio.Event()
+        self.session = uuid.uuid4().hex  # this node process, as its hello names it
         self._base_env: dict[str, str] | None = None
         self.gc = DataGC(self.jobhomes.root, self.settings, self.ask_gc,
                          lambda: {job for job, _taskid in self.tasks})
@@ -197,20 +202,19 @@ class Node:
                 continue
             delay = 0.1
             self.conn.protocol.stream.set_nodelay(True)  # no Nagle delay on small reports
-            self.flush()
+            self.flush()  # reports of tasks that ended while the connection was down
+            self.hello()
             self.ask_gc()  # jobs purged while this node was away lose their data now
             while True:
                 msg = await self.conn.read_message()
                 if msg is None:
                     break
                 last_ok = time.monotonic()
-                self.on_message(json.loads(msg))
+                self.handle(msg)
             reason = self.conn.close_reason
             self.conn = None
             last_ok = time.monotonic()
-            for run in list(self.tasks.values()):
-                run.kill()
-            self.tasks.clear()
+            # running tasks go on: the next session's hello tells the master about them
             if self.stop_event.is_set():
                 return
             if reason and ("secret" in reason or "node table" in reason):
@@ -218,10 +222,52 @@ class Node:
                 self.stop_event.set()
                 return
 
+    def hello(self) -> None:
+        """Start a session: tell the master which task attempts this node still runs."""
+        running = [[run.job, run.taskid, run.runid] for run in self.tasks.values()
+                   if not run.killed]
+        self.send({"op": "hello", "session": self.session, "running": running})
+
+    def handle(self, raw: str | bytes) -> None:
+        """One message from the master. One this node cannot handle is logged and answered
+        with an ``error`` message; the node goes on with the next."""
+        try:
+            msg = json.loads(raw)
+            if not isinstance(msg, dict):
+                raise ValueError("not a JSON object")
+            self.on_message(msg)
+        except Exception as exc:
+            text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+            problem = "node %s cannot handle the message %s: %s: %s" % (
+                self.host, text[:200], type(exc).__name__, exc)
+            log.exception("%s", problem)
+            self.send({"op": "error", "message": problem})
+
+    def send(self, msg: dict) -> bool:
+        if self.conn is None:
+            return False
+        try:
+            self.conn.write_message(json.dumps(msg))
+        except tornado.websocket.WebSocketClosedError:
+            return False
+        return True
+
+    def fetch_inputs(self, url: str) -> list:
+        """A task's inputs from the master (for tasks with too many to send in a message)."""
+        request = urllib.request.Request(url, headers={"X-Disco-Secret": self.secret})
+        with urllib.request.urlopen(request, timeout=300) as resp:
+            inputs = json.load(resp)
+        if not isinstance(inputs, list):
+            raise ValueError("the master's task inputs at %s are not a list" % url)
+        return inputs
+
     def on_message(self, msg: dict) -> None:
         op = msg.get("op")
         if op == "run":
             run = TaskRun(self, msg)
+            earlier = self.tasks.get((run.job, run.taskid))
+            if earlier is not None:
+                earlier.kill()  # an attempt the master gave up on: never two at once
             self.tasks[(run.job, run.taskid)] = run
             task = asyncio.ensure_future(run.run())
             task.add_done_callback(lambda _f, key=(run.job, run.taskid), r=run:
@@ -231,8 +277,10 @@ class Node:
             if run is not None and run.runid == msg.get("runid", run.runid):
                 run.add_inputs(msg["inputs"], msg["done"])
         elif op == "kill":
-            run = self.tasks.pop((msg["job"], msg["taskid"]), None)
-            if run is not None:
+            key = (msg["job"], msg["taskid"])
+            run = self.tasks.get(key)
+            if run is not None and msg.get("runid", run.runid) == run.runid:
+                del self.tasks[key]
                 run.kill()
         elif op == "purge":
             for key, run in list(self.tasks.items()):
@@ -244,17 +292,13 @@ class Node:
             asyncio.ensure_future(self.collect_garbage(msg))
         elif op == "stop":
             self.stop_event.set()
+        else:
+            raise ValueError("unknown op %r" % (op,))
 
     # -- job data GC --------------------------------------------------------------------
     def ask_gc(self) -> bool:
         """Ask the master which jobs are active and purged; its answer starts a GC pass."""
-        if self.conn is None:
-            return False
-        try:
-            self.conn.write_message(json.dumps({"op": "gc_query"}))
-        except tornado.websocket.WebSocketClosedError:
-            return False
-        return True
+        return self.send({"op": "gc_query"})
 
     async def collect_garbage(self, msg: dict) -> None:
         for job in await self.gc.answer(msg):
@@ -278,7 +322,8 @@ class Node:
                 events, self.pending_events = self.pending_events, []
                 self.conn.write_message(json.dumps({"op": "events", "events": events}))
             while self.outbox:
-                self.conn.write_message(json.dumps(self.outbox.pop(0)))
+                self.conn.write_message(json.dumps(self.outbox[0]))
+                self.outbox.pop(0)
         except tornado.websocket.WebSocketClosedError:
             pass
 

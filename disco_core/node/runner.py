@@ -27,7 +27,7 @@ from tornado.iostream import PipeIOStream, StreamClosedError
 from .. import PROTOCOL_VERSION
 from ..errors import ProtocolError
 from ..jobpack import hexhash
-from ..protocol import FrameParser, decode_payload, encode, validate
+from ..protocol import MAX_PAYLOAD, FrameParser, decode_payload, encode, validate
 from ..util import format_duration, schemesplit
 
 if TYPE_CHECKING:
@@ -49,6 +49,9 @@ class TaskEnded(Exception):
 
 
 class TaskRun:
+    #: The most bytes of inputs one INPUT reply carries (the protocol's limit is 100 MiB).
+    reply_limit = MAX_PAYLOAD // 2
+
     def __init__(self, node: "Node", msg: dict) -> None:
         self.node = node
         self.job = msg["job"]
@@ -58,9 +61,12 @@ class TaskRun:
         self.grouping = msg["grouping"]
         self.group = msg["group"]
         self.jobpack_url = msg["jobpack"]
-        # per-task input ids 0..n-1: [label, [[rep_id, url], ...]]
-        self.inputs = [[label, [[i, u] for i, u in enumerate(urls)]]
-                       for label, urls in msg["inputs"]]
+        # per-task input ids 0..n-1: [label, [[rep_id, url], ...]]; a task with too many
+        # inputs for its message names where to fetch them instead (``inputs_ref``)
+        self.inputs_ref = msg.get("inputs_ref")
+        self.inputs: list[list] = []
+        if self.inputs_ref is None:
+            self.set_inputs(msg["inputs"])
         self.inputs_done = bool(msg.get("inputs_done", True))
         self.inputs_changed = asyncio.Event()
         self.failed_replicas: dict[tuple[int, int], float] = {}
@@ -82,6 +88,10 @@ class TaskRun:
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
         try:
+            if self.inputs_ref is not None:
+                loop = asyncio.get_running_loop()
+                self.set_inputs(await loop.run_in_executor(None, self.node.fetch_inputs,
+                                                           self.inputs_ref))
             self.jobhome, meta = await self.node.jobhomes.prepare(self.job, self.jobpack_url)
             await self.start_worker(meta)
             kind, message, outputs = await self.converse()
@@ -357,13 +367,26 @@ class TaskRun:
         failed = self.failed_replicas
         return sorted(reps, key=lambda r: (failed.get((input_id, r[0]), 0.0), r[0]))
 
+    def set_inputs(self, inputs: list) -> None:
+        self.inputs = [[label, [[i, u] for i, u in enumerate(urls)]] for label, urls in inputs]
+
     def input_reply(self, payload: Any) -> list:
+        """The INPUT reply: the inputs asked for, as many as fit in one protocol message
+        (at most :attr:`reply_limit` bytes); with flag ``more`` when some were left out, so
+        the worker asks again for the rest (excluding those it has)."""
         ids = list(range(len(self.inputs)))
         if isinstance(payload, list):
             mode, chosen = payload
             chosen = set(chosen)
             ids = [i for i in ids if (i in chosen) == (mode == "include")]
-        items = [[i, "ok", self.inputs[i][0], self.replicas(i)] for i in ids]
+        items = []
+        size = 0
+        for i in ids:
+            item = [i, "ok", self.inputs[i][0], self.replicas(i)]
+            size += 16 + len(str(item[2])) + sum(len(u) + 16 for _r, u in item[3])
+            if size > self.reply_limit and items:
+                return ["more", items]
+            items.append(item)
         return ["done" if self.inputs_done else "more", items]
 
     def add_inputs(self, inputs: list, done: bool) -> None:
