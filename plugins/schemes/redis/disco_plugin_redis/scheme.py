@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from typing import Any, Iterator
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from disco_core.errors import DataError, DiscoError
 from disco_core.worker.dataio import AtomicFile, raw_bytes, text_inputs_mode
@@ -60,11 +62,26 @@ def parse_url(url: str) -> tuple[str, int, int]:
     return parts[0], port, db
 
 
-def connect(url: str) -> redis.Redis:
-    """A client of the database of ``url``, checked with a ``PING``."""
+def connect(url: str, once: bool = False) -> redis.Redis:
+    """A client of the database of ``url``, checked with a ``PING``. With ``once``, the
+    client connects once only: the client would otherwise reconnect on its own when it
+    finds its connection dead, to a server that may have restarted since, where a SCAN
+    cursor of the old one silently skips keys."""
     host, port, db = parse_url(url)
+    connections = []
+
+    def connected(conn: Any) -> None:
+        if connections:
+            raise redis.ConnectionError("the connection to the server was lost part-way; "
+                                        "the keys scanned so far cannot be continued")
+        connections.append(conn)
+        conn.on_connect()
+    # No retries by the client: a SCAN cursor re-sent to a restarted server, or a
+    # transaction re-sent after its reply was lost, would read or write the wrong thing;
+    # the task is retried instead, from the start.
     client = redis.Redis(host=host, port=port, db=db, socket_timeout=TIMEOUT,
-                         socket_connect_timeout=TIMEOUT)
+                         socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0),
+                         redis_connect_func=connected if once else None)
     with _errors(url, "cannot use the redis server"):
         client.ping()
     return client
@@ -100,7 +117,7 @@ class RedisInput:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.client = connect(url)
+        self.client = connect(url, once=True)
         self.text = text_inputs_mode() == "str"
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:

@@ -71,6 +71,19 @@ def test_a_server_that_goes_away_while_read_is_a_data_error(redis_server, fill, 
     assert err.value.url == url and "went away" in str(err.value)
 
 
+def test_a_server_restarted_while_read_is_an_error_not_missing_keys(redis_server, fill, scheme):
+    records = [("k%d" % i, "v") for i in range(1000)]
+    url = fill(redis_server, 0, records)
+    stream = iter(scheme.open(url))
+    next(stream)
+    redis_server.kill()
+    redis_server.start()  # the same port and data, but SCAN's cursor means nothing there
+    fill(redis_server, 0, records)
+    with pytest.raises(DataError) as err:
+        list(stream)
+    assert "lost part-way" in str(err.value)
+
+
 # -- the output and intermediate streams, as disco.schemes.scheme_redis names them ---------
 
 def test_output_stream_appends_in_one_transaction(redis_server, tmp_path):
