@@ -124,3 +124,12 @@ def test_without_the_plugin_redis_urls_name_the_package(redis_server):
         with pytest.raises(DiscoError) as err:
             Job().run(input=[redis_server.url(0)], map=words).wait()
         assert "no plugin handles 'redis://': pip install disco-plugin-redis" in str(err.value)
+        # the output stream is named in the job pack and looked up on the node
+        from disco.error import JobError
+        from disco.schemes.scheme_redis import redis_output_stream
+        with pytest.raises(JobError) as err:
+            Job().run(input=["raw://a b"], map=lambda line, params: [(line, 1)],
+                      reduce_output_stream=(redis_output_stream,), reduce=total,
+                      params={"url": redis_server.url(0)}).wait()
+        assert "no plugin handles 'redis://': pip install disco-plugin-redis" in str(err.value)
+    assert redis_server.client(0).dbsize() == 0

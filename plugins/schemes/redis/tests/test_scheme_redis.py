@@ -159,3 +159,24 @@ def test_inter_stream_in_refuses_a_file_without_a_url(tmp_path):
     with pytest.raises(DiscoError) as err:
         redis_inter_stream_in(fd, size, url, None)
     assert "does not hold a redis URL" in str(err.value)
+
+
+def test_disco_schemes_has_the_original_module():
+    import pickle
+
+    import disco.schemes
+    import disco.schemes.scheme_redis as mod
+    assert disco.schemes.import_scheme("redis://h:1:0") is mod
+    fn = pickle.loads(pickle.dumps(mod.redis_output_stream))
+    assert repr(fn) == "<disco.schemes.scheme_redis.redis_output_stream>"
+    import inspect
+    assert list(inspect.signature(fn).parameters) == ["stream", "partition", "url", "params"]
+
+
+def test_without_the_plugin_the_module_names_the_package(plugin_host, tmp_path):
+    from disco.schemes.scheme_redis import redis_output_stream
+    from disco_core.errors import PluginError
+    plugin_host(entry_points=True, disabled=["disco-plugin-redis"])
+    with pytest.raises(PluginError) as err:
+        redis_output_stream(None, 0, str(tmp_path / "o"), {"url": "redis://h:1:0"})
+    assert "no plugin handles 'redis://': pip install disco-plugin-redis" in str(err.value)
