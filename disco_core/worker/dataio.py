@@ -77,17 +77,22 @@ def input_view(binary: BinaryIO, url: str = "") -> Any:
     """How a text input reaches a reader or job function: a text stream of ``str`` lines,
     or with ``DISCO_TEXT_INPUTS=bytes`` a binary stream of ``bytes`` lines. Schemes whose
     data the original always handed over as text (their plugin sets ``text = True``, as
-    ``raw://`` does) stay ``str`` in both modes."""
-    if text_inputs_mode() == "bytes" and not _text_scheme(url):
+    ``raw://`` does) stay ``str`` in both modes. A scheme whose inputs are records rather
+    than bytes (its plugin sets ``records = True``: what ``open`` returns is iterated for
+    ``(key, value)`` records, as ``redis://`` inputs are) is handed over as it is."""
+    if _scheme_flag(url, "records"):
+        return binary
+    if text_inputs_mode() == "bytes" and not _scheme_flag(url, "text"):
         return binary_stream(binary)
     return text_stream(binary)
 
 
-def _text_scheme(url: str) -> bool:
+def _scheme_flag(url: str, flag: str) -> bool:
+    """Whether the scheme plugin of ``url`` sets ``flag`` (``text``, ``records``)."""
     if not url:
         return False
     try:
-        return bool(getattr(plugins.driver("scheme", scheme_of(url)), "text", False))
+        return bool(getattr(plugins.driver("scheme", scheme_of(url)), flag, False))
     except PluginError:
         return False
 

@@ -52,11 +52,52 @@ class SchemeModule:
         binary = self.open(url, _active_task())
         return input_view(binary, url), getattr(binary, "size", None), url
 
+    def function(self, attr: str) -> "SchemeFunction":
+        """The plugin's function ``attr`` (an output stream, say), looked up when called."""
+        return SchemeFunction(self.name, attr)
+
     def __reduce__(self) -> Any:
         return (type(self), (self.name,))
 
     def __repr__(self) -> str:
         return "<disco.schemes.scheme_%s>" % self.name
+
+
+class SchemeFunction:
+    """A function of a scheme plugin, as a module of ``disco.schemes`` names it (e.g.
+    ``scheme_redis.redis_output_stream``): resolved through the plugin host when called, so
+    importing the module needs no plugin, and pickled by name, so a job pack carries the
+    name and the node's plugin does the work. Its signature is the plugin function's, which
+    input and output chains read to decide whether to pass ``params``."""
+
+    def __init__(self, scheme: str, attr: str) -> None:
+        self.scheme = scheme
+        self.attr = attr
+        self.__name__ = attr
+        self.__qualname__ = attr
+
+    @property
+    def function(self) -> Any:
+        fn = getattr(plugins.driver("scheme", self.scheme), self.attr, None)
+        if fn is None:
+            from ..errors import PluginError
+            raise PluginError("the %s:// scheme plugin has no %s(): upgrade the plugin that "
+                              "handles %s://" % (self.scheme, self.attr, self.scheme))
+        return fn
+
+    @property
+    def __signature__(self) -> Any:
+        import inspect
+        return inspect.signature(self.function)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function(*args, **kwargs)
+
+    def __reduce__(self) -> Any:
+        return (SchemeFunction, (self.scheme, self.attr))
+
+    def __repr__(self) -> str:
+        return "<disco.schemes.scheme_%s.%s>" % (self.scheme, self.attr)
 
 
 class DirSchemeModule(SchemeModule):

@@ -1,0 +1,3 @@
+"""Input scheme redis:// and redis output and intermediate streams."""
+
+__version__ = "0.6.0"
