@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import posixpath
 import re
 import struct
@@ -349,3 +350,34 @@ def job_name(prefix: str, now: float | None = None) -> str:
     secs, usec = divmod(micro, 1000000)
     mega, secs = divmod(secs, 1000000)
     return "%s@%x:%x:%x" % (prefix, mega, secs, usec)
+
+
+#: Beside a job file in a node's job home: the jobdict without the job's inputs, which a
+#: task reads instead of parsing the whole jobdict (a job of 50,000 inputs has a jobdict of
+#: megabytes, and every task would parse it).
+SMALL_JOBDICT = ".jobdict"
+_BULKY_KEYS = ("input", "inputs")
+
+
+def task_jobdict(jobfile: str) -> dict:
+    """What a task needs of its job's jobdict: every key but the job's inputs, from the
+    node's small copy beside the job file when there is one (:data:`SMALL_JOBDICT`)."""
+    small = os.path.join(os.path.dirname(jobfile), SMALL_JOBDICT)
+    try:
+        with open(small) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        pass
+    with open(jobfile, "rb") as f:
+        head = f.read(HEADER_SIZE)
+        _version, (o1, o2, _o3, _o4) = offsets(head, os.fstat(f.fileno()).st_size)
+        jobdict = json.loads(f.read(o2 - o1))
+    return {k: v for k, v in jobdict.items() if k not in _BULKY_KEYS}
+
+
+def write_small_jobdict(home: str, jobdict: dict) -> None:
+    """Write the :data:`SMALL_JOBDICT` of a job home (what a node does when it unpacks one)."""
+    path = os.path.join(home, SMALL_JOBDICT)
+    with open(path + ".partial", "w") as f:
+        json.dump({k: v for k, v in jobdict.items() if k not in _BULKY_KEYS}, f)
+    os.replace(path + ".partial", path)

@@ -277,3 +277,30 @@ def test_an_unknown_text_inputs_mode_is_refused_naming_the_choices(disco_cluster
     monkeypatch.setenv("DISCO_TEXT_INPUTS", "latin1")
     with pytest.raises(DiscoError, match="DISCO_TEXT_INPUTS='latin1' is not one of"):
         list(result_iterator(["raw://x"], reader=None))
+
+
+# -- many inputs -----------------------------------------------------------------------------
+
+
+def jobdict_seen_by_the_task(line, params):
+    from disco_core.jobpack import SMALL_JOBDICT
+    with open(os.path.join(os.path.dirname(Task.jobfile), SMALL_JOBDICT)) as f:  # noqa: F821
+        import json
+        small = json.load(f)
+    yield line.strip(), sorted(small)
+
+
+def test_tasks_read_the_jobdict_without_the_jobs_inputs(disco_cluster, tmp_path):
+    # a job of 50,000 inputs has a jobdict of megabytes: each task reads the node's copy
+    # without the inputs instead of parsing it all
+    from disco_core.jobpack import SMALL_JOBDICT, task_jobdict
+    job = Job().run(input=["raw://0", "raw://1", "raw://2"], map=jobdict_seen_by_the_task)
+    keys = dict(result_iterator(job.wait(timeout=120)))["0"]
+    assert "input" not in keys and "prefix" in keys and "worker" in keys
+    pack = job.jobpack()
+    jobfile = tmp_path / "jobfile"
+    jobfile.write_bytes(pack.dumps())
+    assert "input" not in task_jobdict(str(jobfile))  # without the node's copy too
+    assert task_jobdict(str(jobfile))["prefix"] == "Job"
+    (tmp_path / SMALL_JOBDICT).write_text('{"prefix": "from the copy"}')
+    assert task_jobdict(str(jobfile)) == {"prefix": "from the copy"}

@@ -14,7 +14,7 @@ import shutil
 import zipfile
 
 from ..client.comm import download
-from ..jobpack import JobPack, hexhash
+from ..jobpack import JobPack, hexhash, write_small_jobdict
 
 EXTRACT_TIMEOUT = 300.0
 
@@ -64,6 +64,7 @@ class JobHomes:
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, os.path.join(home, "jobfile"))
+        write_small_jobdict(home, pack.jobdict)
         with open(os.path.join(home, ".jobhome"), "w") as f:
             f.write(json.dumps({"jobdict": pack.jobdict, "jobenvs": pack.jobenvs}))
 

@@ -503,9 +503,13 @@ def _read_jobdict(f: Any) -> tuple[dict, int]:
 
 
 def load_job(jobfile: str) -> tuple[dict, Any, dict]:
-    """The jobdict and the unpickled ``(job, jobargs)`` of a job file."""
+    """The jobdict (:func:`~disco_core.jobpack.task_jobdict`: without the job's inputs) and the
+    unpickled
+    ``(job, jobargs)`` of a job file."""
+    jobdict = jp.task_jobdict(jobfile)
     with open(jobfile, "rb") as f:
-        jobdict, o4 = _read_jobdict(f)
+        head = f.read(jp.HEADER_SIZE)
+        _version, (_o1, _o2, _o3, o4) = jp.offsets(head, os.fstat(f.fileno()).st_size)
         f.seek(o4)
         data = f.read()
     want = jobdict.get("python_version")

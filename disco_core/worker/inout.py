@@ -39,8 +39,8 @@ def first_stage(task: Task) -> str:
     """The name of the first stage of the task's job (read from its job file)."""
     name = _first_stages.get(task.jobfile)
     if name is None:
-        from . import read_jobdict
-        jobdict = read_jobdict(task.jobfile)
+        from ..jobpack import task_jobdict
+        jobdict = task_jobdict(task.jobfile)
         pipeline = jobdict.get("pipeline")
         name = pipeline[0][0] if pipeline else "map"
         _first_stages[task.jobfile] = name
