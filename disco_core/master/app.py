@@ -23,8 +23,10 @@ from ..errors import DiscoError, JobPackError, PluginError
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
 from ..util import schemesplit
+from . import jobrecord
 from .coordinator import Job, Task
 from .events import EventLog
+from .jobrecord import JobRecord
 from .nodes import NodeManager
 from .pipeline import Output
 from .scheduler import NodeSlots, Scheduler
@@ -54,6 +56,15 @@ def load_secret(path: str) -> str:
 
 
 class Master:
+    """The master's state and what changes it.
+
+    Jobs: ``jobs`` holds every active job and the newest ``keep_finished``
+    (``DISCO_KEEP_FINISHED_JOBS``) finished ones, in the order they were made; a job that
+    finishes writes its record (:mod:`.jobrecord`) and closes its event file, and the oldest
+    finished job beyond the bound leaves ``jobs`` for ``archived`` (its name, start time and
+    status: what ``joblist`` needs), after which :meth:`get_job` reads its record from disk.
+    """
+
     def __init__(self, settings: DiscoSettings | None = None,
                  plugins: PluginHost | None = None) -> None:
         self.settings = settings or DiscoSettings()
@@ -63,6 +74,9 @@ class Master:
         self.root = s["DISCO_MASTER_ROOT"]
         self.version = __version__
         self.jobs: dict[str, Job] = {}
+        self.keep_finished = int(s["DISCO_KEEP_FINISHED_JOBS"])
+        self.finished_jobs: dict[str, None] = {}            # in memory, oldest first
+        self.archived: dict[str, tuple[float, str]] = {}   # name -> (started, status)
         self.purged: dict[str, float] = {}
         self.waiters: list[asyncio.Future] = []
         self.max_failure_rate = int(s["DISCO_MAX_FAILURE_RATE"])
@@ -184,6 +198,7 @@ class Master:
 
     def finished(self, job: Job) -> None:
         self.scheduler.remove_job(job)
+        self._retire(job)
         waiters, self.waiters = self.waiters, []
         for fut in waiters:
             if not fut.done():
@@ -193,6 +208,25 @@ class Master:
             if asyncio.iscoroutine(result):
                 asyncio.ensure_future(result)
         self.kick()
+
+    def _retire(self, job: Job) -> None:
+        """Record a finished job on disk, release its event file, and let the oldest
+        finished jobs past ``keep_finished`` leave memory."""
+        try:
+            jobrecord.write(job, self.job_dir(job.name))
+        except OSError as exc:
+            log.error("cannot write the record of job %s (it stays in memory): %s",
+                      job.name, exc)
+            return
+        finally:
+            job.events.close()
+        self.finished_jobs[job.name] = None
+        while len(self.finished_jobs) > self.keep_finished:
+            name = next(iter(self.finished_jobs))
+            del self.finished_jobs[name]
+            old = self.jobs.pop(name, None)
+            if old is not None:
+                self.archived[name] = (old.started, old.status)
 
     def cluster_hosts(self) -> set[str]:
         return set(self.scheduler.nodes)
@@ -354,11 +388,14 @@ class Master:
                 outputs.append(Output.data(label, size, urls))
         return outputs
 
-    def get_job(self, name: str) -> Job:
+    def get_job(self, name: str) -> Job | JobRecord:
+        """The job, in memory, or a finished one's record read from disk."""
         job = self.jobs.get(name)
-        if job is None:
-            raise KeyError(name)
-        return job
+        if job is not None:
+            return job
+        if name in self.archived and jobrecord.exists(self.job_dir(name)):
+            return JobRecord(self.job_dir(name))
+        raise KeyError(name)
 
     def kill(self, name: str) -> None:
         self.get_job(name).kill()
@@ -370,7 +407,9 @@ class Master:
         if job is not None:
             job.kill()
             job.events.close()
-            del self.jobs[name]
+            self.jobs.pop(name, None)
+        self.finished_jobs.pop(name, None)
+        self.archived.pop(name, None)
         shutil.rmtree(self.job_dir(name), ignore_errors=True)
 
     def purge(self, name: str) -> None:
@@ -410,16 +449,21 @@ class Master:
                 self.waiters.remove(fut)
 
     def results(self, name: str) -> list:
-        job = self.jobs.get(name)
-        if job is None:
+        try:
+            job = self.get_job(name)
+        except KeyError:
             return ["unknown job", []]
         return [job.status, job.results if job.status == "ready" else []]
 
     def joblist(self) -> list:
+        """Every job the master knows, newest first."""
+        jobs = [(started, status, name) for name, (started, status) in self.archived.items()]
+        jobs.extend((job.started, job.status, job.name) for job in self.jobs.values())
+        jobs.sort(key=lambda j: j[0], reverse=True)
         out = []
-        for job in reversed(list(self.jobs.values())):
-            mega, secs = divmod(int(job.started), 1000000)
-            out.append([mega * 1000000 + secs, job.status, job.name])
+        for started, status, name in jobs:
+            mega, secs = divmod(int(started), 1000000)
+            out.append([mega * 1000000 + secs, status, name])
         return out
 
     # -- out-of-band values ---------------------------------------------------------------
