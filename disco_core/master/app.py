@@ -33,8 +33,10 @@ from .scheduler import NodeSlots, Scheduler
 from .submissions import Submissions, Upload, clear_incoming
 
 log = logging.getLogger("disco.master")
-# The largest body Tornado buffers for a handler that does not stream it (job packs stream).
-MAX_REQUEST = (1 << 30) + 1
+#: The largest body Tornado buffers for a handler that does not stream it. The master's own
+#: handlers stream every body and enforce a limit per route (:mod:`.handlers`); a plugin's
+#: handler that takes more streams it and raises the limit in ``prepare``, as they do.
+MAX_REQUEST = 1 << 20
 # Seconds a submitted job may take to set up (check its pack, read its inputs' indexes).
 SETUP_TIMEOUT = 60.0
 #: How long the master remembers a purged job for the nodes' data GC (seconds).
@@ -470,12 +472,21 @@ class Master:
     def oob_dir(self, name: str) -> str:
         return os.path.join(self.job_dir(name), "oob")
 
-    def oob_put(self, name: str, key: str, value: bytes) -> None:
-        self.get_job(name)
-        if not key or "/" in key or key.startswith("."):
-            raise DiscoError("invalid OOB key %r" % key)
+    def oob_put(self, name: str, key: str, value: bytes | Upload) -> None:
+        """Store an OOB value: bytes, or an upload the master takes (renamed into place)."""
+        try:
+            self.get_job(name)
+            if not key or "/" in key or key.startswith("."):
+                raise DiscoError("invalid OOB key %r" % key)
+        except (KeyError, DiscoError):
+            if isinstance(value, Upload):
+                value.discard()
+            raise
         path = os.path.join(self.oob_dir(name), key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        if isinstance(value, Upload):
+            os.replace(value.close(), path)
+            return
         with open(path + ".partial", "wb") as f:
             f.write(value)
         os.replace(path + ".partial", path)
