@@ -124,8 +124,10 @@ def running_cluster(hosts: list[tuple[str, int]] | None = None,
         cluster.start()  # inside: a start that fails still restores the environment
         yield cluster
     finally:
-        cluster.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

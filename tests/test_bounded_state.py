@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import resource
+import time
 
 import pytest
 
@@ -174,8 +175,54 @@ def test_two_thousand_jobs_on_a_master_with_256_open_files():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_two_thousand_map_jobs_on_a_master_with_256_open_files():
     """As above with a raw input and a trivial map each: about 20 minutes on two cores."""
     job = Job()
     pack = job.worker.jobpack(job, input=["raw://one"], map=trivial_map)
     assert run_one_after_another(pack, 2000) == []
+
+
+def processes_of(home):
+    """The processes whose environment names ``home`` as DISCO_HOME."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"DISCO_HOME=" + home.encode() in env:
+            found.append(int(pid))
+    return found
+
+
+def test_a_cluster_whose_start_fails_leaves_nothing_behind(tmp_path):
+    """With so few files ``disco start`` fails: the fixture says so, stops whatever it
+    started and restores the environment."""
+    home = str(tmp_path / "home")
+    before = dict(os.environ)
+    with pytest.raises(AssertionError, match="disco start failed"):
+        with running_cluster(extra_env={"DISCO_HOME": home}, preexec=limit_open_files(10)):
+            pass
+    assert dict(os.environ) == before
+    assert processes_of(home) == []
+
+
+def test_a_chain_wait_ends_at_its_timeout(disco_cluster):
+    from disco_core.client.job import JobChain
+    from disco_core.errors import JobError
+
+    def sleepy(line, params):
+        import time
+        time.sleep(60)
+        yield line, 1
+    job = Job()
+    chain = JobChain({job: ["raw://slow"]})
+    job.map = sleepy
+    started = time.monotonic()
+    with pytest.raises(JobError, match="Timeout"):
+        chain.wait(poll_interval=0.1, timeout=1)
+    assert time.monotonic() - started < 10
+    disco_cluster.disco.kill(job.name)
+    assert disco_cluster.disco.results(job.name, timeout=10000)[0] == "dead"
