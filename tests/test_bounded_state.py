@@ -209,7 +209,7 @@ def test_a_cluster_whose_start_fails_leaves_nothing_behind(tmp_path):
     assert processes_of(home) == []
 
 
-def test_a_chain_wait_ends_at_its_timeout(disco_cluster):
+def test_a_chain_wait_ends_at_its_timeout(keep_one):
     from disco_core.client.job import JobChain
     from disco_core.errors import JobError
 
@@ -224,5 +224,5 @@ def test_a_chain_wait_ends_at_its_timeout(disco_cluster):
     with pytest.raises(JobError, match="Timeout"):
         chain.wait(poll_interval=0.1, timeout=1)
     assert time.monotonic() - started < 10
-    disco_cluster.disco.kill(job.name)
-    assert disco_cluster.disco.results(job.name, timeout=10000)[0] == "dead"
+    keep_one.disco.kill(job.name)
+    assert keep_one.disco.results(job.name, timeout=10000)[0] == "dead"

@@ -216,7 +216,7 @@ class Master:
         finished jobs past ``keep_finished`` leave memory."""
         try:
             jobrecord.write(job, self.job_dir(job.name))
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:
             log.error("cannot write the record of job %s (it stays in memory): %s",
                       job.name, exc)
             return
