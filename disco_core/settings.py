@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_MAX_FAILURE_RATE": 3,
     # the largest job pack the master takes (bytes); a bigger one is refused with HTTP 413
     "DISCO_MAX_JOBPACK_SIZE": 1 << 30,
+    # finished jobs the master keeps in memory; older ones are read from disk when asked for
+    "DISCO_KEEP_FINISHED_JOBS": 100,
     "DISCO_RETRY_BASE": 1.0,
     "DISCO_RETRY_MAX": 60.0,
     "DISCO_RETRY_JITTER": 1.0,

@@ -45,8 +45,9 @@ class Cluster:
     """A running cluster: its settings (as environment) and a ``disco`` command runner."""
 
     def __init__(self, home: str, port: int, hosts: list[tuple[str, int]] | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, preexec: Any = None) -> None:
         self.home = home
+        self.preexec = preexec  # run in ``disco start`` before it starts (its limits, ...)
         self.port = port
         self.env = {"DISCO_HOME": home, "DISCO_PORT": str(port),
                     "DDFS_PUT_PORT": str(free_port()), "DISCO_MASTER_HOST": "localhost",
@@ -61,12 +62,13 @@ class Cluster:
         return "http://localhost:%d" % self.port
 
     def cli(self, *args: str, check: bool = True, input: str | None = None,
-            timeout: float = 120, cwd: str | None = None) -> subprocess.CompletedProcess:
+            timeout: float = 120, cwd: str | None = None,
+            preexec: Any = None) -> subprocess.CompletedProcess:
         exe = os.path.join(os.path.dirname(sys.executable), "disco")
         env = dict(os.environ)
         env.update(self.env)
         proc = subprocess.run([exe, *args], capture_output=True, text=True, env=env,
-                              input=input, timeout=timeout, cwd=cwd)
+                              input=input, timeout=timeout, cwd=cwd, preexec_fn=preexec)
         if check and proc.returncode != 0:
             raise AssertionError("disco %s failed (%d):\n%s%s" % (
                 " ".join(args), proc.returncode, proc.stdout, proc.stderr))
@@ -83,7 +85,7 @@ class Cluster:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 json.dump({"hosts": [[h, str(n)] for h, n in self.hosts]}, f)
-        self.cli("start")
+        self.cli("start", preexec=self.preexec)
 
     def stop(self) -> None:
         try:
@@ -112,15 +114,20 @@ class Cluster:
 
 @contextlib.contextmanager
 def running_cluster(hosts: list[tuple[str, int]] | None = None,
-                    extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+                    extra_env: dict[str, str] | None = None,
+                    preexec: Any = None) -> Iterator[Cluster]:
+    """A cluster for the ``with`` block. ``preexec`` runs in the ``disco start`` process
+    before it starts the master and nodes, which inherit what it sets (``setrlimit``)."""
     home = tempfile.mkdtemp(prefix="disco-test-")
-    cluster = Cluster(home, free_port(), hosts, extra_env)
+    cluster = Cluster(home, free_port(), hosts, extra_env, preexec)
     try:
         cluster.start()  # inside: a start that fails still restores the environment
         yield cluster
     finally:
-        cluster.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -81,7 +81,7 @@ def first_job(disco_cluster, tmp_path_factory):
     server = HTTPServer(str(tmp_path_factory.mktemp("first")))
     url = server.add("first.txt", "to be or not to be\n")
     job = Job().run(input=[url], map=words, reduce=count)
-    results = job.wait()
+    results = job.wait(timeout=120)
     server.close()  # the results live on the cluster, not on the input server
     expected = [("be", 2), ("not", 1), ("or", 1), ("to", 2)]
     assert list(result_iterator(results)) == expected
@@ -98,7 +98,7 @@ def assert_still_serving(cluster, first_job, http_server):
     assert list(result_iterator(results)) == expected
     url = http_server.add("after.txt", "still serving still\n")
     job = Job().run(input=[url], map=words, reduce=count)
-    assert list(result_iterator(job.wait())) == [("serving", 1), ("still", 2)]
+    assert list(result_iterator(job.wait(timeout=120))) == [("serving", 1), ("still", 2)]
 
 
 def messages(cluster, name):

@@ -63,14 +63,14 @@ def stage_tasks(job, stage):
 
 def test_job_subclass_with_partitions(disco_cluster, text_url):
     job = WordCount().run(input=[text_url])
-    assert sorted(result_iterator(job.wait())) == COUNTS
+    assert sorted(result_iterator(job.wait(timeout=120))) == COUNTS
     assert job.name.startswith("WordCount@")
     assert stage_tasks(job, "reduce") == 3
 
 
 def test_reduce_with_out_add(disco_cluster, text_url):
     job = OutReduce().run(input=[text_url])
-    assert list(result_iterator(job.wait())) == [
+    assert list(result_iterator(job.wait(timeout=120))) == [
         ("CAT", 3), ("END", 3), ("MAT", 3), ("ON", 2), ("SAT", 3), ("THE", 3), ("THE", 3),
         ("THE", 3)]
 
@@ -81,7 +81,7 @@ def test_lambdas_closures_and_params(disco_cluster, text_url):
     job = Job().run(input=[text_url],
                     map=lambda line, params: ((w + suffix, params.n) for w in line.split()),
                     reduce=sum_reduce, params=Params(n=10))
-    assert sorted(result_iterator(job.wait())) == [(w + "!", n * 10) for w, n in COUNTS]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [(w + "!", n * 10) for w, n in COUNTS]
 
 
 def test_functools_partial_map(disco_cluster, text_url):
@@ -90,7 +90,7 @@ def test_functools_partial_map(disco_cluster, text_url):
             yield w, weight
     job = Job().run(input=[text_url], map=functools.partial(weighted, weight=2),
                     reduce=sum_reduce)
-    assert sorted(result_iterator(job.wait())) == [(w, 2 * n) for w, n in COUNTS]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [(w, 2 * n) for w, n in COUNTS]
 
 
 def test_sort_across_maps_and_external_spill(disco_cluster, http_server):
@@ -102,7 +102,7 @@ def test_sort_across_maps_and_external_spill(disco_cluster, http_server):
             yield k, v
     job = Job().run(input=urls, map=lambda line, params: [(int(line), None)],
                     reduce=ident, sort=True, sort_buffer_size=2000)
-    keys = [k for k, _ in result_iterator(job.wait())]
+    keys = [k for k, _ in result_iterator(job.wait(timeout=120))]
     assert len(keys) == 1500
     assert keys == sorted(keys)
 
@@ -120,7 +120,7 @@ def test_combiner_and_partition_functions(disco_cluster, text_url):
 
     job = Job().run(input=[text_url], map=words, combiner=combine, partition=first_letter,
                     partitions=2, reduce=sum_reduce)
-    assert sorted(result_iterator(job.wait())) == COUNTS
+    assert sorted(result_iterator(job.wait(timeout=120))) == COUNTS
     assert calls == []
 
 
@@ -128,17 +128,17 @@ def test_sum_combiner_with_default_partition(disco_cluster, http_server):
     urls = [http_server.add("p%d.txt" % i, TEXT * 50) for i in range(4)]
     job = Job().run(input=urls, map=words, combiner=sum_combiner, reduce=sum_reduce,
                     partitions=2)
-    assert sorted(result_iterator(job.wait())) == [(w, n * 200) for w, n in COUNTS]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [(w, n * 200) for w, n in COUNTS]
 
 
 def test_map_only_and_reduce_only_jobs(disco_cluster, text_url):
     mapped = Job().run(input=[text_url], map=words, partitions=2)
-    results = mapped.wait()
+    results = mapped.wait(timeout=120)
     assert all(r[0].startswith("dir://") for r in results)
     assert sorted(result_iterator(results)) == sorted((w, 1) for w, n in COUNTS
                                                        for _ in range(n))
     reduced = Job().run(input=results, reduce=count_reduce)
-    assert list(result_iterator(reduced.wait())) == COUNTS
+    assert list(result_iterator(reduced.wait(timeout=120))) == COUNTS
 
 
 def test_raw_inputs_and_custom_text_reader(disco_cluster, http_server):
@@ -153,7 +153,7 @@ def test_raw_inputs_and_custom_text_reader(disco_cluster, http_server):
     job = Job().run(input=[url, "raw://plum,7"], map_reader=read_csv,
                     map=lambda row, params: [(row[0], int(row[1]))] if len(row) == 2 else [])
     # the raw input has no header line, so read_csv skips its only row
-    assert sorted(result_iterator(job.wait())) == [("fig", 5), ("pear", 3)]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("fig", 5), ("pear", 3)]
 
 
 def test_print_in_map_shows_in_events(disco_cluster):
@@ -161,14 +161,14 @@ def test_print_in_map_shows_in_events(disco_cluster):
         print("looking at", line.strip())
         yield line.strip(), 1
     job = Job().run(input=["raw://hello"], map=chatty)
-    job.wait()
+    job.wait(timeout=120)
     messages = [event[2] for _offset, event in job.events()]
     assert any("MSG: [map:0] looking at hello" in m for m in messages), messages
 
 
 def test_wait_show_prints_progress(disco_cluster, capsys):
     job = Job().run(input=["raw://a b"], map=words, reduce=sum_reduce)
-    job.wait(show=True)
+    job.wait(show=True, timeout=120)
     err = capsys.readouterr().err
     assert "READY: Job done" in err
     assert "Status: [" in err
@@ -192,7 +192,7 @@ def test_required_modules_are_shipped(disco_cluster, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     import jobs_for_test
     job = jobs_for_test.ShoutJob().run(input=["raw://a b"])
-    assert sorted(result_iterator(job.wait())) == [("A", 1), ("B", 1)]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("A", 1), ("B", 1)]
     # the node could not have imported them from anywhere but the job home
     for mod in ("jobs_for_test", "helpers_for_test"):
         sys.modules.pop(mod, None)
@@ -200,15 +200,15 @@ def test_required_modules_are_shipped(disco_cluster, tmp_path, monkeypatch):
 
 def test_chain_reader_reads_previous_results(disco_cluster):
     first = Job().run(input=["raw://1", "raw://2"], map=lambda line, p: [(int(line), "x")])
-    second = Job().run(input=first.wait(), map_reader=chain_reader,
+    second = Job().run(input=first.wait(timeout=120), map_reader=chain_reader,
                        map=lambda kv, p: [(kv[0] * 10, kv[1])])
-    assert sorted(result_iterator(second.wait())) == [(10, "x"), (20, "x")]
+    assert sorted(result_iterator(second.wait(timeout=120))) == [(10, "x"), (20, "x")]
 
 
 def test_client_methods(disco_cluster):
     disco = Disco()
     job = Job().run(input=["raw://x"], map=words)
-    assert job.wait() == disco.results(job.name)[1]
+    assert job.wait(timeout=120) == disco.results(job.name)[1]
     assert any(name == job.name for _t, status, name in disco.joblist())
     info = disco.jobinfo(job.name)
     assert info["active"] == "ready"
@@ -227,7 +227,7 @@ def test_kill_running_job(disco_cluster):
     job = Job().run(input=["raw://x"], map=slow)
     job.kill()
     with pytest.raises(JobError) as err:
-        job.wait()
+        job.wait(timeout=120)
     assert "dead" in str(err.value)
 
 

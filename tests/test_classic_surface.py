@@ -18,13 +18,13 @@ def test_map_init_and_reduce_init(disco_cluster):
             yield k, v + params.offset
     job = Job().run(input=["raw://a"], map=mapper, map_init=map_init, reduce=reducer,
                     reduce_init=reduce_init)
-    assert list(result_iterator(job.wait())) == [("a", 103)]
+    assert list(result_iterator(job.wait(timeout=120))) == [("a", 103)]
 
 
 def test_unpartitioned_map_only_job(disco_cluster):
     job = Job().run(input=["raw://a", "raw://b", "raw://c"],
                     map=lambda line, p: [(line, 1)], partitions=None)
-    results = job.wait()
+    results = job.wait(timeout=120)
     assert sorted(result_iterator(results)) == [("a", 1), ("b", 1), ("c", 1)]
 
 
@@ -52,7 +52,7 @@ def test_custom_output_stream_and_reader(disco_cluster):
     job = Job().run(input=["raw://x y x"], map=lambda line, p: [(w, 1) for w in line.split()],
                     map_output_stream=(task_output_stream, text_output),
                     reduce_reader=text_reader, reduce=sum_reduce)
-    assert sorted(result_iterator(job.wait())) == [("x", 2), ("y", 1)]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("x", 2), ("y", 1)]
 
 
 def test_explicit_required_modules(disco_cluster, tmp_path, monkeypatch):
@@ -65,7 +65,7 @@ def test_explicit_required_modules(disco_cluster, tmp_path, monkeypatch):
         yield line, explicit_helper.VALUE
     try:
         job = Job().run(input=["raw://q"], map=mapper, required_modules=["explicit_helper"])
-        assert list(result_iterator(job.wait())) == [("q", 42)]
+        assert list(result_iterator(job.wait(timeout=120))) == [("q", 42)]
     finally:
         sys.modules.pop("explicit_helper", None)
 
@@ -73,8 +73,8 @@ def test_explicit_required_modules(disco_cluster, tmp_path, monkeypatch):
 def test_nop_map_passes_entries(disco_cluster):
     first = Job().run(input=["raw://k"], map=lambda line, p: [(line, "v")])
     from disco.worker.task_io import chain_reader
-    second = Job().run(input=first.wait(), map=nop_map, map_reader=chain_reader)
-    assert list(result_iterator(second.wait())) == [("k", "v")]
+    second = Job().run(input=first.wait(timeout=120), map=nop_map, map_reader=chain_reader)
+    assert list(result_iterator(second.wait(timeout=120))) == [("k", "v")]
 
 
 def test_job_chain_runs_jobs_when_their_inputs_are_ready(disco_cluster):
@@ -87,8 +87,8 @@ def test_job_chain_runs_jobs_when_their_inputs_are_ready(disco_cluster):
     first.map = lambda line, p: [(int(line), 1)]
     second.map = lambda kv, p: [(kv[0] * 100, kv[1])]
     second.map_reader = chain_reader
-    chain.wait(poll_interval=0.1)
-    assert sorted(result_iterator(second.wait())) == [(100, 1), (200, 1)]
+    chain.wait(poll_interval=0.1, timeout=120)
+    assert sorted(result_iterator(second.wait(timeout=120))) == [(100, 1), (200, 1)]
 
 
 def test_disco_client_accepts_the_masters_address_forms(disco_cluster):

@@ -62,7 +62,7 @@ def test_another_python_is_refused_naming_both_versions(disco_cluster, tmp_path)
     assert "run the client with Python %s" % here in line
     # the Python API says the same
     with pytest.raises(JobError) as err:
-        disco_cluster.disco.wait(name)
+        disco_cluster.disco.wait(name, timeout=120)
     assert "Python 2.7" in str(err.value) and "Python %s" % here in str(err.value)
     # and it is fatal at once: the task is tried once, not retried on and on
     said = messages(disco_cluster, name)

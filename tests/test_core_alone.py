@@ -33,5 +33,5 @@ def test_missing_scheme_and_writer_plugins_are_named():
         assert "no plugin handles 'http://': pip install disco-plugin-http" in str(err.value)
         from disco.error import JobError
         with pytest.raises(JobError) as err:
-            Job().run(input=["raw://a"], map=words).wait()
+            Job().run(input=["raw://a"], map=words).wait(timeout=120)
         assert "pip install disco-plugin-chain" in str(err.value)

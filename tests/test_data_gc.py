@@ -33,7 +33,7 @@ def test_old_finished_jobs_lose_their_data_and_active_ones_keep_it():
     env = {"DISCO_GC_AFTER": str(GC_AFTER), "DATA_GC_INTERVAL": "0.0003"}  # ~1 s
     with running_cluster(extra_env=env) as cluster:
         done = Job().run(input=["raw://a"], map=pairs)
-        assert list(result_iterator(done.wait())) == [("a", 1)]
+        assert list(result_iterator(done.wait(timeout=120))) == [("a", 1)]
         done_dir = job_dir(cluster, "localhost", done.name)
         made = os.stat(done_dir).st_mtime
 
@@ -51,7 +51,7 @@ def test_old_finished_jobs_lose_their_data_and_active_ones_keep_it():
         wait_for(lambda: time.time() - slow_made > GC_AFTER + 2, timeout=60)
         assert Disco().results(slow.name)[0] == "active"
         assert time.time() - os.stat(slow_dir).st_mtime > GC_AFTER
-        assert list(result_iterator(slow.wait())) == [("b", 1)]
+        assert list(result_iterator(slow.wait(timeout=120))) == [("b", 1)]
         assert "Traceback" not in cluster.log("node-")
 
 
@@ -67,7 +67,7 @@ def test_a_node_down_at_purge_time_deletes_the_data_when_it_is_back(http_server)
             yield line, 1
 
         job = Job().run(input=urls, map=slowish)
-        job.wait()
+        job.wait(timeout=120)
         dirs = {host: job_dir(cluster, host, job.name) for host, _n in hosts}
         assert all(os.path.isdir(d) for d in dirs.values()), dirs
 
@@ -88,7 +88,7 @@ def test_a_node_down_at_purge_time_deletes_the_data_when_it_is_back(http_server)
 def test_clean_forgets_the_job_and_keeps_the_nodes_data(disco_cluster):
     disco = Disco()
     job = Job().run(input=["raw://c"], map=pairs)
-    results = job.wait()
+    results = job.wait(timeout=120)
     node_dir = job_dir(disco_cluster, "localhost", job.name)
     master_dir = os.path.join(disco_cluster.home, "root", "data",
                               "_disco_%d" % disco_cluster.port, hexhash(job.name), job.name)
@@ -105,7 +105,7 @@ def test_clean_forgets_the_job_and_keeps_the_nodes_data(disco_cluster):
 def test_purge_forgets_the_job_and_deletes_the_nodes_data(disco_cluster):
     disco = Disco()
     job = Job().run(input=["raw://p"], map=pairs)
-    job.wait()
+    job.wait(timeout=120)
     node_dir = job_dir(disco_cluster, "localhost", job.name)
     assert os.path.isdir(node_dir)
     disco.purge(job.name)

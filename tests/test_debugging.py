@@ -208,14 +208,14 @@ def test_source_lines_of_main_functions_come_from_the_client(disco_cluster, http
     assert 'myscript.py", line %d, in bad_map\nValueError' % RAISE_LINE in reason  # no source
     script.write_text(MODULE)  # the user's script, on the client only
     with pytest.raises(JobError) as info:
-        job.wait()
+        job.wait(timeout=120)
     assert ('myscript.py", line %d, in bad_map\n    raise ValueError("cannot map %%r" %% entry)'
             % RAISE_LINE) in str(info.value)
     events = disco_cluster.cli("events", job.name).stdout
     assert '    raise ValueError(\\"cannot map %r\\" % entry)' in events
     monkeypatch.setenv("DISCO_DEBUG", "trace")
     with pytest.raises(JobError) as info:
-        job.wait()
+        job.wait(timeout=120)
     assert "disco_core/worker" in str(info.value)
 
 
@@ -299,7 +299,7 @@ def test_debug_reads_the_next_replica_when_one_fails(disco_cluster, http_server)
     there = http_server.add("there.txt", "x y x\n")
     job = Job().run(input=[[missing, there]], map=lambda line, params: [(w, 1)
                                                                         for w in line.split()])
-    results = sorted(result_iterator(job.wait()))
+    results = sorted(result_iterator(job.wait(timeout=120)))
     replay = job.debug("map:0")
     assert replay.ok, replay.traceback
     assert sorted(replay.records()) == results == [("x", 1), ("x", 1), ("y", 1)]
@@ -312,7 +312,7 @@ def map_with_task(line, params):
 
 def test_replays_in_one_process_each_see_their_own_task(disco_cluster):
     job = Job().run(input=["raw://zero", "raw://one"], map=map_with_task)
-    assert sorted(result_iterator(job.wait())) == [(0, "zero"), (1, "one")]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [(0, "zero"), (1, "one")]
     assert list(job.debug("map:1").records()) == [(1, "one")]
     assert list(job.debug("map:0").records()) == [(0, "zero")]
     assert "Task" not in globals()  # the module is left as it was
@@ -324,7 +324,7 @@ def test_debug_of_a_successful_reduce_gives_the_jobs_records(disco_cluster, http
     b = http_server.add("b.txt", "a cat sat\n")
     job = Job().run(input=[a, b], map=lambda line, params: [(w, 1) for w in line.split()],
                     reduce=sum_reduce)
-    records = sorted(result_iterator(job.wait()))
+    records = sorted(result_iterator(job.wait(timeout=120)))
     key = task_named(disco_cluster.disco, job.name, "reduce")
     replay = Disco().debug(job.name, key)
     assert replay.ok and replay.error is None
@@ -355,7 +355,7 @@ def test_debug_of_a_pipeline_task(disco_cluster):
                                      ("group_label", Stage("total", process=count,
                                                            combine=True))]))
     job.run(input=["raw://a bb a", "raw://bb ccc"])
-    results = job.wait()
+    results = job.wait(timeout=120)
     by_label = {}
     for key in {task_named(disco_cluster.disco, job.name, "total")}:
         replay = Disco().debug(job.name, key)
@@ -423,7 +423,7 @@ def test_a_killed_job_has_no_failed_task(disco_cluster):
 def test_debug_names_unknown_jobs_and_tasks(disco_cluster, http_server):
     url = http_server.add("fine.txt", "all good\n")
     job = Job().run(input=[url], map=lambda line, params: [(line, 1)])
-    job.wait()
+    job.wait(timeout=120)
     with pytest.raises(DiscoError) as info:
         Disco().debug(job.name)
     assert "no task of job %s has failed" % job.name in str(info.value)

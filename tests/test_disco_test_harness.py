@@ -150,7 +150,7 @@ def test_test_server_serves_generated_data_and_failed_replies():
 def test_event_monitor_prints_status_and_events(disco_cluster):
     from disco.eventmonitor import EventMonitor
     job = Job().run(input=["raw://e"], map=lambda line, params: [(line, 1)])
-    job.wait()
+    job.wait(timeout=120)
     out = io.StringIO()
     monitor = EventMonitor(job, format="json", stream=out)
     monitor.refresh()
@@ -179,7 +179,7 @@ def test_stats_loads_profile_data(disco_cluster):
     assert any(func[2] == "<built-in method builtins.sorted>" for func in stats.stats)
 
     job = Job().run(input=["raw://p"], map=lambda line, params: [(line, 1)], profile=True)
-    assert list(result_iterator(job.wait())) == [("p", 1)]
+    assert list(result_iterator(job.wait(timeout=120))) == [("p", 1)]
     out = io.StringIO()
     Disco().profile_stats(job.name, stream=out).print_stats(5)
     assert "function calls" in out.getvalue()

@@ -276,12 +276,12 @@ def test_external_map_with_a_python_reduce_and_python_map_with_external_reduce(
         disco_cluster, wordcount):
     first = Job().run(input=["raw://b a b", "raw://c b"], map=external([wordcount]),
                       reduce=lambda it, params: ((k, int(v)) for k, v in it))
-    assert sorted(result_iterator(first.wait())) == [(b"a", 1), (b"b", 1), (b"b", 1),
+    assert sorted(result_iterator(first.wait(timeout=120))) == [(b"a", 1), (b"b", 1), (b"b", 1),
                                                      (b"b", 1), (b"c", 1)]
     second = Job().run(input=["raw://x y\nx", "raw://y x"],
                        map=lambda line, params: [(w, 1) for w in line.split()],
                        reduce=external([wordcount]))
-    assert list(result_iterator(second.wait())) == [(b"x", b"3"), (b"y", b"2")]
+    assert list(result_iterator(second.wait(timeout=120))) == [(b"x", b"3"), (b"y", b"2")]
 
 
 def test_string_ext_params_and_chain_inputs(disco_cluster, tmp_path):
@@ -301,9 +301,9 @@ def test_string_ext_params_and_chain_inputs(disco_cluster, tmp_path):
             out.flush()
         """)
     first = Job().run(input=["raw://ignored"], map=lambda line, p: [("k1", "v1"), ("k2", 2)])
-    second = Job().run(input=first.wait(), map=external([exe]), ext_params="P:\n",
+    second = Job().run(input=first.wait(timeout=120), map=external([exe]), ext_params="P:\n",
                        map_reader=chain_reader)
-    assert sorted(result_iterator(second.wait())) == [(b"P:k1", b"v1"), (b"P:k2", b"2")]
+    assert sorted(result_iterator(second.wait(timeout=120))) == [(b"P:k1", b"v1"), (b"P:k2", b"2")]
 
 
 def test_a_program_that_reports_err_and_exits_1_kills_the_job(disco_cluster, tmp_path):

@@ -18,7 +18,7 @@ def test_job_across_two_nodes(http_server):
         assert sorted(info) == ["127.0.0.2", "127.0.0.3"]
         assert all(n["connected"] for n in info.values())
         job = Job().run(input=urls, map=words, reduce=sum_reduce, partitions=4)
-        results = job.wait()
+        results = job.wait(timeout=120)
         counts = dict(result_iterator(results))
         assert counts == {"alpha": 6, "beta": 12, "gamma": 6,
                           **{str(i): 1 for i in range(6)}}
@@ -49,7 +49,7 @@ def test_data_error_retries_the_task_on_another_node(tmp_path):
 
     with running_cluster(hosts=[("127.0.0.2", 1), ("127.0.0.3", 1)]):
         job = Job().run(input=["raw://x"], map=flaky)
-        [(line, host)] = list(result_iterator(job.wait()))
+        [(line, host)] = list(result_iterator(job.wait(timeout=120)))
         failed = open(marker).read()
         assert host != failed and {host, failed} == {"127.0.0.2", "127.0.0.3"}
         events = [e[2] for _o, e in job.events()]

@@ -65,7 +65,7 @@ def test_a_range_row_is_many_nodes(disco):
     # a job still runs on the node that is there
     from disco_core.client import Job
     job = Job(name="Table").run(input=["raw://a b"], map=lambda line, params: [(line, 1)])
-    assert [r for r in disco.result_iterator(job.wait())] == [("a b", 1)]
+    assert [r for r in disco.result_iterator(job.wait(timeout=120))] == [("a b", 1)]
 
 
 @pytest.mark.parametrize("table,error", [
@@ -191,4 +191,4 @@ def test_a_blacklisted_node_gets_no_tasks(disco, cluster):
     assert "tasks" not in disco.nodeinfo()["localhost"]
     assert "assigned to" not in disco.rawevents(job.name).decode()
     disco.whitelist("localhost")
-    assert list(disco.result_iterator(job.wait())) == [("held", 1)]
+    assert list(disco.result_iterator(job.wait(timeout=120))) == [("held", 1)]

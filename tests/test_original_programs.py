@@ -84,9 +84,9 @@ def test_a_chain_job_may_name_one_job_as_its_whole_input(disco_cluster):
     first, second, both = Tag(), Retag(), Retag()
     first.params, second.params, both.params = "-a", "-b", "-c"
     chain = JobChain({first: ["raw://x", "raw://y"], second: first, both: [first, second]})
-    chain.wait(poll_interval=0.2)
-    assert sorted(k for k, _ in result_iterator(second.wait())) == ["x-a-b", "y-a-b"]
-    assert sorted(k for k, _ in result_iterator(both.wait())) == \
+    chain.wait(poll_interval=0.2, timeout=120)
+    assert sorted(k for k, _ in result_iterator(second.wait(timeout=120))) == ["x-a-b", "y-a-b"]
+    assert sorted(k for k, _ in result_iterator(both.wait(timeout=120))) == \
         ["x-a-b-c", "x-a-c", "y-a-b-c", "y-a-c"]
     chain.purge()
 

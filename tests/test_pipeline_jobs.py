@@ -23,7 +23,7 @@ def count(interface, state, label, inp):
 
 def run(pipeline, inputs):
     job = Job(worker=Worker(pipeline)).run(input=inputs)
-    return job, job.wait()
+    return job, job.wait(timeout=120)
 
 
 def stage_done(job, name):
@@ -126,7 +126,7 @@ class PipeJob(Job):
 
 def test_pipeline_as_job_attribute(disco_cluster):
     job = PipeJob(worker=Worker()).run(input=INPUTS)
-    assert sorted(result_iterator(job.wait())) == TOTALS
+    assert sorted(result_iterator(job.wait(timeout=120))) == TOTALS
 
 
 def test_concurrent_stage_starts_before_its_inputs_are_complete(disco_cluster):

@@ -163,7 +163,7 @@ def test_a_job_reads_url_inputs(disco_cluster):
     from disco.core import Job, result_iterator
     inputs = ["url://example.com/a?x=1", "url://example.org/b"]
     job = Job().run(input=inputs, map=lambda line, params: [(line, len(line))])
-    assert sorted(result_iterator(job.wait())) == sorted((u, len(u)) for u in inputs)
+    assert sorted(result_iterator(job.wait(timeout=120))) == sorted((u, len(u)) for u in inputs)
 
 
 def test_a_job_opens_its_inputs_through_the_scheme_modules(disco_cluster, http_server):
@@ -173,8 +173,8 @@ def test_a_job_opens_its_inputs_through_the_scheme_modules(disco_cluster, http_s
     job = Job().run(input=["raw://raw words", url],
                     map_input_stream=(disco.schemes.input_stream,),
                     map=lambda line, params: [(w, 1) for w in line.split()])
-    assert sorted(result_iterator(job.wait())) == [("http", 1), ("raw", 1), ("words", 1),
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("http", 1), ("raw", 1), ("words", 1),
                                                    ("words", 1)]
     job = Job().run(input=["url://only/url"], map_input_stream=(scheme_url.input_stream,),
                     map=lambda line, params: [(line, 0)])
-    assert list(result_iterator(job.wait())) == [("url://only/url", 0)]
+    assert list(result_iterator(job.wait(timeout=120))) == [("url://only/url", 0)]

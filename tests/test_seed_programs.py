@@ -22,7 +22,7 @@ def reduce(iter, params):
 def test_front_page_word_count(disco_cluster, http_server):
     url = http_server.add("chekhov.txt", "word word other\nword third other\n")
     job = Job().run(input=[url], map=map, reduce=reduce)
-    results = list(result_iterator(job.wait()))
+    results = list(result_iterator(job.wait(timeout=120)))
     assert results == [("other", 2), ("third", 1), ("word", 3)]
     assert all(isinstance(w, str) for w, _ in results)
 
@@ -47,4 +47,5 @@ def test_faq_chain_of_ten_jobs(disco_cluster, tmp_path):
     assert out.returncode == 0, out.stderr
     name = out.stdout.strip().splitlines()[-1]
     assert name.startswith("ChainJob@")
-    assert sorted(result_iterator(disco_cluster.disco.wait(name))) == [(10, ""), (10, "")]
+    results = disco_cluster.disco.wait(name, timeout=120)
+    assert sorted(result_iterator(results)) == [(10, ""), (10, "")]

@@ -53,7 +53,8 @@ def run_shadowing_job(cluster, tmp_path):
     job = Job().run(input=["raw://x"], map=map, profile=True,
                     required_modules=[(name, str(tmp_path / (name + ".py")))
                                       for name in ("json", "pstats", "pickle")])
-    assert list(result_iterator(job.wait())) == [("user-json:x", "user-pstats user-pickle")]
+    assert list(result_iterator(job.wait(timeout=120))) == [
+        ("user-json:x", "user-pstats user-pickle")]
     assert "function calls" in cluster.cli("pstats", job.name).stdout
 
 

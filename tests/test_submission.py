@@ -99,7 +99,7 @@ def test_an_accepted_pack_is_the_jobs_jobfile_byte_for_byte(disco_cluster):
     kind, name = json.loads(reply)
     assert kind == "ok" and name.startswith("Kept@")
     assert disco.request("/disco/ctrl/parameters?name=" + name, as_bytes=True) == data
-    assert disco.wait(name) == []
+    assert disco.wait(name, timeout=120) == []
     assert incoming(disco_cluster) == []
 
 
@@ -209,7 +209,7 @@ def test_413_once_a_body_without_a_length_passes_the_limit(small_limit_cluster):
         cluster.disco.submit(pack(prefix="TooBig", jobdata=b"x" * (2 << 20)))
     assert jobs_named(cluster.disco, "TooBig") == []
     name = cluster.disco.submit(pack(prefix="JustFits", jobdata=b"x" * ((1 << 20) - 4096)))
-    assert cluster.disco.wait(name) == []
+    assert cluster.disco.wait(name, timeout=120) == []
 
 
 def test_a_large_pack_never_sits_in_the_masters_memory(disco_cluster):
@@ -326,7 +326,7 @@ def test_a_retried_submission_whose_reply_was_lost_makes_one_job(disco_cluster, 
     wait_for(lambda: proxy.lost, 10)
     assert json.loads(proxy.lost[0]) == ["ok", name]
     assert jobs_named(disco_cluster.disco, prefix) == [name]
-    assert disco_cluster.disco.wait(name) == []
+    assert disco_cluster.disco.wait(name, timeout=120) == []
 
 
 def test_packs_without_a_token_are_each_a_job(disco_cluster):

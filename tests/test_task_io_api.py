@@ -388,7 +388,7 @@ def test_a_job_reads_its_input_with_re_reader(disco_cluster, http_server):
     want = {}
     for i in range(2000):
         want["w%d" % (i % 50)] = want.get("w%d" % (i % 50), 0) + i
-    assert dict(result_iterator(job.wait())) == want
+    assert dict(result_iterator(job.wait(timeout=120))) == want
     messages = [e[2] for _o, e in job.events()]
     assert any("Couldn't match the last 11 bytes in %s" % url in m for m in messages), messages
 
@@ -399,7 +399,7 @@ def test_a_job_reads_with_re_reader_through_a_lambda_in_bytes(disco_cluster, htt
     job = Job().run(input=[url],
                     map_reader=lambda fd, size, url: re_reader(rb"(.)(.)\|", fd, size, url),
                     map=lambda groups, params: [(groups[1], groups[0])])
-    assert sorted(result_iterator(job.wait())) == [(b"a", b"\x01"), (b"b", b"\x02"),
+    assert sorted(result_iterator(job.wait(timeout=120))) == [(b"a", b"\x01"), (b"b", b"\x02"),
                                                    (b"z", b"\xff")]
 
 
@@ -411,7 +411,7 @@ def test_plain_output_of_a_job_reads_back_as_lines(disco_cluster):
                     map=lambda line, params: [(w, 1) for w in line.split()],
                     reduce=sum_reduce,
                     reduce_output_stream=(task_output_stream, plain_output_stream))
-    results = job.wait()
+    results = job.wait(timeout=120)
     assert sorted(result_iterator(results, reader=None)) == ["cat 1\n", "mat 1\n", "the 2\n"]
     assert sorted(result_iterator(results, reader=line_reader)) == [
         "cat 1\n", "mat 1\n", "the 2\n"]
@@ -422,9 +422,9 @@ def test_plain_map_output_feeds_a_second_job(disco_cluster):
     first = Job().run(input=["raw://a b", "raw://c"], partitions=None,
                       map=lambda line, params: [(w, w.upper()) for w in line.split()],
                       map_output_stream=(task_output_stream, plain_output_stream))
-    second = Job().run(input=first.wait(),
+    second = Job().run(input=first.wait(timeout=120),
                        map=lambda line, params: [tuple(line.split())])
-    assert sorted(result_iterator(second.wait())) == [("a", "A"), ("b", "B"), ("c", "C")]
+    assert sorted(result_iterator(second.wait(timeout=120))) == [("a", "A"), ("b", "B"), ("c", "C")]
 
 
 def test_a_task_uses_oob_values_and_its_own_output_file(disco_cluster):
@@ -445,7 +445,7 @@ def test_a_task_uses_oob_values_and_its_own_output_file(disco_cluster):
                      sorted(k for k in jobargs if k == "map")]
 
     job = Job().run(input=["raw://x", "raw://y"], map=mapper)
-    results = dict(result_iterator(job.wait()))
+    results = dict(result_iterator(job.wait(timeout=120)))
     assert sorted(results) == ["x", "y"]
     for word, (value, url, group, (label, host), prefix, keys) in results.items():
         assert value == word.upper() and prefix == "Job" and keys == ["map"]
@@ -466,6 +466,6 @@ def test_a_bad_oob_key_fails_the_task_with_the_reason(disco_cluster):
         yield line, 1
     job = Job().run(input=["raw://z"], map=mapper)
     with pytest.raises(JobError):
-        job.wait()
+        job.wait(timeout=120)
     messages = "\n".join(e[2] for _o, e in job.events())
     assert "not a safe name" in messages

@@ -357,7 +357,7 @@ def test_set_mem_limit_by_share_of_memory():
 # -- OOB values and disk_sort in a real job ---------------------------------------------------
 def test_oob_values_from_the_client(disco_cluster):
     job = Job().run(input=["raw://a"], map=lambda line, params: [(line, 1)])
-    job.wait()
+    job.wait(timeout=120)
     save_oob(disco_cluster.master, job.name, "client-key", "from the client")
     assert load_oob(disco_cluster.master, job.name, "client-key") == b"from the client"
     hostport = disco_cluster.master[len("http://"):]
@@ -386,14 +386,14 @@ def test_a_job_sorts_on_disk_and_stores_oob_values_through_disco_util(disco_clus
 
     job = Job().run(input=["raw://pear apple zebra apple", "raw://zebra apple fig"],
                     map=mapper, reduce=reducer, partitions=2)
-    results = list(result_iterator(job.wait()))
+    results = list(result_iterator(job.wait(timeout=120)))
     assert sorted(results) == [("apple", 3), ("fig", 1), ("pear", 1), ("zebra", 2)]
     disco = disco_cluster.disco
     keys = sorted(disco.oob_list(job.name))
     assert keys == ["total-0", "total-1"]
     assert sum(int(load_oob(disco_cluster.master, job.name, k)) for k in keys) == 7
     # each reduce task's output came out of the system sort in key order
-    outputs = job.wait()
+    outputs = job.wait(timeout=120)
     assert len(outputs) == 2
     for output in outputs:
         words = [w for w, _ in result_iterator([output])]

@@ -76,12 +76,14 @@ class SimpleJob(Job):
 class JobChain(dict):
     """``{job: inputs}`` where inputs may name other jobs of the chain: ``wait()`` runs each
     job as soon as every job among its inputs is ready (their results become its input).
-    ``inputs`` is a list of URLs and jobs, or one job (``{a: urls, b: a}``)."""
+    ``inputs`` is a list of URLs and jobs, or one job (``{a: urls, b: a}``); ``timeout``
+    (seconds, default none) ends the wait with a JobError naming a job not yet ready."""
 
-    def wait(self, poll_interval: float = 1) -> "JobChain":
+    def wait(self, poll_interval: float = 1, timeout: float | None = None) -> "JobChain":
         import time
         from ..errors import JobError
         started: set[int] = set()
+        deadline = None if timeout is None else time.time() + timeout
         while True:
             pending = 0
             for job in self:
@@ -102,6 +104,9 @@ class JobChain(dict):
                     raise JobError(job, "Status dead")
             if not pending and all(self._status(j) == "ready" for j in self):
                 return self
+            if deadline is not None and time.time() > deadline:
+                late = next(j for j in self if self._status(j) != "ready")
+                raise JobError(late, "Timeout")
             time.sleep(poll_interval)
 
     @staticmethod

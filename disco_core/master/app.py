@@ -24,8 +24,10 @@ from ..errors import DiscoError, JobPackError, PluginError
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
 from ..util import schemesplit
+from . import jobrecord
 from .coordinator import Job, Task
 from .events import EventLog
+from .jobrecord import JobRecord
 from .messages import current_attempt
 from .nodes import NodeManager
 from .pipeline import Output
@@ -33,8 +35,10 @@ from .scheduler import NodeSlots, Scheduler
 from .submissions import Submissions, Upload, clear_incoming
 
 log = logging.getLogger("disco.master")
-# The largest body Tornado buffers for a handler that does not stream it (job packs stream).
-MAX_REQUEST = (1 << 30) + 1
+#: The largest body Tornado buffers for a handler that does not stream it. The master's own
+#: handlers stream every body and enforce a limit per route (:mod:`.handlers`); a plugin's
+#: handler that takes more streams it and raises the limit in ``prepare``, as they do.
+MAX_REQUEST = 1 << 20
 # Seconds a submitted job may take to set up (check its pack, read its inputs' indexes).
 SETUP_TIMEOUT = 60.0
 #: The most bytes of inputs a task message carries itself; a task with more gets a reference
@@ -59,6 +63,15 @@ def load_secret(path: str) -> str:
 
 
 class Master:
+    """The master's state and what changes it.
+
+    Jobs: ``jobs`` holds every active job and the newest ``keep_finished``
+    (``DISCO_KEEP_FINISHED_JOBS``) finished ones, in the order they were made; a job that
+    finishes writes its record (:mod:`.jobrecord`) and closes its event file, and the oldest
+    finished job beyond the bound leaves ``jobs`` for ``archived`` (its name, start time and
+    status: what ``joblist`` needs), after which :meth:`get_job` reads its record from disk.
+    """
+
     def __init__(self, settings: DiscoSettings | None = None,
                  plugins: PluginHost | None = None) -> None:
         self.settings = settings or DiscoSettings()
@@ -68,6 +81,9 @@ class Master:
         self.root = s["DISCO_MASTER_ROOT"]
         self.version = __version__
         self.jobs: dict[str, Job] = {}
+        self.keep_finished = int(s["DISCO_KEEP_FINISHED_JOBS"])
+        self.finished_jobs: dict[str, None] = {}            # in memory, oldest first
+        self.archived: dict[str, tuple[float, str]] = {}   # name -> (started, status)
         self.purged: dict[str, float] = {}
         self.waiters: list[asyncio.Future] = []
         self.max_failure_rate = int(s["DISCO_MAX_FAILURE_RATE"])
@@ -212,6 +228,7 @@ class Master:
     def finished(self, job: Job) -> None:
         self.scheduler.remove_job(job)
         self._policy_told.pop(job.name, None)
+        self._retire(job)
         waiters, self.waiters = self.waiters, []
         for fut in waiters:
             if not fut.done():
@@ -219,6 +236,25 @@ class Master:
         self.plugins.call("disco_job_finished", on_error=self._plugin_failed_in(job),
                           jobname=job.name, status=job.status, results=job.results)
         self.kick()
+
+    def _retire(self, job: Job) -> None:
+        """Record a finished job on disk, release its event file, and let the oldest
+        finished jobs past ``keep_finished`` leave memory."""
+        try:
+            jobrecord.write(job, self.job_dir(job.name))
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("cannot write the record of job %s (it stays in memory): %s",
+                      job.name, exc)
+            return
+        finally:
+            job.events.close()
+        self.finished_jobs[job.name] = None
+        while len(self.finished_jobs) > self.keep_finished:
+            name = next(iter(self.finished_jobs))
+            del self.finished_jobs[name]
+            old = self.jobs.pop(name, None)
+            if old is not None:
+                self.archived[name] = (old.started, old.status)
 
     def cluster_hosts(self) -> set[str]:
         return set(self.scheduler.nodes)
@@ -427,11 +463,14 @@ class Master:
                 outputs.append(Output.data(label, size, urls))
         return outputs
 
-    def get_job(self, name: str) -> Job:
+    def get_job(self, name: str) -> Job | JobRecord:
+        """The job, in memory, or a finished one's record read from disk."""
         job = self.jobs.get(name)
-        if job is None:
-            raise KeyError(name)
-        return job
+        if job is not None:
+            return job
+        if name in self.archived and jobrecord.exists(self.job_dir(name)):
+            return JobRecord(self.job_dir(name))
+        raise KeyError(name)
 
     def kill(self, name: str) -> None:
         self.get_job(name).kill()
@@ -443,7 +482,9 @@ class Master:
         if job is not None:
             job.kill()
             job.events.close()
-            del self.jobs[name]
+            self.jobs.pop(name, None)
+        self.finished_jobs.pop(name, None)
+        self.archived.pop(name, None)
         shutil.rmtree(self.job_dir(name), ignore_errors=True)
 
     def purge(self, name: str) -> None:
@@ -483,28 +524,42 @@ class Master:
                 self.waiters.remove(fut)
 
     def results(self, name: str) -> list:
-        job = self.jobs.get(name)
-        if job is None:
+        try:
+            job = self.get_job(name)
+        except KeyError:
             return ["unknown job", []]
         return [job.status, job.results if job.status == "ready" else []]
 
     def joblist(self) -> list:
+        """Every job the master knows, newest first."""
+        jobs = [(started, status, name) for name, (started, status) in self.archived.items()]
+        jobs.extend((job.started, job.status, job.name) for job in self.jobs.values())
+        jobs.sort(key=lambda j: j[0], reverse=True)
         out = []
-        for job in reversed(list(self.jobs.values())):
-            mega, secs = divmod(int(job.started), 1000000)
-            out.append([mega * 1000000 + secs, job.status, job.name])
+        for started, status, name in jobs:
+            mega, secs = divmod(int(started), 1000000)
+            out.append([mega * 1000000 + secs, status, name])
         return out
 
     # -- out-of-band values ---------------------------------------------------------------
     def oob_dir(self, name: str) -> str:
         return os.path.join(self.job_dir(name), "oob")
 
-    def oob_put(self, name: str, key: str, value: bytes) -> None:
-        self.get_job(name)
-        if not key or "/" in key or key.startswith("."):
-            raise DiscoError("invalid OOB key %r" % key)
+    def oob_put(self, name: str, key: str, value: bytes | Upload) -> None:
+        """Store an OOB value: bytes, or an upload the master takes (renamed into place)."""
+        try:
+            self.get_job(name)
+            if not key or "/" in key or key.startswith("."):
+                raise DiscoError("invalid OOB key %r" % key)
+        except (KeyError, DiscoError):
+            if isinstance(value, Upload):
+                value.discard()
+            raise
         path = os.path.join(self.oob_dir(name), key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        if isinstance(value, Upload):
+            os.replace(value.close(), path)
+            return
         with open(path + ".partial", "wb") as f:
             f.write(value)
         os.replace(path + ".partial", path)

@@ -358,29 +358,8 @@ class Job:
 
     # -- views --------------------------------------------------------------------------
     def find_task(self, key: str = "") -> Task:
-        """The task named ``key`` (``stage:id``), or with no key the first failed one: the
-        one whose failure ended the job, else the first that failed at all. KeyError
-        says what is there instead."""
-        if not key:
-            failed = [t for t in self.tasks.values() if t.error[0]]
-            task = self.failed_task or (min(failed, key=lambda t: t.id) if failed else None)
-            if task is None:
-                raise KeyError("no task of job %s has failed: name one (%s)"
-                               % (self.name, self._task_names()))
-            return task
-        stage, _, number = key.rpartition(":")
-        task = self.tasks.get(int(number)) if number.isdigit() else None
-        if task is None or task.stage != stage:
-            raise KeyError("job %s has no task %r: tasks are named stage:id (%s)"
-                           % (self.name, key, self._task_names()))
-        return task
-
-    def _task_names(self, most: int = 5) -> str:
-        keys = [t.key for t in sorted(self.tasks.values(), key=lambda t: t.id)]
-        if not keys:
-            return "it has no tasks yet"
-        text = ", ".join(keys[:most])
-        return text + (" and %d more" % (len(keys) - most) if len(keys) > most else "")
+        """The task named ``key`` (see :func:`find_task`)."""
+        return find_task(self.name, self.tasks, self.failed_task, key)
 
     def info(self) -> dict[str, Any]:
         pipeline = []
@@ -396,6 +375,34 @@ class Job:
                 "worker": self.worker, "owner": self.owner,
                 "hosts": [t.host for t in self.tasks.values() if t.state == "running"],
                 "reason": self.reason}
+
+
+def find_task(jobname: str, tasks: dict[int, Any], failed_task: Any, key: str = "") -> Any:
+    """The task named ``key`` (``stage:id``) of ``tasks`` (by id; anything with ``id``,
+    ``key``, ``stage`` and ``error`` attributes), or with no key the first failed one: the one
+    whose failure ended the job, else the first that failed at all. KeyError says what is
+    there instead."""
+    if not key:
+        failed = [t for t in tasks.values() if t.error[0]]
+        task = failed_task or (min(failed, key=lambda t: t.id) if failed else None)
+        if task is None:
+            raise KeyError("no task of job %s has failed: name one (%s)"
+                           % (jobname, _task_names(tasks)))
+        return task
+    stage, _, number = key.rpartition(":")
+    task = tasks.get(int(number)) if number.isdigit() else None
+    if task is None or task.stage != stage:
+        raise KeyError("job %s has no task %r: tasks are named stage:id (%s)"
+                       % (jobname, key, _task_names(tasks)))
+    return task
+
+
+def _task_names(tasks: dict[int, Any], most: int = 5) -> str:
+    keys = [t.key for t in sorted(tasks.values(), key=lambda t: t.id)]
+    if not keys:
+        return "it has no tasks yet"
+    text = ", ".join(keys[:most])
+    return text + (" and %d more" % (len(keys) - most) if len(keys) > most else "")
 
 
 def _nth(n: int) -> str:

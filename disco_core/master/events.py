@@ -3,6 +3,11 @@
 Events are kept in memory (the last 200, for ``jobevents``) and appended to the job's
 ``events`` file, which is flushed every 2 seconds, every 1000 events, and whenever it is
 read (``rawevents``) or the job ends.
+
+The file is open only while the job runs: :meth:`EventLog.close` (when the job finishes)
+releases it, and an event that comes later (a node's late message) is appended by opening
+the file for that one write, so a finished job holds no file descriptor. A log made with
+``EventLog(path, readonly=True)`` reads a finished job's file from disk.
 """
 from __future__ import annotations
 
@@ -22,10 +27,13 @@ def timestamp(t: float | None = None) -> str:
 
 
 class EventLog:
-    def __init__(self, path: str, notify: Callable[[str, str, str], None] | None = None) -> None:
+    def __init__(self, path: str, notify: Callable[[str, str, str], None] | None = None,
+                 readonly: bool = False) -> None:
         self.path = path
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self.file = open(path, "a", encoding="utf-8", errors="backslashreplace")
+        self.file: Any = None
+        if not readonly:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.file = _append(path)
         self.recent: deque[list[str]] = deque(maxlen=BUFFER)
         self.unflushed = 0
         self.notify = notify
@@ -36,8 +44,13 @@ class EventLog:
         (for the master's own notes about that hook)."""
         event = [timestamp(), host, message]
         self.recent.append(event)
-        self.file.write(json.dumps(event, ensure_ascii=False) + "\n")
-        self.unflushed += 1
+        line = json.dumps(event, ensure_ascii=False) + "\n"
+        if self.file is None:
+            with _append(self.path) as f:
+                f.write(line)
+        else:
+            self.file.write(line)
+            self.unflushed += 1
         if self.unflushed >= FLUSH_EVERY:
             self.flush()
         if notify and self.notify is not None:
@@ -46,13 +59,16 @@ class EventLog:
             listener()
 
     def flush(self) -> None:
-        if self.unflushed and not self.file.closed:
+        if self.unflushed and self.file is not None:
             self.file.flush()
             self.unflushed = 0
 
     def close(self) -> None:
-        self.flush()
-        self.file.close()
+        """Release the file; later events are still written (see the module's docstring)."""
+        if self.file is not None:
+            self.flush()
+            self.file.close()
+            self.file = None
 
     def raw(self, offset: int = 0) -> bytes:
         self.flush()
@@ -74,6 +90,8 @@ class EventLog:
     def _file_events(self) -> list[Any]:
         self.flush()
         events = []
+        if not os.path.exists(self.path):
+            return events
         with open(self.path, encoding="utf-8") as f:
             for line in f:
                 try:
@@ -81,3 +99,7 @@ class EventLog:
                 except ValueError:
                     continue
         return events
+
+
+def _append(path: str) -> Any:
+    return open(path, "a", encoding="utf-8", errors="backslashreplace")

@@ -22,6 +22,8 @@ from . import messages
 from .submissions import SUBMISSION_HEADER, Upload, check_token
 
 log = logging.getLogger("disco.master.api")
+#: The largest body of a request that is not a job pack or an OOB value: JSON commands.
+SMALL_BODY = 1 << 20
 
 
 class APIHandler(tornado.web.RequestHandler):
@@ -59,13 +61,6 @@ class APIHandler(tornado.web.RequestHandler):
                 except tornado.iostream.StreamClosedError:
                     return  # the reader went away
         self.finish()
-
-    def json_body(self) -> Any:
-        try:
-            return json.loads(self.request.body or b'""')
-        except ValueError:
-            raise tornado.web.HTTPError(400, "the request body is not JSON") from None
-
 
 class VersionHandler(APIHandler):
     def get(self) -> None:
@@ -136,8 +131,60 @@ def is_job_name(name: Any) -> bool:
     return isinstance(name, str) and bool(name) and not any(c in name for c in "/.\\\0")
 
 
+@tornado.web.stream_request_body
 class CtrlHandler(APIHandler):
-    """``/disco/ctrl/<op>``: GET queries and POST commands."""
+    """``/disco/ctrl/<op>``: GET queries and POST commands.
+
+    Bodies are counted as they arrive: an OOB value (``oob_put``) streams to a file and may
+    be as large as a job pack (``DISCO_MAX_JOBPACK_SIZE``); every other body is JSON of at
+    most :data:`SMALL_BODY` bytes. Past its limit a request gets a 413 naming both, before
+    its body is read when it says its length, else as soon as the bytes pass the limit."""
+
+    body: bytearray | Upload | None = None
+    limit = SMALL_BODY
+
+    def prepare(self) -> None:
+        op = self.path_args[0]
+        self.request.connection.set_max_body_size(1 << 62)  # ours to enforce, with a reply
+        to_file = op == "oob_put" and self.request.method == "POST"
+        if to_file:
+            self.limit = self.master.max_jobpack
+        length = self.request.headers.get("Content-Length", "")
+        if length.strip().isdigit() and int(length) > self.limit:
+            raise tornado.web.HTTPError(413, self._too_large())
+        self.body = self.master.upload() if to_file else bytearray()
+
+    def _too_large(self) -> str:
+        op = self.path_args[0]
+        if op == "oob_put":
+            return ("the OOB value is more than the %d bytes this master takes "
+                    "(DISCO_MAX_JOBPACK_SIZE)" % self.limit)
+        return ("the body of /disco/ctrl/%s is more than the %d bytes it takes (its commands "
+                "are small JSON values)" % (op, self.limit))
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or self.body is None:
+            return
+        if isinstance(self.body, Upload):
+            fits = self.body.write(chunk)
+        else:
+            fits = len(self.body) + len(chunk) <= self.limit
+            if fits:
+                self.body += chunk
+        if not fits:
+            self.body = None
+            self.reply(self._too_large(), 413)
+
+    def on_connection_close(self) -> None:
+        if isinstance(self.body, Upload) and not self._finished:
+            self.body.discard()
+        super().on_connection_close()
+
+    def json_body(self) -> Any:
+        try:
+            return json.loads(bytes(self.body or b"") or b'""')
+        except ValueError:
+            raise tornado.web.HTTPError(400, "the request body is not JSON") from None
 
     def int_argument(self, name: str, default: int, minimum: int = 0) -> int:
         text = self.get_query_argument(name, "") or str(default)
@@ -238,14 +285,20 @@ class CtrlHandler(APIHandler):
     # POST -----------------------------------------------------------------------------
     async def post(self, op: str) -> None:
         m = self.master
+        if self._finished:
+            return  # refused on the way in
         if op == "oob_put":
+            body, self.body = self.body, None
             try:
                 m.oob_put(self.get_query_argument("name"), self.get_query_argument("key"),
-                          self.request.body)
+                          body)
             except KeyError:
                 raise tornado.web.HTTPError(404, "unknown job") from None
             except DiscoError as exc:
                 raise tornado.web.HTTPError(400, str(exc)) from None
+            finally:
+                if isinstance(body, Upload):
+                    body.discard()  # a no-op once the master took the file
             self.reply("")
             return
         body = self.json_body()

@@ -158,14 +158,14 @@ def test_csv_rows_in_a_job(disco_cluster, http_server):
             yield row[0], int(row[1])
     job = Job().run(input=[url], map_reader=NamedDriver("reader", "csv"), map=fruit,
                     reduce=sum_reduce)
-    assert sorted(result_iterator(job.wait())) == [("fig, dried", 5), ("pear", 7)]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("fig, dried", 5), ("pear", 7)]
 
 
 def semicolon_job(url, map_reader):
     from disco.core import Job, result_iterator
     job = Job().run(input=[url], map_reader=map_reader, params=Params(csv_delimiter=";"),
                     map=lambda row, params: [(row[0], row[1:])])
-    return sorted(result_iterator(job.wait()))
+    return sorted(result_iterator(job.wait(timeout=120)))
 
 
 def test_params_reach_the_csv_reader_in_a_job(disco_cluster, http_server):
@@ -190,7 +190,7 @@ def test_csv_dicts_in_a_job(disco_cluster, http_server):
     url = http_server.add("people.csv", "name,city\r\nann,\"Oslo, NO\"\r\nbo,Rome\r\n")
     job = Job().run(input=[url], map_reader=NamedDriver("reader", "csv_dict"),
                     map=lambda row, params: [(row["city"], row["name"])])
-    assert sorted(result_iterator(job.wait())) == [("Oslo, NO", "ann"), ("Rome", "bo")]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("Oslo, NO", "ann"), ("Rome", "bo")]
 
 
 def test_upstream_style_names_in_task_io():

@@ -150,6 +150,6 @@ def test_gzip_input_in_a_job(disco_cluster, http_server):
                     map=lambda line, params: [(w, 1) for w in line.split()]
                     + [("CR", 1)] * line.endswith("\r\n"),
                     reduce=sum_reduce)
-    assert sorted(result_iterator(job.wait())) == [
+    assert sorted(result_iterator(job.wait(timeout=120))) == [
         ("CR", 200), ("cat", 200), ("end", 200), ("mat", 200), ("on", 200), ("sat", 200),
         ("the", 600)]

@@ -147,7 +147,7 @@ def test_netstring_input_in_a_job(disco_cluster, http_server):
     url = http_server.add("counts.ns", data)
     job = Job().run(input=[url], map_reader=NamedDriver("reader", "netstring"),
                     map=lambda kv, params: [(kv[0], int(kv[1]))], reduce=sum_reduce)
-    assert sorted(result_iterator(job.wait())) == [(b"cat", 42), (b"the mat", 5),
+    assert sorted(result_iterator(job.wait(timeout=120))) == [(b"cat", 42), (b"the mat", 5),
                                                    (b"\xff", 1)]
 
 
@@ -160,10 +160,10 @@ def test_netstring_output_of_a_job_reads_back(disco_cluster, http_server):
     url = http_server.add("words.txt", "the cat\nsat on\nthe mat\n")
     first = Job().run(input=[url], map=lambda line, params: [(w, len(w)) for w in line.split()],
                       map_output_stream=(task_output_stream, NamedDriver("writer", "netstring")))
-    outputs = first.wait()
+    outputs = first.wait(timeout=120)
     second = Job().run(input=outputs, map_reader=NamedDriver("reader", "netstring"),
                        map=lambda kv, params: [(kv[0].decode(), int(kv[1]))])
-    assert sorted(result_iterator(second.wait())) == [
+    assert sorted(result_iterator(second.wait(timeout=120))) == [
         ("cat", 3), ("mat", 3), ("on", 2), ("sat", 3), ("the", 3), ("the", 3)]
 
 
