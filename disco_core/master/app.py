@@ -228,13 +228,13 @@ class Master:
     def finished(self, job: Job) -> None:
         self.scheduler.remove_job(job)
         self._policy_told.pop(job.name, None)
-        self._retire(job)
         waiters, self.waiters = self.waiters, []
         for fut in waiters:
             if not fut.done():
                 fut.set_result(job.name)
         self.plugins.call("disco_job_finished", on_error=self._plugin_failed_in(job),
                           jobname=job.name, status=job.status, results=job.results)
+        self._retire(job)  # after the hooks, whose failures the job's events still tell
         self.kick()
 
     def _retire(self, job: Job) -> None:
@@ -430,7 +430,7 @@ class Master:
                 return
             told.add((plugin, what))
             job = self.jobs.get(name)
-            if job is not None and not job.events.file.closed:
+            if job is not None:  # a finished job's events are still written
                 job.events.add("master", "WARNING: plugin %s failed in %s: %s: %s (the job "
                                "goes on without it)" % (plugin, what, type(exc).__name__, exc),
                                notify=False)
