@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 from ..errors import CommError, DiscoError, JobError
 from ..settings import DiscoSettings
-from . import comm
+from .. import comm
 
 
 #: What an out-of-band key may hold (the original's DDFS-safe names).

@@ -483,7 +483,7 @@ class Worker(dict):
 
     def save_profile(self, prof: Any) -> None:
         """Store the task's profile with the master (``Disco.profile_stats``)."""
-        from ..client.comm import request
+        from ..comm import request
         prof.create_stats()
         key = "profile-%s" % self.task.uid.replace(":", "_")
         request("POST", "%s/disco/ctrl/oob_put?name=%s&key=%s"
