@@ -19,6 +19,7 @@ import cloudpickle
 
 from ..errors import DiscoError
 from ..jobpack import hexhash
+from ..rest import MasterClient
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
@@ -253,13 +254,11 @@ class Task:
     def put(self, key: str, value: bytes | str) -> None:
         """Store an out-of-band value of this job under ``key`` (a DDFS-safe name:
         ``[A-Za-z0-9_-@:]``); ``Disco.oob_get`` and the other tasks' :meth:`get` read it."""
-        from ..client.disco import Disco
-        Disco(self.master).oob_put(self.jobname, key, value)
+        MasterClient(self.master).oob_put(self.jobname, key, value)
 
     def get(self, key: str, job: str | None = None) -> bytes:
         """An out-of-band value of this job (or of ``job``)."""
-        from ..client.disco import Disco
-        return Disco(self.master).oob_get(job or self.jobname, key)
+        return MasterClient(self.master).oob_get(job or self.jobname, key)
 
 
 @dataclass
