@@ -27,12 +27,10 @@ import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import DiscoError
-
-if TYPE_CHECKING:
-    from .app import Master
+from .scheduler import Scheduler
 
 log = logging.getLogger("disco.master.nodes")
 
@@ -171,8 +169,28 @@ class NodeProcess:
             self.proc.wait()
 
 
+class NodeOwner(Protocol):
+    """What a :class:`NodeManager` needs of the master that owns it (:class:`.app.Master`):
+    its settings, address and cluster secret, the scheduler whose view of the nodes the
+    manager keeps, and the calls through which a node's comings and goings reach the master.
+    An interface rather than an import of :mod:`.app`, which imports this module."""
+
+    settings: Any
+    url: str
+    secret: str
+    scheduler: Scheduler
+
+    def kick(self) -> None: ...
+
+    def node_hello(self, host: str, running: list[tuple[str, int, int]]) -> None: ...
+
+    def node_gone(self, host: str, why: str) -> None: ...
+
+    def node_removed(self, host: str) -> None: ...
+
+
 class NodeManager:
-    def __init__(self, master: "Master") -> None:
+    def __init__(self, master: NodeOwner) -> None:
         self.master = master
         self.settings = master.settings
         self.processes: dict[str, NodeProcess] = {}

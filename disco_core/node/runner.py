@@ -20,7 +20,7 @@ import signal
 import subprocess
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tornado.iostream import PipeIOStream, StreamClosedError
 
@@ -29,9 +29,7 @@ from ..errors import ProtocolError
 from ..jobpack import hexhash
 from ..protocol import MAX_PAYLOAD, FrameParser, decode_payload, encode, validate
 from ..util import format_duration, schemesplit
-
-if TYPE_CHECKING:
-    from .app import Node
+from .jobhome import JobHomes
 
 log = logging.getLogger("disco.node.runner")
 
@@ -48,11 +46,32 @@ class TaskEnded(Exception):
         self.message = message
 
 
+class TaskHost(Protocol):
+    """What a :class:`TaskRun` needs of the node that runs it (:class:`.app.Node`): its host
+    name, its master's address and its settings, the job homes and the fork server it starts
+    workers from, and the calls through which a task's inputs come and its events and
+    outcome go. An interface rather than an import of :mod:`.app`, which imports this module."""
+
+    host: str
+    master_url: str
+    settings: Any
+    jobhomes: JobHomes
+    forkserver: Any  # the node's ForkServerClient, or None before it starts one
+
+    def worker_env(self, jobenvs: dict) -> dict[str, str]: ...
+
+    def fetch_inputs(self, url: str) -> list: ...
+
+    def event(self, job: str, text: str) -> None: ...
+
+    def report(self, msg: dict) -> None: ...
+
+
 class TaskRun:
     #: The most bytes of inputs one INPUT reply carries (the protocol's limit is 100 MiB).
     reply_limit = MAX_PAYLOAD // 2
 
-    def __init__(self, node: "Node", msg: dict) -> None:
+    def __init__(self, node: TaskHost, msg: dict) -> None:
         self.node = node
         self.job = msg["job"]
         self.taskid = int(msg["taskid"])

@@ -17,6 +17,7 @@ from typing import Any
 
 import cloudpickle
 
+from ..atomicfile import AtomicFile
 from ..errors import DiscoError
 from ..jobpack import hexhash
 from ..rest import MasterClient
@@ -121,7 +122,6 @@ class TaskOutput(tuple):
     def file(self) -> Any:
         """The output file, opened for writing on first use."""
         if self._file is None:
-            from .dataio import AtomicFile
             self._file = AtomicFile(self.path)
         return self._file
 
