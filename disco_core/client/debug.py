@@ -226,7 +226,7 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
 
 
 def _check_python_worker(jobname: str, worker: str, jobhome: str) -> None:
-    from ..worker import LAUNCHER_MARK
+    from ..jobpack import LAUNCHER_MARK
     try:
         with open(os.path.join(jobhome, worker), "rb") as f:
             python = LAUNCHER_MARK.encode() in f.read(256)

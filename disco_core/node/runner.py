@@ -469,7 +469,7 @@ class TaskRun:
 
 def python_worker_entry(path: str) -> str | None:
     """The entry point of a Python worker launcher script, or None for other workers."""
-    from ..worker import LAUNCHER_MARK
+    from ..jobpack import LAUNCHER_MARK
     try:
         with open(path, "rb") as f:
             head = f.read(256)

@@ -37,6 +37,7 @@ from typing import Any, Iterable
 import cloudpickle  # noqa: F401  (registers the reducers job pickles use)
 
 from .. import jobpack as jp
+from ..jobpack import LAUNCHER, LAUNCHER_MARK, LAUNCHER_SOURCE  # noqa: F401  (their former home)
 from ..errors import DataError, DiscoError
 from ..settings import DiscoSettings
 from .inout import (BaseOutput, IDedInput, Input, MergedInput, Output, ParallelInput,
@@ -44,16 +45,6 @@ from .inout import (BaseOutput, IDedInput, Input, MergedInput, Output, ParallelI
 from .protocol import MessageWriter, WorkerProtocol
 from .task import Input as InputSpec, Task
 
-LAUNCHER = "disco_worker"
-LAUNCHER_MARK = "# disco-python-worker"
-LAUNCHER_SOURCE = """#!/usr/bin/env python3
-%s: the Python worker; nodes may fork it from a warm interpreter instead of running this.
-import os, sys
-lib = os.path.join(os.getcwd(), "lib")  # the job's modules: first on the path once the worker
-sys.path[:] = [p for p in sys.path if os.path.abspath(p) != lib]  # has imported its own
-from disco_core.worker import main
-main()
-""" % LAUNCHER_MARK
 
 _active_task: Task | None = None
 
