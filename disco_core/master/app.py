@@ -29,6 +29,7 @@ from .coordinator import Job, Task
 from .events import EventLog
 from .jobrecord import JobRecord
 from .messages import current_attempt
+from .ctrl import core_ops
 from .nodes import NodeManager
 from .pipeline import Output
 from .scheduler import NodeSlots, Scheduler
@@ -100,6 +101,7 @@ class Master:
         self._policy_told: dict[str, set[str]] = {}
         self.scheduler = Scheduler(policy, placement, self.dispatch, self._policy_failed)
         self.nodes = NodeManager(self)
+        self.ctrl_ops = core_ops()  # /disco/ctrl/<op>: more join with ctrl_ops.register
         self.secret = ""
         self._kicked = False
         self.server: Any = None
