@@ -190,6 +190,19 @@ class NodeOwner(Protocol):
 
 
 class NodeManager:
+    """The node table (``table``, ``blacklist``, ``gc_blacklist``, saved in
+    ``DISCO_MASTER_CONFIG``), the node processes it started (``processes``) and each node's
+    current connection (``connections``, one session per host), plus what went wrong with
+    each node (``problems``).
+
+    The master owns it and alone changes it: the control operations through
+    :meth:`set_table` and :meth:`set_blacklisted`, the nodes' sockets through
+    :meth:`connected`, :meth:`hello` and :meth:`disconnected`. It keeps the scheduler's view
+    of the nodes (``master.scheduler.nodes``) in step with the table and the connections, and
+    tells the master of a node's comings and goings (:class:`NodeOwner`) rather than changing
+    jobs or tasks itself.
+    """
+
     def __init__(self, master: NodeOwner) -> None:
         self.master = master
         self.settings = master.settings

@@ -68,6 +68,16 @@ class TaskHost(Protocol):
 
 
 class TaskRun:
+    """One attempt of a task on this node: its worker process, its inputs (those of the
+    task's message, and more that the master sends while a concurrent stage runs), the
+    replicas the worker found failing, its outputs, and whether it was killed or ended.
+
+    It owns all of that: the worker changes it only through protocol messages that
+    :meth:`handle` checks (INPUT, INPUT_ERR, OUTPUT, DONE, ...), the node only by
+    :meth:`add_inputs` and :meth:`kill` on the master's word. Its outcome goes to the master
+    once, through the node (:class:`TaskHost`), never by changing the node's state.
+    """
+
     #: The most bytes of inputs one INPUT reply carries (the protocol's limit is 100 MiB).
     reply_limit = MAX_PAYLOAD // 2
 
