@@ -89,3 +89,27 @@ def test_a_circle_inside_a_package_breaks_the_acyclic_contract(importer, importe
         importer, imported = imported, importer
     changed.add_import(importer=importer, imported=imported)
     assert broken(contracts()["acyclic"], changed)
+
+
+def package_circles(graph) -> list[str]:
+    """``package <- module`` for each module that imports the package it is in while the
+    package's ``__init__`` imports (directly or not) that module: a circle through the
+    ``__init__`` that the acyclic contract, which compares siblings, does not see."""
+    found = []
+    for package in sorted(m for m in graph.modules if graph.find_children(m)):
+        for module in sorted(graph.find_descendants(package)):
+            if (graph.direct_import_exists(importer=module, imported=package)
+                    and graph.find_shortest_chain(importer=package, imported=module)):
+                found.append("%s <- %s" % (package, module))
+    return found
+
+
+def test_no_module_imports_a_package_that_imports_it():
+    assert package_circles(graph()) == []
+
+
+def test_a_module_importing_its_package_is_a_circle():
+    changed = graph()
+    # disco_core.worker gathers the worker's names from .base; .base asking it for one back
+    changed.add_import(importer="disco_core.worker.base", imported="disco_core.worker")
+    assert package_circles(changed) == ["disco_core.worker <- disco_core.worker.base"]

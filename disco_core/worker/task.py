@@ -194,7 +194,7 @@ class Task:
     @cached_property
     def jobobjs(self) -> tuple[Any, dict]:
         """``(job, jobargs)`` unpickled from the job data (a copy of the running job's)."""
-        from . import load_job
+        from .jobfile import load_job
         _jobdict, job, jobargs = load_job(self.jobfile)
         return job, jobargs
 
@@ -272,3 +272,19 @@ class Input:
     @property
     def urls(self) -> list[str]:
         return [url for _, url in self.replicas]
+
+
+_active_task: Task | None = None
+
+
+def active_task() -> Task | None:
+    """The task this process is running (None outside a task)."""
+    return _active_task
+
+
+def set_active_task(task: Task | None) -> Task | None:
+    """Make ``task`` the one :func:`active_task` gives (the task process does, and a task
+    replayed in the client's process); the one it gave before."""
+    global _active_task
+    previous, _active_task = _active_task, task
+    return previous
