@@ -1,6 +1,7 @@
 """External sort of ``(key, value)`` records by key: in memory up to a bound, then sorted runs
 spilled to disk in the record format and merged. Keys must compare with each other; the sort
-is stable, so equal keys keep their input order."""
+is stable, so equal keys keep their input order. :func:`dsorted` (the original's
+``disco.util.dsorted``) sorts whole items the same way, its bound counted in items."""
 from __future__ import annotations
 
 import heapq
