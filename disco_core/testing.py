@@ -45,9 +45,13 @@ class Cluster:
     """A running cluster: its settings (as environment) and a ``disco`` command runner."""
 
     def __init__(self, home: str, port: int, hosts: list[tuple[str, int]] | None = None,
-                 extra_env: dict[str, str] | None = None, preexec: Any = None) -> None:
+                 extra_env: dict[str, str] | None = None, preexec: Any = None,
+                 bindir: str | None = None, cwd: str | None = None) -> None:
         self.home = home
         self.preexec = preexec  # run in ``disco start`` before it starts (its limits, ...)
+        # where the ``disco`` command is: this interpreter's, or another environment's
+        self.bindir = bindir or os.path.dirname(sys.executable)
+        self.cwd = cwd  # where its commands run (``python -m`` puts it on the path)
         self.port = port
         self.env = {"DISCO_HOME": home, "DISCO_PORT": str(port),
                     "DDFS_PUT_PORT": str(free_port()), "DISCO_MASTER_HOST": "localhost",
@@ -64,11 +68,12 @@ class Cluster:
     def cli(self, *args: str, check: bool = True, input: str | None = None,
             timeout: float = 120, cwd: str | None = None,
             preexec: Any = None) -> subprocess.CompletedProcess:
-        exe = os.path.join(os.path.dirname(sys.executable), "disco")
+        exe = os.path.join(self.bindir, "disco")
         env = dict(os.environ)
         env.update(self.env)
         proc = subprocess.run([exe, *args], capture_output=True, text=True, env=env,
-                              input=input, timeout=timeout, cwd=cwd, preexec_fn=preexec)
+                              input=input, timeout=timeout, cwd=cwd or self.cwd,
+                              preexec_fn=preexec)
         if check and proc.returncode != 0:
             raise AssertionError("disco %s failed (%d):\n%s%s" % (
                 " ".join(args), proc.returncode, proc.stdout, proc.stderr))
@@ -115,11 +120,14 @@ class Cluster:
 @contextlib.contextmanager
 def running_cluster(hosts: list[tuple[str, int]] | None = None,
                     extra_env: dict[str, str] | None = None,
-                    preexec: Any = None) -> Iterator[Cluster]:
+                    preexec: Any = None, bindir: str | None = None,
+                    cwd: str | None = None) -> Iterator[Cluster]:
     """A cluster for the ``with`` block. ``preexec`` runs in the ``disco start`` process
-    before it starts the master and nodes, which inherit what it sets (``setrlimit``)."""
+    before it starts the master and nodes, which inherit what it sets (``setrlimit``).
+    ``bindir`` is the ``bin`` folder of the environment whose ``disco`` runs it (by
+    default this interpreter's), ``cwd`` the folder its commands run in."""
     home = tempfile.mkdtemp(prefix="disco-test-")
-    cluster = Cluster(home, free_port(), hosts, extra_env, preexec)
+    cluster = Cluster(home, free_port(), hosts, extra_env, preexec, bindir, cwd)
     try:
         cluster.start()  # inside: a start that fails still restores the environment
         yield cluster
