@@ -15,7 +15,9 @@ and (from :mod:`disco_core.contracts`), for tests that drive the master's pure p
 coordinator's window on the network), :func:`make_job` and :class:`SchedulerSim`.
 
 Contract suites, one per plugin kind, that every plugin's tests subclass:
-:class:`SchemeContract`, :class:`ReaderContract`, :class:`SchedulerContract`.
+:class:`SchemeContract`, :class:`ReaderContract`, :class:`WriterContract`,
+:class:`SchedulerContract`, :class:`CommandContract` (CLI subcommands) and
+:class:`RoutesContract` (master routes).
 """
 from __future__ import annotations
 
@@ -287,4 +289,6 @@ def data_server(tmp_path: Any, monkeypatch: Any) -> Iterator[DataServer]:
 # The pure-logic drivers and the contract suites live in disco_core.contracts; they are
 # re-exported here so plugin tests need one import.
 from .contracts import (ReaderContract, RecordingActions, SchedulerContract,  # noqa: E402,F401
-                        SchedulerSim, SchemeContract, event_messages, make_job)
+                        SchedulerSim, SchemeContract, WriterContract, event_messages,
+                        make_job)
+from .hook_contracts import CommandContract, RoutesContract  # noqa: E402,F401
