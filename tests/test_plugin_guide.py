@@ -10,8 +10,7 @@ import wheelhouse
 
 GUIDE = os.path.join(wheelhouse.ROOT, "docs", "plugins.md")
 FILE = re.compile(r"<!-- file: (\S+) -->\n```[a-z]*\n(.*?)\n```\n", re.S)
-CORE = [name for name in wheelhouse.projects()
-        if name not in ("disco-plugin-redis", "disco-plugin-hdfs")]
+CORE = wheelhouse.plain_projects(leave_out=("disco-plugin-hdfs",))
 
 
 def guide():

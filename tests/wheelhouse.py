@@ -46,6 +46,20 @@ def projects() -> dict[str, str]:
     return found
 
 
+def needs_only_core(folder: str) -> bool:
+    """Whether the project needs nothing but disco-core (and core's own dependencies)."""
+    with open(os.path.join(folder, "pyproject.toml"), "rb") as f:
+        deps = tomllib.load(f)["project"].get("dependencies", [])
+    return all(dep.startswith("disco-core") for dep in deps) or folder == ROOT
+
+
+def plain_projects(leave_out: tuple[str, ...] = ()) -> list[str]:
+    """Core and the plugins that need no other package (a redis client, pydiscodb), whose
+    wheels install from the folder with core's dependencies alone."""
+    return [name for name, folder in projects().items()
+            if needs_only_core(folder) and name not in leave_out]
+
+
 def pip(*args: str, python: str | None = None, timeout: float = 600) -> str:
     """Run this environment's pip (``--python``: into another environment); its output.
     A failure raises with what pip said."""
