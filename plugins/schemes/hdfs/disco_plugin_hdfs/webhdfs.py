@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from disco_core.client.comm import ResumingStream, open_remote
 from disco_core.errors import CommError, DataError, DiscoError
@@ -44,7 +44,8 @@ class HDFSError(DataError):
 
 
 def parse_url(url: str) -> tuple[str, int, str]:
-    """``(namenode, port, path)`` of ``hdfs://NAMENODE:PORT/PATH``."""
+    """``(namenode, port, path)`` of ``hdfs://NAMENODE:PORT/PATH`` (``%20`` in the URL is a
+    space of the path)."""
     if not isinstance(url, str) or not url.startswith("hdfs://"):
         raise DiscoError("not an hdfs:// URL: %r; the form is %s" % (url, FORM))
     parts = urlsplit(url)
@@ -57,12 +58,7 @@ def parse_url(url: str) -> tuple[str, int, str]:
         raise DiscoError("bad hdfs URL %r: no namenode; the form is %s" % (url, FORM))
     if not parts.path or parts.path == "/":
         raise DiscoError("bad hdfs URL %r: no path; the form is %s" % (url, FORM))
-    return parts.hostname, port, parts.path
-
-
-def hdfs_url(namenode: str, path: str) -> str:
-    """The ``hdfs://`` URL of ``path`` on ``namenode`` (``HOST:PORT``)."""
-    return "hdfs://%s/%s" % (namenode, path.lstrip("/"))
+    return parts.hostname, port, unquote(parts.path)
 
 
 class WebHDFS:
@@ -81,7 +77,8 @@ class WebHDFS:
         return cls(host, port, user), path
 
     def hdfs_url(self, path: str) -> str:
-        return "hdfs://%s:%d/%s" % (self.host, self.port, path.lstrip("/"))
+        """The ``hdfs://`` URL of ``path`` (its characters quoted as a URL's path)."""
+        return "hdfs://%s:%d/%s" % (self.host, self.port, quote(path.lstrip("/")))
 
     def http_url(self, path: str, op: str, **params: Any) -> str:
         query = {"op": op}

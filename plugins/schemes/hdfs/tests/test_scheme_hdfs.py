@@ -109,7 +109,19 @@ def test_bad_urls_say_the_form(scheme, url):
 def test_the_port_defaults_to_50070():
     from disco_plugin_hdfs.webhdfs import parse_url
     assert parse_url("hdfs://nn/a/b") == ("nn", 50070, "/a/b")
-    assert parse_url("hdfs://nn:9870/a%20b") == ("nn", 9870, "/a%20b")
+    assert parse_url("hdfs://nn:9870/a%20b") == ("nn", 9870, "/a b")
+
+
+def test_a_path_with_a_space_and_a_percent(webhdfs, scheme, tmp_path):
+    from disco_plugin_hdfs.webhdfs import WebHDFS
+    webhdfs.put("/my logs/100% day.txt", b"odd names")
+    url = webhdfs.url("/my%20logs/100%25%20day.txt")
+    assert scheme.open(url).read() == b"odd names"
+    source = tmp_path / "f"
+    source.write_bytes(b"x")
+    client, _path = WebHDFS.of(url)
+    assert client.create("/out/a b", str(source)) == webhdfs.url("/out/a%20b")
+    assert webhdfs.read("/out/a b") == b"x"
 
 
 # -- results saved to HDFS -------------------------------------------------------------
