@@ -443,17 +443,15 @@ class TaskRun:
                 runid=self.runid, outputs=local))
             if inspect.isawaitable(saved):
                 saved = await saved
+            if saved is None:  # saved elsewhere (the master's disco_job_finished), or
+                return None    # nowhere, which the master's events say
+            saved = [(int(label), str(url), int(size)) for label, url, size in saved]
         except Exception as exc:
             kind = "error" if isinstance(exc, (DataError, OSError)) else "fatal"
             return (kind, "saving the results of %s (save_info %r) failed: %s: %s"
                     % (self.key, save_info, type(exc).__name__, exc), [])
-        if saved is None:
-            self.event("WARNING: [%s] no plugin on %s saves results for save_info %r; the "
-                       "results stay on the node" % (self.key, self.node.host, save_info))
-            return None
         self.outputs = []
-        for label, url, size in saved:
-            self.remote_outputs.append((int(label), str(url), int(size)))
+        self.remote_outputs.extend(saved)
         self.event("SYS: [%s] Saved %d results to %s" % (self.key, len(saved),
                                                          save_info.split(",", 1)[0]))
         return None
