@@ -15,7 +15,9 @@ and (from :mod:`disco_core.contracts`), for tests that drive the master's pure p
 coordinator's window on the network), :func:`make_job` and :class:`SchedulerSim`.
 
 Contract suites, one per plugin kind, that every plugin's tests subclass:
-:class:`SchemeContract`, :class:`ReaderContract`, :class:`SchedulerContract`.
+:class:`SchemeContract`, :class:`ReaderContract`, :class:`WriterContract`,
+:class:`SchedulerContract`, :class:`CommandContract` (CLI subcommands) and
+:class:`RoutesContract` (master routes).
 """
 from __future__ import annotations
 
@@ -45,9 +47,13 @@ class Cluster:
     """A running cluster: its settings (as environment) and a ``disco`` command runner."""
 
     def __init__(self, home: str, port: int, hosts: list[tuple[str, int]] | None = None,
-                 extra_env: dict[str, str] | None = None, preexec: Any = None) -> None:
+                 extra_env: dict[str, str] | None = None, preexec: Any = None,
+                 bindir: str | None = None, cwd: str | None = None) -> None:
         self.home = home
         self.preexec = preexec  # run in ``disco start`` before it starts (its limits, ...)
+        # where the ``disco`` command is: this interpreter's, or another environment's
+        self.bindir = bindir or os.path.dirname(sys.executable)
+        self.cwd = cwd  # where its commands run (``python -m`` puts it on the path)
         self.port = port
         self.env = {"DISCO_HOME": home, "DISCO_PORT": str(port),
                     "DDFS_PUT_PORT": str(free_port()), "DISCO_MASTER_HOST": "localhost",
@@ -64,11 +70,12 @@ class Cluster:
     def cli(self, *args: str, check: bool = True, input: str | None = None,
             timeout: float = 120, cwd: str | None = None,
             preexec: Any = None) -> subprocess.CompletedProcess:
-        exe = os.path.join(os.path.dirname(sys.executable), "disco")
+        exe = os.path.join(self.bindir, "disco")
         env = dict(os.environ)
         env.update(self.env)
         proc = subprocess.run([exe, *args], capture_output=True, text=True, env=env,
-                              input=input, timeout=timeout, cwd=cwd, preexec_fn=preexec)
+                              input=input, timeout=timeout, cwd=cwd or self.cwd,
+                              preexec_fn=preexec)
         if check and proc.returncode != 0:
             raise AssertionError("disco %s failed (%d):\n%s%s" % (
                 " ".join(args), proc.returncode, proc.stdout, proc.stderr))
@@ -115,11 +122,14 @@ class Cluster:
 @contextlib.contextmanager
 def running_cluster(hosts: list[tuple[str, int]] | None = None,
                     extra_env: dict[str, str] | None = None,
-                    preexec: Any = None) -> Iterator[Cluster]:
+                    preexec: Any = None, bindir: str | None = None,
+                    cwd: str | None = None) -> Iterator[Cluster]:
     """A cluster for the ``with`` block. ``preexec`` runs in the ``disco start`` process
-    before it starts the master and nodes, which inherit what it sets (``setrlimit``)."""
+    before it starts the master and nodes, which inherit what it sets (``setrlimit``).
+    ``bindir`` is the ``bin`` folder of the environment whose ``disco`` runs it (by
+    default this interpreter's), ``cwd`` the folder its commands run in."""
     home = tempfile.mkdtemp(prefix="disco-test-")
-    cluster = Cluster(home, free_port(), hosts, extra_env, preexec)
+    cluster = Cluster(home, free_port(), hosts, extra_env, preexec, bindir, cwd)
     try:
         cluster.start()  # inside: a start that fails still restores the environment
         yield cluster
@@ -279,4 +289,6 @@ def data_server(tmp_path: Any, monkeypatch: Any) -> Iterator[DataServer]:
 # The pure-logic drivers and the contract suites live in disco_core.contracts; they are
 # re-exported here so plugin tests need one import.
 from .contracts import (ReaderContract, RecordingActions, SchedulerContract,  # noqa: E402,F401
-                        SchedulerSim, SchemeContract, event_messages, make_job)
+                        SchedulerSim, SchemeContract, WriterContract, event_messages,
+                        make_job)
+from .hook_contracts import CommandContract, RoutesContract  # noqa: E402,F401

@@ -21,7 +21,7 @@ import tornado.web
 
 from .. import __version__, jobpack as jp
 from ..errors import DiscoError, JobPackError, PluginError
-from ..plugins import PluginHost, get_host
+from ..plugins import PluginHost, get_host, install_hint
 from ..settings import DiscoSettings
 from ..util import schemesplit
 from . import jobrecord
@@ -218,6 +218,9 @@ class Master:
                    "inputs": task_inputs(task),
                    "inputs_done": task.inputs_done,
                    "jobpack": "%s/disco/ctrl/parameters?name=%s" % (self.url, job.name)}
+        if job.jobdict.get("save_results") and task.stage_no == len(job.pipeline) - 1:
+            # the node has a plugin save the last stage's outputs (disco_save_outputs)
+            message["save_info"] = job.jobdict.get("save_info", "ddfs")
         if input_bytes(message["inputs"]) > INLINE_INPUTS:
             # too large for one WebSocket message: the node fetches them (TaskInputsHandler)
             del message["inputs"]
@@ -424,10 +427,14 @@ class Master:
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)
-        if pack.jobdict.get("save_results") and not self.plugins.call("disco_results_storage"):
+        save_info = pack.jobdict.get("save_info", "ddfs")
+        if pack.jobdict.get("save_results") and not self.plugins.call(
+                "disco_results_storage", save_info=save_info):
+            storage = save_info.split(",", 1)[0]
             events.add("master", "WARNING: save_results is ignored: no storage plugin is "
-                       "installed (none implements disco_results_storage); the results stay "
-                       "on the nodes")
+                       "installed for save_info %r (none implements disco_results_storage "
+                       "for it: pip install %s); the results stay on the nodes"
+                       % (save_info, install_hint("storage", storage)))
         job.start()
         self.kick()
         return name
