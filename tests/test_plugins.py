@@ -62,6 +62,31 @@ def test_hooks_of_a_plugin_are_registered_and_called(plugin_host):
         settings_mod._NUMERIC.pop("DISCO_TESTHOOK_LIMIT", None)
 
 
+class HelloPlugin:
+    @hookimpl
+    def disco_cli_commands(self):
+        from disco_core.cli import Command
+        return [Command("hello", "say hello", lambda args, ctx: print("hello"))]
+
+
+def test_core_commands_are_those_of_cores_hooks_only(plugin_host):
+    from disco_core import cli, commands
+    host = plugin_host(HelloPlugin(), entry_points=True)
+    assert host.pm.get_plugin("core") is not None
+    core = {cmd.name for cmd in commands.core_commands()}
+    assert {"start", "results", "plugin"} <= core and "hello" not in core
+    assert {"hello", "start", "plugin"} <= {cmd.name for cmd in cli.commands()}
+    # plugins name the class by the command line's path, as they always have
+    assert cli.Command is commands.Command
+
+
+def test_without_cores_hooks_there_are_no_core_commands(plugin_host):
+    from disco_core import commands
+    plugin_host(HelloPlugin())
+    assert commands.core_commands() == []
+    assert [cmd.name for cmd in commands.commands()] == ["hello"]
+
+
 def test_a_hookimpl_with_a_wrong_signature_is_refused():
     class Bad:
         @hookimpl

@@ -1,5 +1,6 @@
 """The ``disco`` command line. Every subcommand, core's included, comes from a plugin hook
-(``disco_cli_commands``), so a plugin adds commands the same way core does.
+(``disco_cli_commands``), so a plugin adds commands the same way core does: a list of
+:class:`Command` (defined in :mod:`disco_core.commands`, re-exported here).
 
 Global options go anywhere: ``-h``, ``-s FILE`` (settings file), ``-v`` (print the settings
 in force; tracebacks on error), ``-t TOKEN``, ``-M MASTER``. Job arguments accept the
@@ -12,22 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
+from ..commands import Command, commands
 from ..errors import DiscoError
-
-
-@dataclass
-class Command:
-    name: str
-    help: str
-    run: Callable[[argparse.Namespace, "Context"], Any]
-    arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
-    aliases: list[str] = field(default_factory=list)
-    #: Whether stdout carries binary data for these arguments (``-v`` then prints the
-    #: settings on stderr, so the data stays whole).
-    binary_stdout: Callable[[argparse.Namespace], bool] = lambda args: False
 
 
 class Context:
@@ -86,23 +75,6 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="print the settings in force; show tracebacks on error")
     parser.add_argument("-t", "--token", default=default, help="DDFS read and write token")
     parser.add_argument("-M", "--master", default=default, help="the master (host or URL)")
-
-
-def commands() -> list[Command]:
-    from ..plugins import get_host
-    host = get_host()
-    found: dict[str, Command] = {}
-    for plugin, batch in host.each("disco_cli_commands"):
-        try:
-            batch = list(batch)
-            if not all(isinstance(cmd, Command) for cmd in batch):
-                raise TypeError("returned %r, not a list of disco_core.cli.Command" % (batch,))
-        except Exception as exc:
-            host.failed(plugin, "disco_cli_commands", exc)
-            continue
-        for cmd in batch:
-            found.setdefault(cmd.name, cmd)
-    return sorted(found.values(), key=lambda c: c.name)
 
 
 class UsageError(DiscoError):

@@ -19,8 +19,8 @@ import tomllib
 from importlib import resources
 from typing import Any
 
+from ..commands import Command, core_commands
 from ..errors import DiscoError
-from . import Command
 
 KINDS = {
     "scheme": "an input scheme NAME:// (driver group disco.schemes)",
@@ -57,11 +57,9 @@ def check_name(kind: str, name: str) -> None:
     if not _NAME.fullmatch(name):
         raise DiscoError("%r is not a plugin name: use lower-case letters, digits and _, "
                          "starting with a letter (e.g. mystore)" % name)
-    if kind == "command":
-        from ..builtin import disco_cli_commands
-        if name in {c.name for c in disco_cli_commands()}:
-            raise DiscoError("%r is one of core's commands: give the new command another "
-                             "name" % name)
+    if kind == "command" and name in {c.name for c in core_commands()}:
+        raise DiscoError("%r is one of core's commands: give the new command another "
+                         "name" % name)
 
 
 def values(kind: str, name: str) -> dict[str, str]:

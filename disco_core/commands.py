@@ -1,0 +1,62 @@
+"""What a ``disco`` subcommand is (:class:`Command`) and the commands the installed plugins
+give (:func:`commands`), core's own among them (:func:`core_commands`).
+
+Every subcommand, core's included, comes from a plugin hook (``disco_cli_commands``);
+:mod:`disco_core.cli` runs them and re-exports :class:`Command`, the name plugins use
+(``disco_core.cli.Command``). Below the command line so that the contract suites of hook
+plugins (:mod:`disco_core.hook_contracts`) and core's own commands find the commands the
+same way the command line does: through the plugin host.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from .plugins import get_host
+
+#: The distribution whose hooks are core's own (entry point ``core`` in group ``disco``).
+CORE = "disco-core"
+
+
+@dataclass
+class Command:
+    name: str
+    help: str
+    #: ``run(args, ctx)``: ``ctx`` is the command line's :class:`disco_core.cli.Context`
+    run: Callable[[argparse.Namespace, Any], Any]
+    arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None
+    aliases: list[str] = field(default_factory=list)
+    #: Whether stdout carries binary data for these arguments (``-v`` then prints the
+    #: settings on stderr, so the data stays whole).
+    binary_stdout: Callable[[argparse.Namespace], bool] = lambda args: False
+
+
+def each_command() -> Iterator[tuple[str, Command]]:
+    """``(plugin, command)`` for every command of every plugin, in the host's order. A
+    plugin whose hook answers anything but a list of :class:`Command` is recorded as
+    failing (``disco plugins``) and left out."""
+    host = get_host()
+    for plugin, batch in host.each("disco_cli_commands"):
+        try:
+            batch = list(batch)
+            if not all(isinstance(cmd, Command) for cmd in batch):
+                raise TypeError("returned %r, not a list of disco_core.cli.Command" % (batch,))
+        except Exception as exc:
+            host.failed(plugin, "disco_cli_commands", exc)
+            continue
+        for cmd in batch:
+            yield plugin, cmd
+
+
+def commands() -> list[Command]:
+    """The commands of the command line, by name: the first plugin to give a name has it."""
+    found: dict[str, Command] = {}
+    for _plugin, cmd in each_command():
+        found.setdefault(cmd.name, cmd)
+    return sorted(found.values(), key=lambda c: c.name)
+
+
+def core_commands() -> list[Command]:
+    """The commands core itself gives (none when core's hooks are disabled)."""
+    return [cmd for plugin, cmd in each_command() if plugin == CORE]
