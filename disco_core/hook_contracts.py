@@ -11,6 +11,12 @@ import subprocess
 import sys
 from typing import Any
 
+from .comm import open_remote
+from .commands import Command, commands, core_commands
+from .errors import CommError
+from .plugins import PluginHost
+from .testcluster import running_cluster
+
 
 def _disco(*args: str, env: dict | None = None, timeout: float = 120) -> Any:
     exe = os.path.join(os.path.dirname(sys.executable), "disco")
@@ -28,21 +34,20 @@ class CommandContract:
     dist = ""
 
     def found(self) -> Any:
-        from .cli import commands
         for cmd in commands():
             if cmd.name == self.command:
                 return cmd
         raise AssertionError("no installed plugin gives the command %r" % self.command)
 
     def test_installed_under_its_name(self) -> None:
-        from .cli import Command
         cmd = self.found()
         assert isinstance(cmd, Command) and callable(cmd.run)
         assert cmd.help.strip(), "a command says what it does in its help"
 
     def test_does_not_take_a_name_of_core(self) -> None:
-        from . import builtin
-        assert self.command not in {c.name for c in builtin.disco_cli_commands()}
+        core = {c.name for c in core_commands()}
+        assert core, "core's own commands are not installed (is disco-core disabled?)"
+        assert self.command not in core, "%r is one of core's commands" % self.command
 
     def test_listed_by_disco_help(self) -> None:
         proc = _disco("help")
@@ -68,7 +73,6 @@ class RoutesContract:
     paths: list[str] = []
 
     def test_installed_as_a_hook_plugin(self) -> None:
-        from .plugins import PluginHost
         host = PluginHost()
         owners = [host.plugin_name(impl)
                   for impl in host.hook.disco_master_routes.get_hookimpls()]
@@ -81,7 +85,6 @@ class RoutesContract:
                 "/disco/ is core's: %s" % path
 
     def test_a_real_master_serves_them(self, disco_cluster: Any) -> None:
-        from .client.comm import open_remote
         for path in self.paths:
             resp = open_remote(disco_cluster.master + path, retries=0)
             try:
@@ -92,9 +95,6 @@ class RoutesContract:
         assert disco_cluster.disco.joblist() is not None  # core's routes still answer
 
     def test_gone_when_the_plugin_is_disabled(self) -> None:
-        from .client.comm import open_remote
-        from .errors import CommError
-        from .testing import running_cluster
         with running_cluster(extra_env={"DISCO_DISABLE_PLUGINS": self.dist}) as cluster:
             for path in self.paths:
                 try:
