@@ -18,7 +18,7 @@ DDFS_ALLOWED = {
     "worker/task.py": "the original's Task.ddfs_data",
     "util.py": "the original's disco.util: localize() of ddfs/ paths, urlresolve() of tag://",
     "cli/__init__.py": "the original's -t option sets DDFS_READ_TOKEN / DDFS_WRITE_TOKEN",
-    "testing.py": "a test cluster's put_port is a free port",
+    "testcluster.py": "a test cluster's put_port is a free port",
     "testcase.py": "the original's disco.test fixtures have a ddfs client when it is there",
 }
 DDFS_NAME = re.compile(r"DDFS_[A-Z_]+|/ddfs\b|\bddfs_data\b|\bddfs\.|disco\.ddfs")
