@@ -138,8 +138,9 @@ class Master:
         from .handlers import routes
         from .nodeproxy import NodeRouteProxy
         rules = routes(self) + self.plugins.routes("disco_master_routes", master=self)
-        return tornado.web.Application(rules, websocket_ping_interval=10,
-                                       websocket_ping_timeout=10,
+        return tornado.web.Application(rules,
+                                       websocket_ping_interval=self.nodes.ping_interval,
+                                       websocket_ping_timeout=self.nodes.ping_timeout,
                                        default_handler_class=NodeRouteProxy,
                                        default_handler_args={"master": self})
 

@@ -14,6 +14,14 @@ whose messages are ignored from then on. A session gets tasks only after the nod
 ``hello`` says which attempts it still runs (``Master.node_hello`` settles the rest).
 Removing a host from the table kills its tasks there, closes its session and runs them
 elsewhere; a node's messages (:mod:`.messages`) are checked before they change anything.
+
+Both ends ping every ``DISCO_NODE_PING_INTERVAL`` seconds and drop a connection whose ping
+goes unanswered for ``DISCO_NODE_PING_TIMEOUT``. A node that lost its connection (a network
+blip, or a master too busy to answer its pings) reconnects at once, and its tasks go on: the
+master waits for it as long again (the same timeout) before it takes the node for gone and
+runs its tasks elsewhere; its ``hello`` settles them when it is back (``Master.node_hello``).
+A wait that ends late because the master's own loop was held up is granted once more, so
+the master's pause is never counted against its nodes.
 """
 from __future__ import annotations
 
@@ -37,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("disco.master.nodes")
 
 
+#: How late (seconds) a timer may fire before the master takes it that its loop was held up.
+LATE = 0.5
 #: The most hosts one range row may stand for (a typo like ``nx1:99999999`` would
 #: otherwise make the master build a table it cannot hold).
 MAX_RANGE = 10000
@@ -182,6 +192,9 @@ class NodeManager:
         self.blacklist: list[str] = []
         self.gc_blacklist: list[str] = []
         self.problems: dict[str, str] = {}
+        self.ping_interval = self.settings.seconds("DISCO_NODE_PING_INTERVAL")
+        self.ping_timeout = self.settings.seconds("DISCO_NODE_PING_TIMEOUT")
+        self.missing: dict[str, asyncio.TimerHandle] = {}  # disconnected, awaited back
 
     # -- the node table -----------------------------------------------------------------
     @property
@@ -220,6 +233,7 @@ class NodeManager:
         nodes = self.master.scheduler.nodes
         for host in list(nodes):
             if host not in hosts:
+                self._stop_waiting(host)
                 self.master.node_removed(host)
                 del nodes[host]
                 conn = self.connections.pop(host, None)
@@ -338,6 +352,7 @@ class NodeManager:
         node = self.master.scheduler.nodes.get(host)
         if node is None:
             return
+        self._stop_waiting(host)
         self.master.node_hello(host, running)
         node.connected = True
         self.master.kick()
@@ -349,7 +364,34 @@ class NodeManager:
         node = self.master.scheduler.nodes.get(host)
         if node is not None:
             node.connected = False
-        self.master.node_gone(host, "lost its connection to the master")
+        if host not in self.missing:  # a session that ended before its hello: same wait
+            log.warning("node %s lost its connection to the master; its tasks wait %gs for "
+                        "it to come back", host, self.ping_timeout)
+            self._await_return(host)
+
+    def _await_return(self, host: str) -> None:
+        self._stop_waiting(host)
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.ping_timeout
+        self.missing[host] = loop.call_at(due, self._not_back, host, due)
+
+    def _not_back(self, host: str, due: float) -> None:
+        """The wait for a disconnected node is over: it is gone, unless the wait ended late
+        (the master's loop was held up, and the node's reconnection may be waiting to be
+        read), which earns it one more wait."""
+        late = asyncio.get_running_loop().time() - due
+        if late > LATE:
+            log.warning("the master's loop was held up for %.1fs: node %s gets %gs more to "
+                        "come back", late, host, self.ping_timeout)
+            self._await_return(host)
+            return
+        self.missing.pop(host, None)
+        self.master.node_gone(host, "did not come back in %gs" % self.ping_timeout)
+
+    def _stop_waiting(self, host: str) -> None:
+        timer = self.missing.pop(host, None)
+        if timer is not None:
+            timer.cancel()
 
     def send(self, host: str, message: dict) -> bool:
         conn = self.connections.get(host)

@@ -185,12 +185,14 @@ class Node:
         if self.data_port is not None:
             url += "&data_port=%d" % self.data_port
         orphan = float(os.environ.get("DISCO_NODE_ORPHAN_TIMEOUT", "60"))
+        ping = {"ping_interval": self.settings.seconds("DISCO_NODE_PING_INTERVAL"),
+                "ping_timeout": self.settings.seconds("DISCO_NODE_PING_TIMEOUT")}
         last_ok = time.monotonic()
         delay = 0.1
         while not self.stop_event.is_set():
             try:
                 request = _request(url, self.secret)
-                self.conn = await tornado.websocket.websocket_connect(request, ping_interval=10)
+                self.conn = await tornado.websocket.websocket_connect(request, **ping)
             except Exception as exc:
                 if time.monotonic() - last_ok > orphan:
                     log.error("master %s unreachable for %.0fs (%s): exiting",
@@ -213,6 +215,9 @@ class Node:
                 self.handle(msg)
             reason = self.conn.close_reason
             self.conn = None
+            if not self.stop_event.is_set():
+                log.warning("the connection to the master closed (%s): reconnecting",
+                            reason or "no reason given")
             last_ok = time.monotonic()
             # running tasks go on: the next session's hello tells the master about them
             if self.stop_event.is_set():
