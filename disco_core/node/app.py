@@ -34,6 +34,7 @@ import tornado.websocket
 from ..dataserver import data_routes
 from ..plugins import get_host
 from ..settings import DiscoSettings
+from .children import ChildWatcher
 from .gc import DataGC
 from .jobhome import JobHomes
 from .runner import TaskRun
@@ -126,6 +127,7 @@ class Node:
         self.jobhomes = JobHomes(self.settings["DISCO_DATA"], host)
         self.tasks: dict[tuple[str, int], TaskRun] = {}
         self.forkserver: ForkServerClient | None = None
+        self.children = ChildWatcher()  # the workers started without the fork server
         self.conn: Any = None
         self.pending_events: list[list[str]] = []
         self.outbox: list[dict] = []

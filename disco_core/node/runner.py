@@ -123,7 +123,6 @@ class TaskRun:
         env = self.node.worker_env(meta["jobenvs"])
         stdin_r, stdin_w = os.pipe()
         err_r, err_w = os.pipe()
-        loop = asyncio.get_running_loop()
         try:
             entry = python_worker_entry(path)
             if entry and self.node.forkserver is not None:
@@ -134,7 +133,7 @@ class TaskRun:
                                         stdin=stdin_r, stdout=err_w, stderr=err_w,
                                         start_new_session=True, close_fds=True)
                 self.pid = proc.pid
-                self.exit_future = loop.run_in_executor(None, proc.wait)
+                self.exit_future = self.node.children.wait(proc)
         except OSError as exc:
             for fd in (stdin_r, stdin_w, err_r, err_w):
                 os.close(fd)
