@@ -3,9 +3,17 @@
 A plugin made for these tests adds a master route that holds the master's loop on purpose
 (``time.sleep`` in a handler), for longer than the nodes' ping timeout, while tasks run.
 """
+import json
+import os
+import threading
+import time
 import urllib.request
 
+import pytest
+
 from disco.core import Disco, Job, result_iterator
+from disco_core.jobpack import hexhash
+from disco_core.settings import DiscoSettings
 from disco_core.testing import install_plugin, running_cluster, wait_for
 from test_node_sessions import FakeNode, finish, ident
 
@@ -114,3 +122,95 @@ def test_a_node_that_does_not_come_back_is_gone_after_the_ping_timeout(tmp_path)
         finally:
             back.close()
 
+
+
+# -- slow work happens beside the loop ----------------------------------------------------
+
+def answers_while(cluster, action):
+    """Run ``action`` in a thread and ask the master its version until it is done: how long
+    the action took, and the slowest answer meanwhile."""
+    took = []
+
+    def run():
+        started = time.time()
+        try:
+            action()
+        finally:
+            took.append(time.time() - started)
+    thread = threading.Thread(target=run)
+    slowest = 0.0
+    thread.start()
+    while thread.is_alive():
+        started = time.time()
+        with urllib.request.urlopen(cluster.master + "/disco/version", timeout=120) as resp:
+            resp.read()
+        slowest = max(slowest, time.time() - started)
+        time.sleep(0.01)
+    thread.join()
+    return took[0], slowest
+
+
+def trivial(line, params):
+    yield line, 1
+
+
+def master_job_dir(name):
+    return os.path.join(DiscoSettings()["DISCO_MASTER_ROOT"], hexhash(name), name)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with running_cluster() as cluster:
+        yield cluster
+
+
+def test_purging_a_job_with_many_files_leaves_the_master_answering(cluster):
+    job = Job().run(input=["raw://a"], map=trivial)
+    job.wait(timeout=60)
+    jobdir = master_job_dir(job.name)
+    for i in range(100):  # e.g. many OOB values
+        os.makedirs(os.path.join(jobdir, "many", str(i)))
+        for j in range(300):
+            open(os.path.join(jobdir, "many", str(i), str(j)), "w").close()
+    took, slowest = answers_while(cluster, lambda: Disco().purge(job.name))
+    assert not os.path.exists(jobdir)
+    assert slowest < took / 2, (took, slowest)
+
+
+def test_searching_a_long_event_log_leaves_the_master_answering(cluster):
+    job = Job().run(input=["raw://a"], map=trivial)
+    job.wait(timeout=60)
+    line = json.dumps(["2026/01/01 00:00:00", "localhost", "MSG: [map:0] a line of a long job"])
+    with open(os.path.join(master_job_dir(job.name), "events"), "a") as f:
+        f.write((line + "\n") * 200000)
+    found = []
+    took, slowest = answers_while(
+        cluster, lambda: found.append(Disco().jobevents(job.name, num=5, filter="READY")))
+    assert "READY" in found[0][0][2]
+    assert slowest < took / 2, (took, slowest)
+
+
+def node_pids(cluster, host):
+    """The pids of the node processes ``cluster``'s master started for ``host``."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"disco_core.node" in argv and cluster.master.encode() in argv \
+                and host.encode() in argv:
+            pids.append(int(pid))
+    return pids
+
+
+def test_a_node_removed_from_the_table_is_stopped_while_the_master_goes_on():
+    with running_cluster(hosts=[("127.0.0.2", 1), ("127.0.0.3", 1)]) as cluster:
+        wait_for(lambda: all(n["connected"] for n in Disco().nodeinfo().values()), 30)
+        [pid] = node_pids(cluster, "127.0.0.3")
+        Disco().set_config([["127.0.0.2", "1"]])
+        wait_for(lambda: not os.path.exists("/proc/%d" % pid), 15)  # exited and reaped
+        assert list(Disco().nodeinfo()) == ["127.0.0.2"]
+        job = Job().run(input=["raw://a"], map=trivial)
+        assert list(result_iterator(job.wait(timeout=60))) == [("a", 1)]

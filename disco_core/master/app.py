@@ -8,6 +8,7 @@ master is the shell that gives them a network and a clock.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -154,7 +155,7 @@ class Master:
         self.server = app.listen(int(s["DISCO_PORT"]),
                                  address=_bind_address(s["DISCO_MASTER_HOST"]),
                                  max_body_size=MAX_REQUEST, xheaders=False)
-        self.nodes.start_all()
+        await self.nodes.start_all()
         loop = asyncio.get_running_loop()
         self._watch = loop.create_task(self.nodes.watch())
         self._flusher = loop.create_task(self._flush_events())
@@ -346,7 +347,11 @@ class Master:
 
         ``submission`` is the client's token for this pack: a retry carrying a token seen
         recently gets the earlier job's name and makes no job (see :mod:`.submissions`)."""
-        path = source if isinstance(source, str) else self._incoming_file(source)
+        if isinstance(source, str):
+            path = source
+        else:
+            path = await asyncio.get_running_loop().run_in_executor(None, self._incoming_file,
+                                                                    source)
         try:
             earlier = self.submissions.get(submission)
             if earlier is not None:
@@ -476,9 +481,10 @@ class Master:
     def kill(self, name: str) -> None:
         self.get_job(name).kill()
 
-    def clean(self, name: str) -> None:
-        """Forget a job: kill it if active, delete its master-side directory. Its data stays
-        on the nodes until their GC deletes it (after ``DISCO_GC_AFTER``)."""
+    async def clean(self, name: str) -> None:
+        """Forget a job: kill it if active, delete its master-side directory (in a thread:
+        a job's directory can hold many files). Its data stays on the nodes until their GC
+        deletes it (after ``DISCO_GC_AFTER``)."""
         job = self.jobs.get(name)
         if job is not None:
             job.kill()
@@ -486,12 +492,13 @@ class Master:
             self.jobs.pop(name, None)
         self.finished_jobs.pop(name, None)
         self.archived.pop(name, None)
-        shutil.rmtree(self.job_dir(name), ignore_errors=True)
+        await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(shutil.rmtree, self.job_dir(name), ignore_errors=True))
 
-    def purge(self, name: str) -> None:
+    async def purge(self, name: str) -> None:
         """:meth:`clean`, and delete the job's data on every node: now on the connected ones,
         on their next GC pass (at the latest when they reconnect) on the others."""
-        self.clean(name)
+        await self.clean(name)
         self.purged[name] = time.time()
         self.nodes.broadcast({"op": "purge", "job": name})
 
@@ -571,12 +578,12 @@ class Master:
             return []
         return sorted(k for k in os.listdir(path) if not k.endswith(".partial"))
 
-    def oob_get(self, name: str, key: str) -> bytes:
+    def oob_path(self, name: str, key: str) -> str:
+        """The file of an OOB value (a :class:`KeyError` if there is none)."""
         path = os.path.join(self.oob_dir(name), key)
         if "/" in key or not os.path.isfile(path):
             raise KeyError(key)
-        with open(path, "rb") as f:
-            return f.read()
+        return path
 
 
 def task_inputs(task: Task) -> list[list]:

@@ -6,6 +6,7 @@ in a handler is a 500 and never stops the master.
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -47,14 +48,19 @@ class APIHandler(tornado.web.RequestHandler):
             message = self._reason
         self.finish(json.dumps(message))
 
-    async def send_file(self, path: str, chunk: int = 1 << 20) -> None:
-        """The file as the body, a chunk at a time (a job pack can be a GiB)."""
+    async def send_file(self, path: str, offset: int = 0, chunk: int = 1 << 20) -> None:
+        """The file from ``offset`` on as the body, as long as it is now, a chunk at a time
+        (a job pack can be a GiB), each read in a thread (the loop never waits for a disk)."""
+        loop = asyncio.get_running_loop()
         with open(path, "rb") as f:
-            self.set_header("Content-Length", str(os.fstat(f.fileno()).st_size))
-            while True:
-                data = f.read(chunk)
+            left = max(0, os.fstat(f.fileno()).st_size - offset)
+            self.set_header("Content-Length", str(left))
+            f.seek(offset)
+            while left:
+                data = await loop.run_in_executor(None, f.read, min(chunk, left))
                 if not data:
                     break
+                left -= len(data)
                 self.write(data)
                 try:
                     await self.flush()
@@ -94,10 +100,10 @@ class SubmitHandler(APIHandler):
             raise tornado.web.HTTPError(403, "No new jobs should be submitted to this cluster.")
         self.upload = master.upload()
 
-    def data_received(self, chunk: bytes) -> None:
+    async def data_received(self, chunk: bytes) -> None:
         if self._finished or self.upload is None:
             return
-        if not self.upload.write(chunk):
+        if not await self.upload.write_async(chunk):
             self.reply("Job packet too large", 413)
 
     def on_connection_close(self) -> None:
@@ -162,11 +168,11 @@ class CtrlHandler(APIHandler):
         return ("the body of /disco/ctrl/%s is more than the %d bytes it takes (its commands "
                 "are small JSON values)" % (op, self.limit))
 
-    def data_received(self, chunk: bytes) -> None:
+    async def data_received(self, chunk: bytes) -> None:
         if self._finished or self.body is None:
             return
         if isinstance(self.body, Upload):
-            fits = self.body.write(chunk)
+            fits = await self.body.write_async(chunk)
         else:
             fits = len(self.body) + len(chunk) <= self.limit
             if fits:
@@ -226,7 +232,7 @@ class CtrlHandler(APIHandler):
         elif op == "jobevents":
             job = self.job()
             num = self.int_argument("num", 10, 1)
-            events = job.events.newest(num, self.get_query_argument("filter", ""))
+            events = await job.events.newest_async(num, self.get_query_argument("filter", ""))
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish(json.dumps(events))
         elif op == "rawevents":
@@ -240,7 +246,8 @@ class CtrlHandler(APIHandler):
                                                 % rng)
                 offset = int(start)
             self.set_header("Content-Type", "text/plain; charset=utf-8")
-            self.finish(job.events.raw(offset))
+            job.events.flush()
+            await self.send_file(job.events.path, offset)
         elif op == "parameters":
             name = self.get_query_argument("name", "")
             path = os.path.join(m.job_dir(name), "jobfile")
@@ -274,11 +281,11 @@ class CtrlHandler(APIHandler):
         elif op == "oob_get":
             self.job()
             try:
-                data = m.oob_get(self.get_query_argument("name"), self.get_query_argument("key"))
+                path = m.oob_path(self.get_query_argument("name"), self.get_query_argument("key"))
             except KeyError:
                 raise tornado.web.HTTPError(404, "Unknown key or jobname") from None
             self.set_header("Content-Type", "application/octet-stream")
-            self.finish(data)
+            await self.send_file(path)
         else:
             raise tornado.web.HTTPError(404, "unknown operation %r" % op)
 
@@ -312,9 +319,9 @@ class CtrlHandler(APIHandler):
                 self.job(body)
                 m.kill(body)
             elif op == "clean_job":
-                m.clean(body)
+                await m.clean(body)
             else:
-                m.purge(body)
+                await m.purge(body)
             self.reply("")
         elif op == "get_results":
             if not (isinstance(body, list) and len(body) == 2 and isinstance(body[1], list)
@@ -341,7 +348,7 @@ class CtrlHandler(APIHandler):
                 m.nodes.set_table(body)
             except DiscoError as exc:
                 raise tornado.web.HTTPError(400, str(exc)) from None
-            m.nodes.start_all()
+            await m.nodes.start_all()
             m.kick()
             self.reply("table saved!")
         elif op == "save_settings":

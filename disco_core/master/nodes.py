@@ -37,6 +37,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..children import ChildWatcher
 from ..errors import DiscoError
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ def is_local_host(host: str, master_host: str) -> bool:
 
 
 def same_address(a: str, b: str) -> bool:
+    """Whether two host names are one address (a DNS look-up: call it off the loop)."""
     if a == b:
         return True
     try:
@@ -169,7 +171,23 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    async def end(self, children: ChildWatcher, timeout: float = 5.0) -> None:
+        """:meth:`stop` without holding the loop while the process exits."""
+        self.stopping = True
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        exited = children.wait(self.proc)
+        self.proc.terminate()
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), timeout)
+        except asyncio.TimeoutError:
+            log.warning("node %s did not exit %gs after SIGTERM: killing it", self.host, timeout)
+            self.proc.kill()
+            await exited
+
     def stop(self, timeout: float = 5.0) -> None:
+        """Terminate the process and wait for it (SIGKILL after ``timeout``); blocks, so
+        only for a master that is shutting down."""
         self.stopping = True
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -195,6 +213,8 @@ class NodeManager:
         self.ping_interval = self.settings.seconds("DISCO_NODE_PING_INTERVAL")
         self.ping_timeout = self.settings.seconds("DISCO_NODE_PING_TIMEOUT")
         self.missing: dict[str, asyncio.TimerHandle] = {}  # disconnected, awaited back
+        self.children = ChildWatcher()
+        self.ending: set[asyncio.Future] = set()  # node processes being stopped
 
     # -- the node table -----------------------------------------------------------------
     @property
@@ -241,7 +261,9 @@ class NodeManager:
                     conn.close(4004, "%s was removed from the node table" % host)
                 proc = self.processes.pop(host, None)
                 if proc is not None:
-                    proc.stop()
+                    ending = asyncio.ensure_future(proc.end(self.children))
+                    self.ending.add(ending)
+                    ending.add_done_callback(self.ending.discard)
         for host, cores in hosts.items():
             node = nodes.get(host)
             if node is None:
@@ -262,11 +284,11 @@ class NodeManager:
         self.save()
 
     # -- node processes -----------------------------------------------------------------
-    def start_all(self) -> None:
-        for host in self.master.scheduler.nodes:
-            self.ensure_started(host)
+    async def start_all(self) -> None:
+        for host in list(self.master.scheduler.nodes):
+            await self.ensure_started(host)
 
-    def ensure_started(self, host: str) -> None:
+    async def ensure_started(self, host: str) -> None:
         proc = self.processes.get(host)
         if proc is not None and proc.alive():
             return
@@ -276,7 +298,11 @@ class NodeManager:
                                    "(localhost, 127.x.y.z) can be started yet" % host)
             log.warning(self.problems[host])
             return
-        serve = not same_address(host, master_host)
+        loop = asyncio.get_running_loop()
+        serve = not await loop.run_in_executor(None, same_address, host, master_host)
+        proc = self.processes.get(host)  # the table may have changed meanwhile
+        if host not in self.master.scheduler.nodes or (proc is not None and proc.alive()):
+            return
         argv = [sys.executable, "-m", "disco_core.node", "--host", host,
                 "--master", self.master.url]
         if not serve:

@@ -31,10 +31,10 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
+from ..children import ChildWatcher
 from ..dataserver import data_routes
 from ..plugins import get_host
 from ..settings import DiscoSettings
-from .children import ChildWatcher
 from .gc import DataGC
 from .jobhome import JobHomes
 from .runner import TaskRun

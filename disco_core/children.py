@@ -1,10 +1,11 @@
-"""Waiting for the worker processes a node starts itself, on its event loop.
+"""Waiting for child processes on an event loop, without a thread per child.
 
-Workers the fork server starts are reaped there, which reports their exits
-(:mod:`.forkserver`). Any other worker (not a Python one, or ``DISCO_WORKER_FORK=0``) is a
-``subprocess.Popen`` of the node's, and :class:`ChildWatcher` tells when it exits without a
-thread per child: the loop watches a pidfd of each (Linux 5.3+), which becomes readable
-when the process exits; where there are no pidfds, one timer polls every child it waits for.
+The master waits for the node processes it starts, a node for the workers it starts itself
+(workers the fork server starts are reaped there, which reports their exits: see
+:mod:`disco_core.node.forkserver`). Each is a ``subprocess.Popen``, and
+:class:`ChildWatcher` tells when it exits: the loop watches a pidfd of each (Linux 5.3+),
+which becomes readable when the process exits; where there are no pidfds, one timer polls
+every child it waits for.
 """
 from __future__ import annotations
 
