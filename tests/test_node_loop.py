@@ -1,10 +1,14 @@
 """A node's loop and its executor stay free while its tasks run, however many run at once."""
 import os
+import time
+import urllib.request
 
 import pytest
 
 from disco.core import Disco, Job, result_iterator
 from disco_core.errors import JobError
+from disco_core.jobpack import hexhash
+from disco_core.settings import DiscoSettings
 from disco_core.testing import running_cluster, wait_for
 
 #: The threads Python gives an event loop's default executor on this machine.
@@ -63,3 +67,33 @@ def test_the_exit_code_of_a_worker_of_its_own_reaches_the_job(own_process_worker
     job = Job().run(input=["raw://x"], map=exit_3)
     with pytest.raises(JobError, match=r"exit code: 3\)"):
         job.wait(timeout=60)
+
+
+def trivial(line, params):
+    yield line, 1
+
+
+def test_a_node_deleting_a_purged_job_with_many_files_goes_on_serving():
+    with running_cluster(hosts=[("127.0.0.2", 1)]) as cluster:
+        job = Job().run(input=["raw://a"], map=trivial)
+        job.wait(timeout=60)
+        data = os.path.join(DiscoSettings()["DISCO_DATA"], "127.0.0.2")
+        home = os.path.join(data, hexhash(job.name), job.name)
+        for i in range(100):
+            os.makedirs(os.path.join(home, "many", str(i)))
+            for j in range(300):
+                open(os.path.join(home, "many", str(i), str(j)), "w").close()
+        with open(os.path.join(data, "probe"), "w") as f:
+            f.write("still here")
+        probe = "http://127.0.0.2:%d/disco/127.0.0.2/probe" % cluster.port
+        started = time.time()
+        Disco().purge(job.name)
+        slowest = 0.0
+        while os.path.exists(home):
+            asked = time.time()
+            with urllib.request.urlopen(probe, timeout=60) as resp:
+                assert resp.read() == b"still here"
+            slowest = max(slowest, time.time() - asked)
+            time.sleep(0.01)
+        took = time.time() - started
+        assert slowest < took / 2, (took, slowest)

@@ -294,7 +294,7 @@ class Node:
                 if key[0] == msg["job"]:
                     run.kill()
                     del self.tasks[key]
-            self.jobhomes.purge(msg["job"])
+            asyncio.ensure_future(self.jobhomes.purge(msg["job"]))
         elif op == "gc_jobs":
             asyncio.ensure_future(self.collect_garbage(msg))
         elif op == "stop":

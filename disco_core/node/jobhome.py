@@ -7,6 +7,7 @@ complete. Tasks of the same job running at once wait for the first one's unpacki
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import json
 import os
@@ -78,6 +79,8 @@ class JobHomes:
         self.jobdicts.pop(job, None)
         self.locks.pop(job, None)
 
-    def purge(self, job: str) -> None:
+    async def purge(self, job: str) -> None:
+        """Delete a job's home, in a thread (it can hold many files)."""
         self.forget(job)
-        shutil.rmtree(self.path(job), ignore_errors=True)
+        await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(shutil.rmtree, self.path(job), ignore_errors=True))

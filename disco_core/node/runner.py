@@ -299,7 +299,9 @@ class TaskRun:
         elif name == "PING":
             await self.reply("OK", "pong")
         elif name == "DONE":
-            outputs = self.finish_outputs()
+            # the index is fsynced: in a thread, as the loop must not wait for a disk
+            outputs = await asyncio.get_running_loop().run_in_executor(None,
+                                                                       self.finish_outputs)
             self.event("DONE: [%s] Task finished in %s"
                        % (self.key, format_duration(time.time() - self.started)))
             return ("done", "", outputs)
