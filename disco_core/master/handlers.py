@@ -335,7 +335,7 @@ class CtrlHandler(APIHandler):
             if not isinstance(body, str):
                 raise tornado.web.HTTPError(400, "expected a JSON host name")
             try:
-                m.nodes.set_blacklisted(body, op in ("blacklist", "gc_blacklist"),
+                await m.nodes.set_blacklisted(body, op in ("blacklist", "gc_blacklist"),
                                         gc=op.startswith("gc_"))
             except DiscoError as exc:
                 raise tornado.web.HTTPError(400, str(exc)) from None
@@ -345,7 +345,7 @@ class CtrlHandler(APIHandler):
             if not isinstance(body, list):
                 raise tornado.web.HTTPError(400, "invalid config")
             try:
-                m.nodes.set_table(body)
+                await m.nodes.set_table(body)
             except DiscoError as exc:
                 raise tornado.web.HTTPError(400, str(exc)) from None
             await m.nodes.start_all()

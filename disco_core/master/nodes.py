@@ -130,6 +130,17 @@ def read_config(path: str, default_cores: int) -> dict[str, Any]:
             "blacklist": lists[0], "gc_blacklist": lists[1]}
 
 
+def write_config(path: str, config: dict[str, Any]) -> None:
+    """Write a node table file whole: a temporary file, fsynced, renamed into place."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(config, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def is_local_host(host: str, master_host: str) -> bool:
     if host in ("localhost", master_host, socket.gethostname()):
         return True
@@ -215,6 +226,7 @@ class NodeManager:
         self.missing: dict[str, asyncio.TimerHandle] = {}  # disconnected, awaited back
         self.children = ChildWatcher()
         self.ending: set[asyncio.Future] = set()  # node processes being stopped
+        self._saving = asyncio.Lock()
 
     # -- the node table -----------------------------------------------------------------
     @property
@@ -228,23 +240,21 @@ class NodeManager:
         self.blacklist, self.gc_blacklist = config["blacklist"], config["gc_blacklist"]
         self.apply(config["nodes"])
 
-    def save(self) -> None:
-        path = self.config_path
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"hosts": self.table, "blacklist": self.blacklist,
-                       "gc_blacklist": self.gc_blacklist}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+    async def save(self) -> None:
+        """Write the node table file as it is now (fsynced: in a thread, one save at a time,
+        so the newest table is the one left on disk)."""
+        config = {"hosts": self.table, "blacklist": list(self.blacklist),
+                  "gc_blacklist": list(self.gc_blacklist)}
+        async with self._saving:
+            await asyncio.get_running_loop().run_in_executor(None, write_config,
+                                                             self.config_path, config)
 
-    def set_table(self, table: list) -> None:
+    async def set_table(self, table: list) -> None:
         hosts = expand_table(table)
         self.table = [[str(h).strip(), str(c).strip()] for h, c in table]
         self.blacklist = [h for h in self.blacklist if h in hosts]
         self.gc_blacklist = [h for h in self.gc_blacklist if h in hosts]
-        self.save()
+        await self.save()
         self.apply(hosts)
 
     def apply(self, hosts: dict[str, int]) -> None:
@@ -271,7 +281,7 @@ class NodeManager:
             node.max_workers = cores
             node.blacklisted = host in self.blacklist
 
-    def set_blacklisted(self, host: str, value: bool, gc: bool = False) -> None:
+    async def set_blacklisted(self, host: str, value: bool, gc: bool = False) -> None:
         if host not in self.master.scheduler.nodes:
             raise DiscoError("unknown node %r: add it to the node table first" % host)
         target = self.gc_blacklist if gc else self.blacklist
@@ -281,7 +291,7 @@ class NodeManager:
             target.remove(host)
         if not gc:
             self.master.scheduler.nodes[host].blacklisted = value
-        self.save()
+        await self.save()
 
     # -- node processes -----------------------------------------------------------------
     async def start_all(self) -> None:
