@@ -66,8 +66,8 @@ DEFAULTS: dict[str, Default | Any] = {
     # finished jobs the master keeps in memory; older ones are read from disk when asked for
     "DISCO_KEEP_FINISHED_JOBS": 100,
     # seconds between pings on a node's connection to the master (both ways), and how long a
-    # ping may go unanswered, or a node that lost its connection may take to come back,
-    # before the node is taken for gone and its tasks run elsewhere
+    # ping may go unanswered (at most the interval) before the connection is dropped, and a
+    # node that lost its connection may take to come back before its tasks run elsewhere
     "DISCO_NODE_PING_INTERVAL": 10.0,
     "DISCO_NODE_PING_TIMEOUT": 10.0,
     "DISCO_RETRY_BASE": 1.0,

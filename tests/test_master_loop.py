@@ -80,6 +80,7 @@ def test_tasks_survive_a_master_stalled_past_the_ping_timeout(tmp_path):
         # the stall was real: the node lost its connection and came back
         assert "the connection to the master closed" in cluster.log("node")
         assert "lost its connection to the master" in cluster.log("disco_")
+        assert "the master was held up for" in cluster.log("disco_")  # and it says why
 
 
 def test_a_wait_for_a_node_that_the_stalled_master_overslept_is_granted_again(tmp_path):

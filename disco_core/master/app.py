@@ -22,6 +22,7 @@ import tornado.web
 
 from .. import __version__, jobpack as jp
 from ..errors import DiscoError, JobPackError, PluginError
+from ..loopwatch import LoopWatch
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
 from ..util import schemesplit
@@ -141,7 +142,8 @@ class Master:
         rules = routes(self) + self.plugins.routes("disco_master_routes", master=self)
         return tornado.web.Application(rules,
                                        websocket_ping_interval=self.nodes.ping_interval,
-                                       websocket_ping_timeout=self.nodes.ping_timeout,
+                                       websocket_ping_timeout=min(self.nodes.ping_timeout,
+                                                                  self.nodes.ping_interval),
                                        default_handler_class=NodeRouteProxy,
                                        default_handler_args={"master": self})
 
@@ -159,6 +161,8 @@ class Master:
         loop = asyncio.get_running_loop()
         self._watch = loop.create_task(self.nodes.watch())
         self._flusher = loop.create_task(self._flush_events())
+        self.loopwatch = LoopWatch(log, "the master")
+        self.loopwatch.start()
         await self.plugins.acall("disco_master_started", master=self)
         log.info("master %s started", self.url)
 

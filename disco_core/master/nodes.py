@@ -16,12 +16,12 @@ Removing a host from the table kills its tasks there, closes its session and run
 elsewhere; a node's messages (:mod:`.messages`) are checked before they change anything.
 
 Both ends ping every ``DISCO_NODE_PING_INTERVAL`` seconds and drop a connection whose ping
-goes unanswered for ``DISCO_NODE_PING_TIMEOUT``. A node that lost its connection (a network
-blip, or a master too busy to answer its pings) reconnects at once, and its tasks go on: the
-master waits for it as long again (the same timeout) before it takes the node for gone and
-runs its tasks elsewhere; its ``hello`` settles them when it is back (``Master.node_hello``).
-A wait that ends late because the master's own loop was held up is granted once more, so
-the master's pause is never counted against its nodes.
+goes unanswered for ``DISCO_NODE_PING_TIMEOUT`` (at most the interval). A node that lost
+its connection (a network blip, or a master too busy to answer its pings) reconnects at
+once, and its tasks go on: the master waits ``DISCO_NODE_PING_TIMEOUT`` for it before it
+takes the node for gone and runs its tasks elsewhere; its ``hello`` settles them when it is
+back (``Master.node_hello``). A wait that ends late because the master's own loop was held
+up is granted once more, so the master's pause is never counted against its nodes.
 """
 from __future__ import annotations
 

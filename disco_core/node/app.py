@@ -33,6 +33,7 @@ import tornado.websocket
 
 from ..children import ChildWatcher
 from ..dataserver import data_routes
+from ..loopwatch import LoopWatch
 from ..plugins import get_host
 from ..settings import DiscoSettings
 from .gc import DataGC
@@ -166,6 +167,8 @@ class Node:
             self.data_port = sockets[0].getsockname()[1]
             tornado.httpserver.HTTPServer(app).add_sockets(sockets)
         self.gc.start()
+        self.loopwatch = LoopWatch(log, "node %s" % self.host)
+        self.loopwatch.start()
 
     async def run(self) -> None:
         await self.start()
@@ -187,8 +190,9 @@ class Node:
         if self.data_port is not None:
             url += "&data_port=%d" % self.data_port
         orphan = float(os.environ.get("DISCO_NODE_ORPHAN_TIMEOUT", "60"))
-        ping = {"ping_interval": self.settings.seconds("DISCO_NODE_PING_INTERVAL"),
-                "ping_timeout": self.settings.seconds("DISCO_NODE_PING_TIMEOUT")}
+        interval = self.settings.seconds("DISCO_NODE_PING_INTERVAL")
+        ping = {"ping_interval": interval,  # a ping's timeout is at most the interval
+                "ping_timeout": min(interval, self.settings.seconds("DISCO_NODE_PING_TIMEOUT"))}
         last_ok = time.monotonic()
         delay = 0.1
         while not self.stop_event.is_set():
