@@ -3,6 +3,7 @@
 A plugin made for these tests adds a master route that holds the master's loop on purpose
 (``time.sleep`` in a handler), for longer than the nodes' ping timeout, while tasks run.
 """
+import asyncio
 import json
 import os
 import threading
@@ -215,3 +216,43 @@ def test_a_node_removed_from_the_table_is_stopped_while_the_master_goes_on():
         assert list(Disco().nodeinfo()) == ["127.0.0.2"]
         job = Job().run(input=["raw://a"], map=trivial)
         assert list(result_iterator(job.wait(timeout=60))) == [("a", 1)]
+
+
+def test_recording_a_finished_job_of_many_tasks_leaves_the_loop_free(tmp_path):
+    """Driven in-process: a job of 50,000 tasks (no nodes run them) is killed, and the
+    master records it on disk meanwhile its loop keeps ticking."""
+    from disco_core.master import jobrecord
+    from disco_core.master.app import Master
+    from test_bounded_state import no_stages
+
+    def many_inputs(prefix, count):
+        from disco_core.jobpack import JobPack
+        pack = JobPack.loads(no_stages(prefix))
+        jobdict = dict(pack.jobdict, pipeline=[["map", "split", False]],
+                       inputs=[[0, 0, ["raw://%d" % i]] for i in range(count)])
+        return JobPack(2, jobdict, {}, pack.jobhome, b"").dumps()
+
+    async def main():
+        settings = DiscoSettings(DISCO_HOME=str(tmp_path), DISCO_SETTINGS_FILE="")
+        master = Master(settings)
+        name = await master.submit(many_inputs("Many", 50000))
+        loop = asyncio.get_running_loop()
+        gaps = [0.0]
+
+        async def tick():
+            while True:
+                before = loop.time()
+                await asyncio.sleep(0.005)
+                gaps.append(loop.time() - before)
+        ticker = asyncio.ensure_future(tick())
+        await asyncio.sleep(0.05)
+        started = loop.time()
+        master.kill(name)
+        while not jobrecord.exists(master.job_dir(name)):
+            await asyncio.sleep(0.005)
+        took = loop.time() - started
+        await asyncio.sleep(0.05)  # the ticker's last look
+        ticker.cancel()
+        return took, max(gaps)
+    took, slowest = asyncio.run(main())
+    assert slowest < took / 2, (took, slowest)

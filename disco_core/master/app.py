@@ -85,6 +85,7 @@ class Master:
         self.jobs: dict[str, Job] = {}
         self.keep_finished = int(s["DISCO_KEEP_FINISHED_JOBS"])
         self.finished_jobs: dict[str, None] = {}            # in memory, oldest first
+        self.recording: dict[str, asyncio.Future] = {}      # finished, record being written
         self.archived: dict[str, tuple[float, str]] = {}   # name -> (started, status)
         self.purged: dict[str, float] = {}
         self.waiters: list[asyncio.Future] = []
@@ -244,16 +245,25 @@ class Master:
         self.kick()
 
     def _retire(self, job: Job) -> None:
-        """Record a finished job on disk, release its event file, and let the oldest
-        finished jobs past ``keep_finished`` leave memory."""
-        try:
-            jobrecord.write(job, self.job_dir(job.name))
-        except (OSError, TypeError, ValueError) as exc:
+        """Release a finished job's event file and record the job on disk, in a thread (a
+        job of 50,000 tasks takes a second or more); once it is recorded, the oldest
+        finished jobs past ``keep_finished`` leave memory. A finished job no longer
+        changes, so the thread may read it."""
+        job.events.close()
+        writing = asyncio.get_running_loop().run_in_executor(None, jobrecord.write, job,
+                                                             self.job_dir(job.name))
+        self.recording[job.name] = writing
+        writing.add_done_callback(functools.partial(self._recorded, job))
+
+    def _recorded(self, job: Job, writing: asyncio.Future) -> None:
+        if self.recording.get(job.name) is writing:
+            del self.recording[job.name]
+        exc = None if writing.cancelled() else writing.exception()
+        if exc is not None:
             log.error("cannot write the record of job %s (it stays in memory): %s",
                       job.name, exc)
-            return
-        finally:
-            job.events.close()
+        if exc is not None or writing.cancelled() or self.jobs.get(job.name) is not job:
+            return  # not recorded, the master is stopping, or the job was cleaned meanwhile
         self.finished_jobs[job.name] = None
         while len(self.finished_jobs) > self.keep_finished:
             name = next(iter(self.finished_jobs))
@@ -494,6 +504,9 @@ class Master:
             job.kill()
             job.events.close()
             self.jobs.pop(name, None)
+        writing = self.recording.get(name)
+        if writing is not None:  # let it end before the directory goes
+            await asyncio.wait([writing])
         self.finished_jobs.pop(name, None)
         self.archived.pop(name, None)
         await asyncio.get_running_loop().run_in_executor(
