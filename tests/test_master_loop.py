@@ -192,25 +192,10 @@ def test_searching_a_long_event_log_leaves_the_master_answering(cluster):
     assert slowest < took / 2, (took, slowest)
 
 
-def node_pids(cluster, host):
-    """The pids of the node processes ``cluster``'s master started for ``host``."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"disco_core.node" in argv and cluster.master.encode() in argv \
-                and host.encode() in argv:
-            pids.append(int(pid))
-    return pids
-
-
 def test_a_node_removed_from_the_table_is_stopped_while_the_master_goes_on():
     with running_cluster(hosts=[("127.0.0.2", 1), ("127.0.0.3", 1)]) as cluster:
         wait_for(lambda: all(n["connected"] for n in Disco().nodeinfo().values()), 30)
-        [pid] = node_pids(cluster, "127.0.0.3")
+        [pid] = cluster.node_pids("127.0.0.3")
         Disco().set_config([["127.0.0.2", "1"]])
         wait_for(lambda: not os.path.exists("/proc/%d" % pid), 15)  # exited and reaped
         assert list(Disco().nodeinfo()) == ["127.0.0.2"]

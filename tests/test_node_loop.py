@@ -1,7 +1,9 @@
 """A node's loop and its executor stay free while its tasks run, however many run at once."""
+import io
 import os
 import time
 import urllib.request
+import zipfile
 
 import pytest
 
@@ -97,3 +99,25 @@ def test_a_node_deleting_a_purged_job_with_many_files_goes_on_serving():
             time.sleep(0.01)
         took = time.time() - started
         assert slowest < took / 2, (took, slowest)
+
+
+def peak_memory(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(line.split()[1]) << 10 for line in f if line.startswith("VmHWM:"))
+
+
+def test_a_node_unpacks_a_large_job_pack_without_holding_it_in_memory():
+    padding = 200 << 20
+    job = Job()
+    pack = job.worker.jobpack(job, input=["raw://a"], map=trivial)
+    home = io.BytesIO(pack.jobhome)
+    with zipfile.ZipFile(home, "a") as z:  # stored as it is: the pack is as large
+        z.writestr("padding.bin", b"\0" * padding, compress_type=zipfile.ZIP_STORED)
+    pack.jobhome = home.getvalue()
+    del home
+    with running_cluster() as cluster:
+        [pid] = cluster.node_pids()
+        name = Disco().submit(pack)
+        del pack
+        assert list(result_iterator(Disco().wait(name, timeout=120))) == [("a", 1)]
+        assert peak_memory(pid) < padding, peak_memory(pid)
