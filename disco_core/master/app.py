@@ -381,8 +381,8 @@ class Master:
             self.submissions.done(fut, name)
             return name
         finally:
-            if os.path.exists(path):
-                os.unlink(path)
+            if os.path.exists(path):  # refused: freeing a GiB file's blocks takes a while
+                await asyncio.get_running_loop().run_in_executor(None, _unlink, path)
 
     def _incoming_file(self, data: bytes) -> str:
         upload = self.upload()
@@ -619,6 +619,13 @@ def _check_and_sync(path: str) -> jp.PackHead:
         head = jp.check_file(f)
         os.fsync(f.fileno())
     return head
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _bind_address(host: str) -> str:
