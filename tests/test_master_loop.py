@@ -6,6 +6,7 @@ A plugin made for these tests adds a master route that holds the master's loop o
 import asyncio
 import json
 import os
+import signal
 import threading
 import time
 import urllib.request
@@ -238,3 +239,22 @@ def test_recording_a_finished_job_of_many_tasks_leaves_the_loop_free(tmp_path):
         return took, max(gaps)
     took, slowest = asyncio.run(main())
     assert slowest < took / 2, (took, slowest)
+
+
+def test_the_tasks_of_a_local_node_whose_process_died_are_not_waited_for():
+    def slow(line, params):
+        import time
+        time.sleep(2)
+        yield line, 1
+
+    # a long wait for nodes to come back: the task runs again because its node died, and
+    # its failure counts (a task that kills its node cannot be retried for ever)
+    with running_cluster(extra_env={"DISCO_NODE_PING_TIMEOUT": "60"}) as cluster:
+        job = Job().run(input=["raw://a"], map=slow)
+        wait_for(lambda: Disco().nodeinfo()["localhost"].get("tasks"), 30)
+        [pid] = cluster.node_pids()
+        os.kill(pid, signal.SIGKILL)
+        assert sorted(result_iterator(job.wait(timeout=45))) == [("a", 1)]
+        events = [e[2] for _o, e in job.events()]
+        assert sum("went away" in e for e in events) == 1, events
+        assert not any("reconnected without the task" in e for e in events), events

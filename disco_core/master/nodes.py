@@ -21,7 +21,8 @@ its connection (a network blip, or a master too busy to answer its pings) reconn
 once, and its tasks go on: the master waits ``DISCO_NODE_PING_TIMEOUT`` for it before it
 takes the node for gone and runs its tasks elsewhere; its ``hello`` settles them when it is
 back (``Master.node_hello``). A wait that ends late because the master's own loop was held
-up is granted once more, so the master's pause is never counted against its nodes.
+up is granted once more, so the master's pause is never counted against its nodes. A local
+node process that died ends the wait at once: its tasks died with it, and count as failed.
 """
 from __future__ import annotations
 
@@ -331,6 +332,9 @@ class NodeManager:
             for host, proc in list(self.processes.items()):
                 if proc.stopping or proc.alive():
                     continue
+                if host in self.missing:  # its tasks died with it: no use waiting
+                    self._stop_waiting(host)
+                    self.master.node_gone(host, "its process exited")
                 proc.restarts += 1
                 delay = min(30.0, 0.5 * 2 ** min(proc.restarts, 6))
                 log.warning("node %s exited (%s); restarting in %.1fs", host,
@@ -400,7 +404,11 @@ class NodeManager:
         node = self.master.scheduler.nodes.get(host)
         if node is not None:
             node.connected = False
-        if host not in self.missing:  # a session that ended before its hello: same wait
+        proc = self.processes.get(host)
+        if proc is not None and not proc.alive():  # its tasks died with it: no use waiting
+            self._stop_waiting(host)
+            self.master.node_gone(host, "its process exited")
+        elif host not in self.missing:  # (a session that ended before its hello: same wait)
             log.warning("node %s lost its connection to the master; its tasks wait %gs for "
                         "it to come back", host, self.ping_timeout)
             self._await_return(host)
