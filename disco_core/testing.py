@@ -9,6 +9,7 @@ Used as a pytest plugin (``pytest_plugins = ["disco_core.testing"]``) it provide
 * ``http_server``: a threaded HTTP server on 127.0.0.1 serving a temporary directory.
 * ``plugin_host``: a :class:`~disco_core.plugins.PluginHost` with chosen plugins only.
 * ``data_server``: a node's real data server (Tornado) on 127.0.0.2 over temporary dirs.
+* :func:`install_plugin`: a one-module plugin distribution for a test's cluster.
 
 and (from :mod:`disco_core.contracts`), for tests that drive the master's pure parts,
 :class:`RecordingActions` (the
@@ -109,6 +110,20 @@ class Cluster:
         from .client import Disco
         return Disco(self.master)
 
+    def node_pids(self, host: str | None = None) -> list[int]:
+        """The pids of the node processes this cluster's master started (for ``host``)."""
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"disco_core.node" in argv and self.master.encode() in argv \
+                    and (host is None or host.encode() in argv):
+                pids.append(int(pid))
+        return pids
+
     def log(self, name: str = "") -> str:
         logdir = os.path.join(self.home, "root", "log")
         out = []
@@ -117,6 +132,22 @@ class Cluster:
                 with open(os.path.join(logdir, fname), errors="replace") as f:
                     out.append(f.read())
         return "\n".join(out)
+
+
+def install_plugin(root: Any, dist: str, module: str, source: str, entry_points: str) -> None:
+    """A distribution ``dist`` of one module, installed under the directory ``root``: a
+    cluster started with ``root`` on its ``PYTHONPATH`` finds its entry points (a plugin
+    made for one test, e.g. one that adds a master route doing what no real one may)."""
+    import textwrap
+    root = str(root)
+    info = os.path.join(root, "%s-1.0.dist-info" % dist.replace("-", "_"))
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % dist)
+    with open(os.path.join(info, "entry_points.txt"), "w") as f:
+        f.write(textwrap.dedent(entry_points))
+    with open(os.path.join(root, "%s.py" % module), "w") as f:
+        f.write(textwrap.dedent(source))
 
 
 @contextlib.contextmanager
