@@ -88,6 +88,20 @@ class Cluster:
         from .client import Disco
         return Disco(self.master)
 
+    def node_pids(self, host: str | None = None) -> list[int]:
+        """The pids of the node processes this cluster's master started (for ``host``)."""
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"disco_core.node" in argv and self.master.encode() in argv \
+                    and (host is None or host.encode() in argv):
+                pids.append(int(pid))
+        return pids
+
     def log(self, name: str = "") -> str:
         logdir = os.path.join(self.home, "root", "log")
         out = []

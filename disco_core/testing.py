@@ -9,6 +9,7 @@ Used as a pytest plugin (``pytest_plugins = ["disco_core.testing"]``) it provide
 * ``http_server``: a threaded HTTP server on 127.0.0.1 serving a temporary directory.
 * ``plugin_host``: a :class:`~disco_core.plugins.PluginHost` with chosen plugins only.
 * ``data_server``: a node's real data server (Tornado) on 127.0.0.2 over temporary dirs.
+* :func:`install_plugin`: a one-module plugin distribution for a test's cluster.
 
 and (from :mod:`disco_core.testcluster`) :func:`running_cluster`, a cluster for a ``with``
 block, its :class:`Cluster` and :func:`free_port`; (from :mod:`disco_core.contracts`), for
@@ -32,6 +33,22 @@ from typing import Any, Iterator
 import pytest
 
 from .testcluster import Cluster, free_port, running_cluster  # noqa: F401
+
+
+def install_plugin(root: Any, dist: str, module: str, source: str, entry_points: str) -> None:
+    """A distribution ``dist`` of one module, installed under the directory ``root``: a
+    cluster started with ``root`` on its ``PYTHONPATH`` finds its entry points (a plugin
+    made for one test, e.g. one that adds a master route doing what no real one may)."""
+    import textwrap
+    root = str(root)
+    info = os.path.join(root, "%s-1.0.dist-info" % dist.replace("-", "_"))
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % dist)
+    with open(os.path.join(info, "entry_points.txt"), "w") as f:
+        f.write(textwrap.dedent(entry_points))
+    with open(os.path.join(root, "%s.py" % module), "w") as f:
+        f.write(textwrap.dedent(source))
 
 @pytest.fixture(scope="session")
 def disco_cluster() -> Iterator[Cluster]:

@@ -154,7 +154,6 @@ class TaskRun:
         env = self.node.worker_env(meta["jobenvs"])
         stdin_r, stdin_w = os.pipe()
         err_r, err_w = os.pipe()
-        loop = asyncio.get_running_loop()
         try:
             entry = python_worker_entry(path)
             if entry and self.node.forkserver is not None:
@@ -165,7 +164,7 @@ class TaskRun:
                                         stdin=stdin_r, stdout=err_w, stderr=err_w,
                                         start_new_session=True, close_fds=True)
                 self.pid = proc.pid
-                self.exit_future = loop.run_in_executor(None, proc.wait)
+                self.exit_future = self.node.children.wait(proc)
         except OSError as exc:
             for fd in (stdin_r, stdin_w, err_r, err_w):
                 os.close(fd)
@@ -335,7 +334,9 @@ class TaskRun:
                 problem = await self.save_outputs(self.save_info)
                 if problem:
                     return problem
-            outputs = self.finish_outputs()
+            # the index is fsynced: in a thread, as the loop must not wait for a disk
+            outputs = await asyncio.get_running_loop().run_in_executor(None,
+                                                                       self.finish_outputs)
             self.event("DONE: [%s] Task finished in %s"
                        % (self.key, format_duration(time.time() - self.started)))
             return ("done", "", outputs)
