@@ -185,6 +185,18 @@ def plugin_host() -> Iterator[Any]:
     set_host(old)
 
 
+def install_fake_plugin(root: Any, dist: str, module: str, source: str,
+                        entry_points: str) -> None:
+    """A distribution ``dist`` of one module installed under the directory ``root`` (a
+    ``pathlib.Path``), found by processes with ``root`` on their ``PYTHONPATH``."""
+    import textwrap
+    info = root / ("%s-1.0.dist-info" % dist.replace("-", "_"))
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % dist)
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+    (root / ("%s.py" % module)).write_text(textwrap.dedent(source))
+
+
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
     deadline = time.time() + timeout
     while time.time() < deadline:

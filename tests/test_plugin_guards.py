@@ -14,16 +14,10 @@ import pytest
 from disco.core import Job, result_iterator
 from disco_core.hookspecs import hookimpl
 from disco_core.plugins import PluginHost
-from disco_core.testing import SchedulerSim, running_cluster, wait_for
+from disco_core.testing import SchedulerSim, install_fake_plugin, running_cluster, wait_for
 
 
-def install_fake(root, dist, module, source, entry_points):
-    """A distribution ``dist`` (one module) installed under ``root``, found on PYTHONPATH."""
-    info = root / ("%s-1.0.dist-info" % dist.replace("-", "_"))
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % dist)
-    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
-    (root / ("%s.py" % module)).write_text(textwrap.dedent(source))
+install_fake = install_fake_plugin
 
 
 # -- guarded calls, in process -------------------------------------------------------------

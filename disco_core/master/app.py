@@ -137,7 +137,9 @@ class Master:
     def application(self) -> tornado.web.Application:
         from .handlers import routes
         from .nodeproxy import NodeRouteProxy
-        rules = routes(self) + self.plugins.routes("disco_master_routes", master=self)
+        from .webui import routes as webui_routes
+        rules = webui_routes(self) + routes(self) \
+            + self.plugins.routes("disco_master_routes", master=self)
         return tornado.web.Application(rules, websocket_ping_interval=10,
                                        websocket_ping_timeout=10,
                                        default_handler_class=NodeRouteProxy,

@@ -52,6 +52,7 @@ class Task:
     stage_no: int = 0
     inputs_done: bool = True      # False while a concurrent stage's inputs may still grow
     hosts: list[str] = field(default_factory=list)    # where it ran, in order
+    attempt: list | None = None   # the running attempt's entry in ``Job.attempts``
     error: tuple[str, str, str] = ("", "", "")        # last failure: kind, host, message
 
     @property
@@ -127,6 +128,11 @@ class Job:
         self.rng = random.Random()
         self.reason = ""
         self.failed_task: Task | None = None  # the task whose failure ended the job
+        #: Every attempt, in the order they started: ``[task key, stage, host, runid,
+        #: started, ended (None while running), outcome]`` with outcome ``running``,
+        #: ``done``, ``failed`` (to be retried), ``fatal``, ``abandoned`` (not the task's
+        #: doing: retried without counting) or ``killed`` (the job ended first).
+        self.attempts: list[list] = []
 
     # -- stimuli ------------------------------------------------------------------------
     def start(self) -> None:
@@ -138,6 +144,8 @@ class Job:
         task.host = host
         task.hosts.append(host)
         task.started = time.time()
+        task.attempt = [task.key, task.stage, host, task.runid, task.started, None, "running"]
+        self.attempts.append(task.attempt)
         self.running += 1
         self.stages[self._stage_no(task)].running += 1
         self.events.add("master", "%s assigned to %s" % (task.key, host))
@@ -146,6 +154,7 @@ class Job:
         if task.state != "running" or runid != task.runid or self.status != "active":
             return
         self._leave_running(task)
+        self._end_attempt(task, "done")
         task.state = "done"
         task.outputs = outputs
         index = self._stage_no(task)
@@ -162,6 +171,7 @@ class Job:
         if task.state != "running" or runid != task.runid or self.status != "active":
             return
         self._leave_running(task)
+        self._end_attempt(task, "fatal" if kind == "fatal" else "failed")
         task.state = "waiting"  # no longer running, so _die does not stop it a second time
         stats = self.stages[self._stage_no(task)]
         stats.failed += 1
@@ -218,6 +228,7 @@ class Job:
         if task.state != "running" or self.status != "active":
             return
         self._leave_running(task)
+        self._end_attempt(task, "abandoned")
         task.state = "waiting"
         self.events.add("master", "WARNING: [%s] %s; retrying it" % (task.key, why))
         task.bound_host = ""
@@ -236,6 +247,12 @@ class Job:
     def _leave_running(self, task: Task) -> None:
         self.running -= 1
         self.stages[task.stage_no].running -= 1
+
+    def _end_attempt(self, task: Task, outcome: str) -> None:
+        if task.attempt is not None:
+            task.attempt[5] = time.time()
+            task.attempt[6] = outcome
+            task.attempt = None
 
     def _new_task(self, index: int, key: tuple[int, str], inputs: list[TaskInput],
                   cluster: set[str], inputs_done: bool = True) -> Task:
@@ -351,6 +368,7 @@ class Job:
             if task.state == "running":
                 self.actions.stop(task)
                 self._leave_running(task)
+                self._end_attempt(task, "killed")
             if task.state not in ("done",):
                 task.state = "dead"
         self.events.flush()
