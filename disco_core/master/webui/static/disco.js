@@ -104,6 +104,9 @@ disco.follow = function (query, onSnapshot, onGone) {
     source.close();
     if (onGone) onGone(JSON.parse(ev.data));
   });
+  // a browser holds at most six connections to one server: let go of this one at once
+  // when the page goes, or pages kept in the back-forward cache would keep theirs open
+  window.addEventListener("pagehide", () => source.close());
   source.onerror = () => {
     const badge = live();
     if (badge) { badge.className = "live off"; badge.textContent = "reconnecting"; }

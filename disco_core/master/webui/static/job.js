@@ -8,7 +8,7 @@
   const $ = id => document.getElementById(id);
   const chart = timelineChart($("chart"), $("legend"), $("timelinenote"));
   const jobs = disco.jobList($("jobs"));
-  let hostOnly = null, lastEvents = [], source = null;
+  let hostOnly = null, lastEvents = [], source = null, shownInfo = "", shownEvents = "";
 
   $("copy").addEventListener("click", async () => {
     try {
@@ -100,11 +100,13 @@
     const filter = $("eventfilter").value.trim();
     source = disco.follow("view=job&name=" + encodeURIComponent(name) +
                           (filter ? "&filter=" + encodeURIComponent(filter) : ""), view => {
-      showInfo(view.info);
+      // redrawn only when they changed, so a reader's selection or hover stays put
+      const info = JSON.stringify(view.info), events = JSON.stringify(view.events);
+      if (info !== shownInfo) { shownInfo = info; showInfo(view.info); }
       jobs.update(view.jobs, view.jobcount);
       disco.setLinks(view.links);
       disco.footer(view.version);
-      showEvents(view.events);
+      if (events !== shownEvents) { shownEvents = events; showEvents(view.events); }
       if (view.timeline) chart.update(view.timeline, view.info.active === "active");
     }, () => {
       disco.flash("job " + name + " is gone (purged)", true);
