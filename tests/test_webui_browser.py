@@ -61,9 +61,13 @@ def test_the_status_page_follows_a_running_job_to_its_end(cluster, browser):
                  what="status page")
     assert busy[0].get_attribute("data-job") == job.name
     assert css(browser, '.node[data-host="localhost"]')[0].get_attribute("data-state") == "up"
+    until(browser, lambda d: css(d, '#running tr[data-job="%s"][data-stage="map"]' % job.name),
+          what="status page")
     browser.screenshot("status")
     until(browser, lambda d: css(d, row + " .status-ready"), what="status page")
     assert not css(browser, ".core.busy")
+    until(browser, lambda d: not css(d, '#running tr[data-job="%s"]' % job.name),
+          what="status page")
     # the filter box hides the jobs whose names do not match
     box = css(browser, "#jobfilter")[0]
     box.send_keys("no-such-job-name")

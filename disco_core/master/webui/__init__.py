@@ -109,10 +109,23 @@ def settings_in_force(master: Any) -> dict[str, Any]:
     return out
 
 
+def running_jobs(master: Any) -> list[dict[str, Any]]:
+    """The active jobs, oldest first, each with its stages' task counts: ``[name, tasks,
+    running, done, failed]`` (from the stages' counters, so cheap however many tasks)."""
+    out = []
+    for job in list(master.jobs.values()):
+        if job.status != "active":
+            continue
+        out.append({"name": job.name, "owner": job.owner, "started": job.timestamp,
+                    "stages": [[s.name, s.tasks, s.running, s.done, s.failed]
+                               for s in job.stages]})
+    return out
+
+
 def status_view(master: Any) -> dict[str, Any]:
     jobs = master.joblist()
     return {"version": master.version, "nodes": master.nodes.info(),
-            "jobs": jobs[:FEED_JOBS], "jobcount": len(jobs),
+            "jobs": jobs[:FEED_JOBS], "jobcount": len(jobs), "running": running_jobs(master),
             "settings": {"max_failure_rate": master.max_failure_rate,
                          "accept_new_jobs": master.accept_new_jobs},
             "links": links(master)}

@@ -61,8 +61,38 @@
       " slots busy";
   }
 
+  let shownRunning = "";
+  function showRunning(running) {
+    const key = JSON.stringify(running);
+    if (key === shownRunning) return;
+    shownRunning = key;
+    const rows = [];
+    for (const job of running) {
+      job.stages.forEach(([stage, tasks, run, done, failed], i) => {
+        if (!tasks && i > 0) return;  // a stage not started yet
+        const pct = n => tasks ? (100 * n / tasks).toFixed(1) + "%" : "0";
+        rows.push(disco.el("tr", {"data-job": job.name, "data-stage": stage,
+                                  onmouseenter: () => disco.highlight(job.name),
+                                  onmouseleave: () => disco.highlight(null)},
+          disco.el("td", {}, i === 0 ? disco.el("a", {
+            href: "/job.html?name=" + encodeURIComponent(job.name), text: job.name}) : ""),
+          disco.el("td", {text: stage}),
+          disco.el("td", {class: "num", text: run}),
+          disco.el("td", {class: "num", text: done + "/" + tasks}),
+          disco.el("td", {class: "num", text: failed}),
+          disco.el("td", {}, disco.el("div", {class: "progress"},
+            disco.el("span", {class: "done", style: "width:" + pct(done)}),
+            disco.el("span", {class: "running", style: "width:" + pct(run)})))));
+      });
+    }
+    document.querySelector("#running tbody").replaceChildren(...rows);
+    document.getElementById("running").hidden = !rows.length;
+    document.getElementById("norunning").hidden = !!rows.length;
+  }
+
   disco.follow("view=status", view => {
     showNodes(view.nodes);
+    showRunning(view.running);
     jobs.update(view.jobs, view.jobcount);
     disco.setLinks(view.links);
     disco.footer(view.version);
