@@ -78,9 +78,22 @@ def job_arg(p: argparse.ArgumentParser) -> None:
 
 
 def wait(args: argparse.Namespace, ctx: Context) -> int:
+    """Results of each job once it is done; meanwhile on a terminal a progress bar per stage
+    and the events (``-q``: neither; ``DISCO_EVENTS`` chooses them elsewhere too)."""
+    show: Any = None
+    if args.quiet:
+        show = ""
+    elif sys.stderr.isatty():
+        show = ctx.settings["DISCO_EVENTS"] or True
     for name in ctx.jobnames(args.jobs):
-        print_results(ctx.disco.wait(name))
+        print_results(ctx.disco.wait(name, show=show))
     return 0
+
+
+def wait_arguments(p: argparse.ArgumentParser) -> None:
+    jobs_arg(p)
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars or events on a terminal")
 
 
 def results(args: argparse.Namespace, ctx: Context) -> int:
@@ -320,7 +333,7 @@ def job_commands() -> list[Any]:
 
     return [
         Command("run", "run a job class: print the job name", run, run_arguments),
-        Command("wait", "wait for jobs; print their results", wait, jobs_arg),
+        Command("wait", "wait for jobs; print their results", wait, wait_arguments),
         Command("results", "print the result URLs of jobs", results, jobs_arg),
         Command("events", "print a job's event log", events, offset),
         Command("jobs", "list jobs, newest first", jobs, status_flag),

@@ -150,6 +150,14 @@ class Disco:
         if show:
             from .events import EventMonitor
             monitor = EventMonitor(self, name, show)
+        try:
+            return self._wait(name, poll_interval, timeout, clean, monitor)
+        finally:
+            if monitor is not None:
+                monitor.close()
+
+    def _wait(self, name: str, poll_interval: float, timeout: float | None, clean: bool,
+              monitor: Any) -> list:
         start = time.time()
         while True:
             wait_ms = poll_interval * 1000
