@@ -44,6 +44,7 @@ def napping(line, params):
 
 def flaky(line, params):
     import os
+    counters.add("seen")  # noqa: F821 (counted by every attempt; only accepted ones count)
     marker = os.path.join(params["dir"], "flaky-" + line)
     if not os.path.exists(marker):
         open(marker, "w").close()
@@ -91,6 +92,9 @@ def test_the_job_page_shows_events_and_a_timeline_with_the_retries(cluster, brow
     assert outcomes == ["done"] * 3 + ["failed"] * 3
     stage = css(browser, '#stages tr[data-stage="map"] td')
     assert [c.text for c in stage[1:6]] == ["0", "0", "0", "3", "3"]
+    counter = until(browser, lambda d: css(d, '#counters tr[data-counter="seen"] td'),
+                    what="job page")
+    assert [c.text for c in counter[:2]] == ["seen", "3"]
     events = [li.text for li in css(browser, "#events li")]
     assert "READY: Job done" in events[0]
     assert any("the first attempt of" in e for e in events)

@@ -278,6 +278,10 @@ class Master:
         elif op == "error":
             log.warning("node %s could not handle a message: %s", host, msg["message"])
             self.nodes.problems[host] = msg["message"]
+        elif op == "counters":
+            task = current_attempt(self.jobs, host, msg["job"], msg["taskid"], msg["runid"])
+            if task is not None:
+                task.job.attempt_counted(task, msg["counts"])
         elif op in ("done", "failed"):
             task = current_attempt(self.jobs, host, msg["job"], msg["taskid"], msg["runid"])
             if task is None:
@@ -287,7 +291,7 @@ class Master:
             self.scheduler.task_ended(task)
             if op == "done":
                 node.stats["job_ok"] += 1
-                task.job.task_done(task, msg["runid"], host, msg["outputs"])
+                task.job.task_done(task, msg["runid"], host, msg["outputs"], msg["counters"])
             else:
                 node.stats["error" if msg["kind"] == "fatal" else "data_error"] += 1
                 task.job.task_failed(task, msg["runid"], host, msg["kind"], msg["message"])

@@ -133,6 +133,11 @@ class Job:
         #: ``done``, ``failed`` (to be retried), ``fatal``, ``abandoned`` (not the task's
         #: doing: retried without counting) or ``killed`` (the job ended first).
         self.attempts: list[list] = []
+        #: Counters of the attempts whose outputs were accepted (one per task), and the
+        #: latest counts of the attempts running now (task id -> counts): only an accepted
+        #: attempt's counts ever reach ``counters``.
+        self.counters: dict[str, int | float] = {}
+        self.live_counts: dict[int, dict[str, int | float]] = {}
 
     # -- stimuli ------------------------------------------------------------------------
     def start(self) -> None:
@@ -150,10 +155,13 @@ class Job:
         self.stages[self._stage_no(task)].running += 1
         self.events.add("master", "%s assigned to %s" % (task.key, host))
 
-    def task_done(self, task: Task, runid: int, host: str, outputs: list[Output]) -> None:
+    def task_done(self, task: Task, runid: int, host: str, outputs: list[Output],
+                  counts: dict | None = None) -> None:
         if task.state != "running" or runid != task.runid or self.status != "active":
             return
         self._leave_running(task)
+        for name, n in (counts or {}).items():
+            self.counters[name] = self.counters.get(name, 0) + n
         self._end_attempt(task, "done")
         task.state = "done"
         task.outputs = outputs
@@ -198,6 +206,20 @@ class Job:
                         "seconds before retrying." % (task.key, host, _nth(task.failures), delay))
         task.bound_host = ""
         self.actions.retry_later(task, delay)
+
+    def attempt_counted(self, task: Task, counts: dict) -> None:
+        """The running attempt of ``task`` has counted ``counts`` so far (its totals)."""
+        if task.state == "running" and self.status == "active":
+            self.live_counts[task.id] = counts
+
+    def counter_view(self) -> dict[str, dict]:
+        """``{"counters": accepted attempts' totals, "running": running attempts' totals}``
+        (the second only while the job runs: those counts may still be thrown away)."""
+        running: dict[str, int | float] = {}
+        for counts in self.live_counts.values():
+            for name, n in counts.items():
+                running[name] = running.get(name, 0) + n
+        return {"counters": dict(self.counters), "running": running}
 
     def may_start(self, task: Task) -> bool:
         """A task of a concurrent stage waits for inputs while it runs, so such tasks may
@@ -249,6 +271,7 @@ class Job:
         self.stages[task.stage_no].running -= 1
 
     def _end_attempt(self, task: Task, outcome: str) -> None:
+        self.live_counts.pop(task.id, None)
         if task.attempt is not None:
             task.attempt[5] = time.time()
             task.attempt[6] = outcome

@@ -248,6 +248,8 @@ class CtrlHandler(APIHandler):
                 raise tornado.web.HTTPError(404, "no job pack for job %r" % name)
             self.set_header("Content-Type", "application/octet-stream")
             await self.send_file(path)
+        elif op == "counters":
+            self.reply(self.job().counter_view())
         elif op == "get_stageresults":
             job = self.job()
             stage = self.get_query_argument("stage", "")

@@ -143,7 +143,7 @@ def job_view(master: Any, job: Any, filter: str = "",
     jobs = master.joblist()
     if events is None:
         events = job.events.newest(SHOWN_EVENTS, filter)
-    return {"name": job.name, "info": info, "events": events,
+    return {"name": job.name, "info": info, "events": events, "counters": job.counter_view(),
             "jobs": jobs[:FEED_JOBS], "jobcount": len(jobs), "links": links(master),
             "version": master.version}
 

@@ -74,6 +74,21 @@
       : count ? "" : "none";
   }
 
+  let shownCounters = "";
+  function showCounters(view) {
+    const key = JSON.stringify(view || {});
+    if (key === shownCounters) return;
+    shownCounters = key;
+    const done = (view && view.counters) || {}, running = (view && view.running) || {};
+    const names = [...new Set([...Object.keys(done), ...Object.keys(running)])].sort();
+    $("counterbox").hidden = !names.length;
+    $("counters").tBodies[0].replaceChildren(...names.map(n => disco.el("tr", {"data-counter": n},
+      disco.el("td", {}, disco.el("code", {text: n})),
+      disco.el("td", {class: "num", text: done[n] === undefined ? 0 : done[n]}),
+      disco.el("td", {class: "num muted", text: running[n] === undefined ? "" :
+                                                 "+" + running[n]}))));
+  }
+
   function eventClass(message) {
     if (/^(ERROR|FATAL)/.test(message)) return "error";
     if (/^WARN/.test(message)) return "warning";
@@ -106,6 +121,7 @@
       jobs.update(view.jobs, view.jobcount);
       disco.setLinks(view.links);
       disco.footer(view.version);
+      showCounters(view.counters);
       if (events !== shownEvents) { shownEvents = events; showEvents(view.events); }
       if (view.timeline) chart.update(view.timeline, view.info.active === "active");
     }, () => {
