@@ -72,3 +72,7 @@ class ProtocolError(DiscoError):
 
 class PluginError(DiscoError):
     """A plugin is missing or failed to load; the message names the package to install."""
+
+
+class FatalError(DiscoError):
+    """The job cannot run on any node: report FATAL and end the job."""

@@ -29,6 +29,21 @@ VERSION1 = 0x0001
 VERSION2 = 0x0002
 HEADER_FORMAT = "!IIIII"
 HEADER_SIZE = 128
+
+#: A Python job's worker: the launcher script its job home holds under this name. Nodes know
+#: it by its mark (and may fork the worker from a warm interpreter instead of running it);
+#: the client's task replay by the same mark.
+LAUNCHER = "disco_worker"
+LAUNCHER_MARK = "# disco-python-worker"
+LAUNCHER_SOURCE = """#!/usr/bin/env python3
+%s: the Python worker; nodes may fork it from a warm interpreter instead of running this.
+import os, sys
+lib = os.path.join(os.getcwd(), "lib")  # the job's modules: first on the path once the worker
+sys.path[:] = [p for p in sys.path if os.path.abspath(p) != lib]  # has imported its own
+from disco_core.worker import main
+main()
+""" % LAUNCHER_MARK
+
 GROUPINGS = ("split", "group_label", "group_node", "group_node_label", "group_all")
 MAX_CORES = 2 ** 31
 # Job names go into file names, URLs and DDFS tag names (disco:results:<job>), so a prefix is

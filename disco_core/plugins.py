@@ -24,7 +24,6 @@ third-party plugin's are (entry point ``core`` in group ``disco``).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import importlib.metadata as metadata
 import inspect
 import logging
@@ -39,6 +38,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError
 from .settings import register_defaults
+from .util import import_object  # noqa: F401  (its former home; cli and plugins use it)
 
 log = logging.getLogger("disco.plugins")
 
@@ -447,15 +447,3 @@ def driver(kind: str, name: str) -> Any:
 def call_optional(obj: Any, name: str, *args: Any) -> Any:
     fn = getattr(obj, name, None)
     return fn(*args) if fn is not None else None
-
-
-def import_object(dotted: str) -> Any:
-    """``pkg.mod.attr`` or ``pkg.mod:attr`` -> the object (for -R/--reader and friends)."""
-    if ":" in dotted:
-        mod, _, attr = dotted.partition(":")
-    else:
-        mod, _, attr = dotted.rpartition(".")
-    obj = importlib.import_module(mod)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj

@@ -1,18 +1,26 @@
-"""Small helpers shared by client, worker, master and node (no I/O besides what is named)."""
+"""Small helpers shared by client, worker, master and node (no I/O besides what is named).
+
+This module is at the bottom of the house: it imports only :mod:`.errors` and :mod:`.settings`
+(for the defaults of DISCO_PORT, DISCO_MASTER, DISCO_DATA, DDFS_DATA and DISCO_PROXY), so
+every other part may use it. The original's ``disco.util`` helpers that need more live with
+what they need, and ``disco.util`` gathers them all: ``dsorted`` in :mod:`.worker.sort`,
+``parse_dir``, ``read_index``, ``inputexpand``, ``inputlist`` and ``deref`` in
+:mod:`.worker.inputlist`, ``save_oob`` and ``load_oob`` in :mod:`.client.disco`.
+"""
 from __future__ import annotations
 
 import functools
 import hashlib
-import heapq
+import importlib
 import inspect
 import itertools
 import os
 import random
 import socket
-import tempfile
 from typing import Any, Callable, Iterable, Iterator
 
 from .errors import DiscoError
+from .settings import DiscoSettings
 
 
 def hexhash(data: bytes | str) -> str:
@@ -96,8 +104,19 @@ def argcount(fn: Callable) -> int:
                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
+def import_object(dotted: str) -> Any:
+    """``pkg.mod.attr`` or ``pkg.mod:attr`` -> the object (for -R/--reader and friends)."""
+    if ":" in dotted:
+        mod, _, attr = dotted.partition(":")
+    else:
+        mod, _, attr = dotted.rpartition(".")
+    obj = importlib.import_module(mod)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 def reify(dotted: str, globals_: dict | None = None) -> Any:
-    from .plugins import import_object
     try:
         return import_object(dotted)
     except (ImportError, AttributeError, ValueError):
@@ -160,7 +179,6 @@ class netloc(tuple):  # noqa: N801 (the original's name)
 
 
 def _settings(settings: Any = None) -> Any:
-    from .settings import DiscoSettings
     return settings if settings is not None else DiscoSettings()
 
 
@@ -325,49 +343,6 @@ def globalize(fn: Any, globals: dict) -> None:  # noqa: A002 (the original's sig
             glob.setdefault(name, value)
 
 
-def dsorted(iterable: Iterable, buffer_size: float = 1e6, tempdir: str = ".") -> Iterator:
-    """The items of ``iterable`` in sorted order (stable), holding at most ``buffer_size``
-    items in memory: each full buffer is sorted and spilled to an anonymous temporary file
-    in ``tempdir`` (in the record format), and the runs are merged as they are read."""
-    from .records import RecordWriter, read_records
-    size = int(buffer_size)
-    if size < 1:
-        raise DiscoError("dsorted: buffer_size must be at least 1 item, got %r" % buffer_size)
-    it = iter(iterable)
-    buffer = sorted(itertools.islice(it, size))
-    if len(buffer) < size:
-        yield from buffer
-        return
-    runs = []
-    try:
-        while buffer:
-            run = tempfile.TemporaryFile(dir=tempdir, prefix="dsorted-")
-            runs.append(run)
-            writer = RecordWriter(run)
-            writer.extend(buffer)
-            writer.close()
-            run.seek(0)
-            buffer = sorted(itertools.islice(it, size))
-        yield from heapq.merge(*(read_records(run, "dsorted run in %s" % tempdir)
-                                 for run in runs))
-    finally:
-        for run in runs:
-            run.close()
-
-
-def parse_dir(dir_url: str, label: Any = None) -> list[str]:
-    """The URLs a ``dir://`` index lists, sorted by label and URL; only ``label``'s when
-    one is given."""
-    return [url for lab, url, _size in sorted(read_index(dir_url))
-            if label is None or lab == label]
-
-
-def read_index(dir_url: str) -> list[tuple[int, str, int]]:
-    """The ``(label, url, size)`` lines of a ``dir://`` index."""
-    from .worker.dataio import read_index as _read_index
-    return _read_index(dir_url)
-
-
 def ispartitioned(input: Any) -> bool:  # noqa: A002
     """Whether ``input`` (a URL, or a list of replicas or inputs) is a ``dir://`` index;
     a list mixing indexes and other inputs raises :class:`DiscoError`."""
@@ -378,65 +353,6 @@ def ispartitioned(input: Any) -> bool:  # noqa: A002
                              "list index inputs and data inputs separately" % (input,))
         return bool(flags) and all(flags)
     return isinstance(input, str) and input.startswith("dir://")
-
-
-def _expand_tag(url: str, label: Any) -> list:
-    from . import plugins
-    from .errors import PluginError
-    try:
-        drv = plugins.driver("scheme", "tag")
-    except PluginError:
-        drv = None
-    if drv is None or not hasattr(drv, "expand"):
-        raise DiscoError("cannot expand the input %s: no storage plugin is installed "
-                         "(tag:// inputs need one that provides the tag scheme, with "
-                         "expand)" % url)
-    return list(drv.expand(url, "all" if label in (None, False) else label, None))
-
-
-def inputexpand(input: Any, label: Any = None, settings: Any = None) -> list:  # noqa: A002
-    """The inputs one job input stands for: a ``dir://`` index gives one input per URL it
-    lists (of ``label`` if given; left as it is when ``label is False``), paired up as
-    replicas when a list of indexes is given; a list is one input of replicas; a
-    ``tag://`` gives the tag's blobs (needs DDFS); anything else stays as it is."""
-    if label is not False and ispartitioned(input):
-        return [list(reps) for reps in zip(*(parse_dir(i, label=label)
-                                              for i in iterify(input)))]
-    if isiterable(input):
-        return [inputlist(input, label=label, settings=settings)]
-    if isinstance(input, str) and input.startswith("tag://"):
-        return _expand_tag(input, label)
-    return [input]
-
-
-def inputlist(inputs: Any, label: Any = None, partition: Any = None,
-              settings: Any = None) -> list:
-    """Every input of ``inputs`` expanded (:func:`inputexpand`), as a flat list; empty
-    entries are dropped. ``partition`` is the older name of ``label``."""
-    if partition is not None:
-        if label is not None and label != partition:
-            raise DiscoError("inputlist: give label=%r or partition=%r, not both"
-                             % (label, partition))
-        label = partition
-    if not isiterable(inputs):
-        raise DiscoError("inputs must be a list of input URLs (or of lists of replicas), "
-                         "got %r" % (inputs,))
-    return [i for i in chainify(inputexpand(i, label=label, settings=settings) for i in inputs)
-            if i]
-
-
-def deref(inputs: Iterable, resolve: bool = False) -> Iterator:
-    """Each input with every ``dir://`` index replaced by the URLs it lists (a list of
-    replicas stays a list); with ``resolve``, every URL made an http URL (:func:`urlresolve`)."""
-    fix = urlresolve if resolve else identity
-
-    def urls(url: str) -> list[str]:
-        return parse_dir(url) if url.startswith("dir://") else [url]
-    for input in inputs:  # noqa: A001
-        if isiterable(input):
-            yield [fix(u) for url in input for u in urls(url)]
-        else:
-            yield from (fix(u) for u in urls(input))
 
 
 def proxy_url(url: str, proxy: str | None = None, meth: str = "GET",
@@ -455,19 +371,3 @@ def proxy_url(url: str, proxy: str | None = None, meth: str = "GET",
     if to_master:
         return "%s/%s" % (proxy, path)
     return "%s/proxy/%s/%s/%s" % (proxy, loc.host, meth, path)
-
-
-def save_oob(host: str | None, name: str, key: str, value: bytes | str,
-             ddfs_token: str | None = None) -> None:
-    """Store an out-of-band value ``key`` of job ``name`` with the master at ``host``
-    (``Disco.oob_get``, ``disco oob`` and :func:`load_oob` read it). The master keeps OOB
-    values itself, without DDFS, so ``ddfs_token`` has nothing to authorize: it is accepted
-    for compatibility and not used."""
-    from .client.disco import Disco
-    Disco(master_url(host)).oob_put(name, key, value)
-
-
-def load_oob(host: str | None, name: str, key: str) -> bytes:
-    """The out-of-band value ``key`` of job ``name`` from the master at ``host``."""
-    from .client.disco import Disco
-    return Disco(master_url(host)).oob_get(name, key)

@@ -13,7 +13,7 @@ CORE = pathlib.Path(disco_core.__file__).parent
 DDFS_ALLOWED = {
     "settings.py": "DDFS_DATA / DDFS_ROOT / DDFS_PUT_PORT: the task fields ddfs_data, put_port",
     "node/runner.py": "the worker protocol's TASK message: put_port, ddfs_data",
-    "master/handlers.py": "/disco/ctrl/taskinfo's put_port",
+    "master/ctrl.py": "/disco/ctrl/taskinfo's put_port",
     "client/debug.py": "a task replayed in the user's process gets the same task fields",
     "worker/task.py": "the original's Task.ddfs_data",
     "util.py": "the original's disco.util: localize() of ddfs/ paths, urlresolve() of tag://",

@@ -130,13 +130,13 @@ def test_scheme_dir_reads_and_expands_the_index(index):
 
 def test_scheme_dir_input_stream_keeps_the_running_tasks_label(index, data_server,
                                                                monkeypatch):
-    import disco_core.worker
+    import disco_core.worker.task
     from disco.schemes import scheme_dir
     from disco.task import Task
     url, _urls = index
     task = Task(host="elsewhere", disco_port=data_server.port, grouping="group_label",
                 group=[1, ""], stage="reduce")
-    monkeypatch.setattr(disco_core.worker, "_active_task", task)
+    monkeypatch.setattr(disco_core.worker.task, "_active_task", task)
     assert list(scheme_dir.input_stream(None, None, url, None)) == [("b", 1), ("c", 2)]
     task.grouping = "split"  # not grouped by label: every file
     assert list(scheme_dir.input_stream(None, None, url, None)) == [("a", 0), ("b", 1),

@@ -218,7 +218,8 @@ def read_table(path: str | None) -> list[list[str]]:
 def deref(args: argparse.Namespace, ctx: Context) -> int:
     """Each input with its ``dir://`` indexes replaced by the URLs they list, one input per
     line, replicas tab-separated; ``-r`` makes every URL one other hosts can fetch."""
-    from ..util import inputexpand, urlresolve
+    from ..util import urlresolve
+    from ..worker.inputlist import inputexpand
     fix = urlresolve if args.resolve else (lambda url: url)
     for given in ctx.inputs(args.urls, job_mode=args.job_mode):
         for item in inputexpand(given):

@@ -162,9 +162,9 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
            workdir: str | None = None, stdin: Any = None, stdout: Any = None) -> Replay:
     """Run task ``task`` (``stage:id``; None: the first failed one) of ``jobname`` again
     in this process; see the module's docstring."""
-    from .. import worker as worker_module
     from ..jobpack import JobPack
-    from ..worker.task import Task
+    from ..worker.jobfile import load_job
+    from ..worker.task import Task, active_task, set_active_task
     info = disco.taskinfo(jobname, task)
     from urllib.parse import quote
     raw = disco.request("/disco/ctrl/parameters?name=%s" % quote(jobname), as_bytes=True)
@@ -186,9 +186,9 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
         sys.path.append(lib)
     settings = disco.settings
     result = Replay(jobname, key, info, workdir)
-    previous = worker_module._active_task
+    previous = active_task()
     try:
-        _jobdict, job, jobargs = worker_module.load_job(jobfile)
+        _jobdict, job, jobargs = load_job(jobfile)
         jobargs = dict(jobargs)
         jobargs["profile"] = False
         the_task = Task(taskid=info["taskid"], master=disco.master,
@@ -200,7 +200,7 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
         the_task.__dict__["jobobjs"] = (job, jobargs)
         node = LocalNode(info.get("inputs", []), echo=stdout if pdb else None)
         worker = job.worker
-        worker_module._active_task = the_task
+        set_active_task(the_task)
 
         def run() -> None:
             worker.start(the_task, job, jobargs, node)
@@ -219,14 +219,14 @@ def replay(disco: Any, jobname: str, task: str | None = None, pdb: bool = False,
     finally:
         from ..worker.runtime import uninject
         uninject()
-        worker_module._active_task = previous
+        set_active_task(previous)
         if added:
             sys.path.remove(lib)
     return result
 
 
 def _check_python_worker(jobname: str, worker: str, jobhome: str) -> None:
-    from ..worker import LAUNCHER_MARK
+    from ..jobpack import LAUNCHER_MARK
     try:
         with open(os.path.join(jobhome, worker), "rb") as f:
             python = LAUNCHER_MARK.encode() in f.read(256)

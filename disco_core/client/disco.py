@@ -9,54 +9,13 @@ import time
 from typing import Any, Iterator
 
 from ..errors import CommError, DiscoError, JobError
-from ..settings import DiscoSettings
-from . import comm
+from ..rest import OOB_KEY, MasterClient, _name  # noqa: F401  (OOB_KEY: its former home)
+from ..util import master_url
 
 
-#: What an out-of-band key may hold (the original's DDFS-safe names).
-OOB_KEY = re.compile(r"[A-Za-z0-9_\-@:]+")
-
-
-def _name(job: Any) -> str:
-    return getattr(job, "name", job)
-
-
-class Disco:
-    def __init__(self, master: str | None = None, settings: DiscoSettings | None = None,
-                 proxy: str | None = None) -> None:
-        self.settings = settings or DiscoSettings()
-        self.proxy = proxy or self.settings["DISCO_PROXY"]
-        from ..util import master_url
-        self.master = master_url(master, self.settings)
-
-    def __repr__(self) -> str:
-        return "Disco master at %s" % self.master
-
-    # -- plumbing -----------------------------------------------------------------------
-    def request(self, url: str, data: Any = None, offset: int = 0, as_bytes: bool = False,
-                method: str | None = None, headers: dict | None = None) -> Any:
-        base = self.proxy.rstrip("/") if self.proxy else self.master
-        headers = dict(headers or {})
-        if offset:
-            headers["Range"] = "bytes=%d-" % offset
-        try:
-            body = comm.request(method or ("POST" if data is not None else "GET"), base + url,
-                                data, headers)
-        except CommError as exc:
-            if exc.code is None and not self.proxy:
-                raise CommError(self.unreachable(exc.msg), self.master) from None
-            raise
-        return body if as_bytes else body.decode("utf-8")
-
-    def unreachable(self, reason: str) -> str:
-        """What to say when nothing answers at the master's address."""
-        return ("cannot reach the Disco master (%s): is it running? Start it with `disco start` "
-                "on its host, or point DISCO_MASTER (disco -M) at a running master"
-                % reason)
-
-    def _json(self, url: str, data: Any = None) -> Any:
-        payload = json.dumps(data) if data is not None else None
-        return json.loads(self.request(url, payload))
+class Disco(MasterClient):
+    """The client of one master's whole REST API: jobs, their events, results and tasks, OOB
+    values and profiles, the node table."""
 
     # -- jobs ---------------------------------------------------------------------------
     def submit(self, jobpack: Any) -> str:
@@ -262,33 +221,7 @@ class Disco:
         kwargs.setdefault("ddfs", self.master)
         return result_iterator(*args, **kwargs)
 
-    # -- out-of-band values and profiles -------------------------------------------------
-    def oob_list(self, jobname: Any) -> list[str]:
-        return self._json("/disco/ctrl/oob_list?name=%s" % _name(jobname))
-
-    def oob_put(self, jobname: Any, key: str, value: bytes | str) -> None:
-        """Store the out-of-band value ``key`` of a job (what a task's ``put`` does)."""
-        from urllib.parse import quote
-        if not isinstance(key, str) or not OOB_KEY.fullmatch(key):
-            raise DiscoError("OOB key %r is not a safe name: use only letters, digits and "
-                             "_-@:" % (key,))
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise DiscoError("OOB value for key %r must be bytes or str, got %s: pickle it "
-                             "first" % (key, type(value).__name__))
-        self.request("/disco/ctrl/oob_put?name=%s&key=%s" % (quote(_name(jobname)), quote(key)),
-                     bytes(value))
-
-    def oob_get(self, jobname: Any, key: str) -> bytes:
-        try:
-            return self.request("/disco/ctrl/oob_get?name=%s&key=%s" % (_name(jobname), key),
-                                as_bytes=True)
-        except CommError as exc:
-            if exc.code == 404:
-                raise DiscoError("Unknown key or jobname") from None
-            raise
-
+    # -- profiles (the out-of-band values themselves: MasterClient) -------------------
     def profile_stats(self, jobname: Any, mode: str = "", stream: Any = None) -> Any:
         import pstats
         name = _name(jobname)
@@ -344,3 +277,18 @@ class Stats:
 
     def create_stats(self) -> None:
         pass
+
+
+# -- the original's disco.util.save_oob / load_oob (they need this client) ---------------
+def save_oob(host: str | None, name: str, key: str, value: bytes | str,
+             ddfs_token: str | None = None) -> None:
+    """Store an out-of-band value ``key`` of job ``name`` with the master at ``host``
+    (``Disco.oob_get``, ``disco oob`` and :func:`load_oob` read it). The master keeps OOB
+    values itself, without DDFS, so ``ddfs_token`` has nothing to authorize: it is accepted
+    for compatibility and not used."""
+    Disco(master_url(host)).oob_put(name, key, value)
+
+
+def load_oob(host: str | None, name: str, key: str) -> bytes:
+    """The out-of-band value ``key`` of job ``name`` from the master at ``host``."""
+    return Disco(master_url(host)).oob_get(name, key)

@@ -29,6 +29,7 @@ from .coordinator import Job, Task
 from .events import EventLog
 from .jobrecord import JobRecord
 from .messages import current_attempt
+from .ctrl import core_ops
 from .nodes import NodeManager
 from .pipeline import Output
 from .scheduler import NodeSlots, Scheduler
@@ -65,11 +66,31 @@ def load_secret(path: str) -> str:
 class Master:
     """The master's state and what changes it.
 
-    Jobs: ``jobs`` holds every active job and the newest ``keep_finished``
-    (``DISCO_KEEP_FINISHED_JOBS``) finished ones, in the order they were made; a job that
-    finishes writes its record (:mod:`.jobrecord`) and closes its event file, and the oldest
-    finished job beyond the bound leaves ``jobs`` for ``archived`` (its name, start time and
-    status: what ``joblist`` needs), after which :meth:`get_job` reads its record from disk.
+    It owns every job's and node's state in the cluster. The REST handlers (:mod:`.handlers`,
+    :mod:`.ctrl`) and the nodes' sockets change it only by calling its methods, on the IOLoop,
+    after checking what they were sent (:mod:`.messages` for nodes); plugins, which its hooks
+    hand the master, are to change it through the same methods and no other way.
+
+    What it holds, and who changes it:
+
+    * ``jobs``: every active job and the newest ``keep_finished``
+      (``DISCO_KEEP_FINISHED_JOBS``) finished ones, in the order they were made. :meth:`submit`
+      adds them; each :class:`~.coordinator.Job` then changes its own stages and tasks, told
+      by the master's methods. A job that finishes writes its record (:mod:`.jobrecord`) and
+      closes its event file (:meth:`finished`), and the oldest finished job beyond the bound
+      leaves ``jobs`` for ``archived`` (its name, start time and status: what ``joblist``
+      needs), after which :meth:`get_job` reads its record from disk. ``purged`` names the
+      jobs :meth:`purge` removed, for the nodes' data GC.
+    * ``scheduler``: the queues and the nodes' slots (:class:`~.scheduler.Scheduler`); the
+      master queues and ends tasks in it and runs it (:meth:`kick`), the node manager keeps
+      its view of the nodes in step with the node table.
+    * ``nodes``: the node table, node processes and connections
+      (:class:`~.nodes.NodeManager`), changed by ``save_config_table`` and the
+      black/whitelist operations through it.
+    * ``submissions``, ``waiters``, ``max_failure_rate`` and ``accept_new_jobs`` (the last two
+      set by ``save_settings``), the cluster ``secret`` (set once by :meth:`start`), and
+      ``ctrl_ops``, the ``/disco/ctrl/`` operations (:class:`~.ctrl.CtrlOps`), which may
+      grow only before the master serves.
     """
 
     def __init__(self, settings: DiscoSettings | None = None,
@@ -100,6 +121,7 @@ class Master:
         self._policy_told: dict[str, set[str]] = {}
         self.scheduler = Scheduler(policy, placement, self.dispatch, self._policy_failed)
         self.nodes = NodeManager(self)
+        self.ctrl_ops = core_ops()  # /disco/ctrl/<op>: more join with ctrl_ops.register
         self.secret = ""
         self._kicked = False
         self.server: Any = None

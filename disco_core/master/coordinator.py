@@ -34,6 +34,17 @@ class Actions(Protocol):
 
 @dataclass(eq=False)
 class Task:
+    """One task of a job's stage: its inputs, and its attempts so far.
+
+    Its :class:`Job` owns it and changes its state (``waiting`` -> ``queued`` -> ``running``
+    -> ``done``, or ``dead`` with the job; back to ``waiting``/``queued`` to run again),
+    ``runid`` (one more per attempt, so a stale node report is told from the current one),
+    ``host``, ``hosts``, ``failures``, ``failed_hosts``, ``error`` and ``outputs``. The
+    scheduler may only take a queued task off its queue (marking it ``assigned``) for the
+    master to dispatch; handlers and nodes read it, and nodes' reports reach it only through
+    the job's stimuli, after :func:`.messages.current_attempt` matched them to this attempt.
+    """
+
     job: "Job"
     id: int
     stage: str
@@ -98,6 +109,18 @@ class StageStats:
 
 
 class Job:
+    """One job's pipeline run as a state machine: its stages (``stages``, ``stage_index``,
+    ``opened``), its tasks (``tasks``, ``stage_tasks``, ``groups``), ``status`` (``active``,
+    then ``ready`` or ``dead``), ``results`` and ``stage_results``, ``reason`` and
+    ``failed_task``, and its event log.
+
+    Only its own stimuli change them (:meth:`start`, :meth:`task_started`,
+    :meth:`task_done`, :meth:`task_failed`, :meth:`requeue`, :meth:`node_lost`,
+    :meth:`attempt_abandoned`, :meth:`kill`), which the master calls on the IOLoop; the job
+    answers through its :class:`Actions` (the master), never by reaching into the master or
+    the scheduler. Everything else reads it.
+    """
+
     def __init__(self, name: str, jobdict: dict, pipeline: list[tuple[str, str, bool]],
                  inputs: list[Output], events: EventLog, actions: Actions,
                  max_failures: int, retry: tuple[float, float, float] = (1.0, 60.0, 1.0)) -> None:

@@ -27,12 +27,10 @@ import socket
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import DiscoError
-
-if TYPE_CHECKING:
-    from .app import Master
+from .scheduler import Scheduler
 
 log = logging.getLogger("disco.master.nodes")
 
@@ -171,8 +169,41 @@ class NodeProcess:
             self.proc.wait()
 
 
+class NodeOwner(Protocol):
+    """What a :class:`NodeManager` needs of the master that owns it (:class:`.app.Master`):
+    its settings, address and cluster secret, the scheduler whose view of the nodes the
+    manager keeps, and the calls through which a node's comings and goings reach the master.
+    An interface rather than an import of :mod:`.app`, which imports this module."""
+
+    settings: Any
+    url: str
+    secret: str
+    scheduler: Scheduler
+
+    def kick(self) -> None: ...
+
+    def node_hello(self, host: str, running: list[tuple[str, int, int]]) -> None: ...
+
+    def node_gone(self, host: str, why: str) -> None: ...
+
+    def node_removed(self, host: str) -> None: ...
+
+
 class NodeManager:
-    def __init__(self, master: "Master") -> None:
+    """The node table (``table``, ``blacklist``, ``gc_blacklist``, saved in
+    ``DISCO_MASTER_CONFIG``), the node processes it started (``processes``) and each node's
+    current connection (``connections``, one session per host), plus what went wrong with
+    each node (``problems``).
+
+    The master owns it and alone changes it: the control operations through
+    :meth:`set_table` and :meth:`set_blacklisted`, the nodes' sockets through
+    :meth:`connected`, :meth:`hello` and :meth:`disconnected`. It keeps the scheduler's view
+    of the nodes (``master.scheduler.nodes``) in step with the table and the connections, and
+    tells the master of a node's comings and goings (:class:`NodeOwner`) rather than changing
+    jobs or tasks itself.
+    """
+
+    def __init__(self, master: NodeOwner) -> None:
         self.master = master
         self.settings = master.settings
         self.processes: dict[str, NodeProcess] = {}

@@ -139,6 +139,18 @@ class Cluster:
 
 
 class Scheduler:
+    """Matches free worker slots with queued tasks (see the module's docstring).
+
+    It owns ``nodes`` (each node's :class:`NodeSlots`: its slots, running tasks, whether it
+    is connected or blacklisted, its counts), ``queues`` (a :class:`TaskQueue` per job) and
+    ``jobs`` (the jobs with queues). The master adds and removes jobs, queues tasks and says
+    when a task ended (:meth:`add_job`, :meth:`remove_job`, :meth:`queue`,
+    :meth:`task_ended`) and runs :meth:`schedule`; the master's
+    :class:`~.nodes.NodeManager` adds, removes and updates ``nodes`` as the node table and
+    the connections change. Its policies only order and pick: they get what to choose from
+    and change nothing (a pick takes the task off the queue it was given).
+    """
+
     def __init__(self, policy: Any, placement: Any,
                  dispatch: Callable[[Task, NodeSlots], None],
                  on_error: PolicyError | None = None) -> None:

@@ -115,6 +115,16 @@ class ForkServerClient:
 
 
 class Node:
+    """One node process: the attempts it runs (``tasks``, by job and task id, one attempt
+    each), its job homes, its fork server, its connection to the master (``conn``) and what
+    waits to be sent on it (``pending_events``, ``outbox``).
+
+    Only the master changes what runs here, by its messages (:meth:`on_message`: run, add
+    inputs, kill, purge, GC, stop), which the node handles on its IOLoop. Each
+    :class:`~.runner.TaskRun` reports through the node (:meth:`event`, :meth:`report`) and
+    does not touch ``tasks``: an attempt leaves it when it ends, or when the master kills it.
+    """
+
     def __init__(self, host: str, master_url: str, settings: DiscoSettings | None = None,
                  serve_data: bool = True, secret: str = "") -> None:
         self.host = host

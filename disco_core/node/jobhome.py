@@ -13,7 +13,7 @@ import os
 import shutil
 import zipfile
 
-from ..client.comm import download
+from ..comm import download
 from ..jobpack import JobPack, hexhash, write_small_jobdict
 
 EXTRACT_TIMEOUT = 300.0

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tornado.iostream import PipeIOStream, StreamClosedError
 
@@ -29,9 +29,7 @@ from ..errors import ProtocolError
 from ..jobpack import hexhash
 from ..protocol import MAX_PAYLOAD, FrameParser, decode_payload, encode, validate
 from ..util import format_duration, schemesplit
-
-if TYPE_CHECKING:
-    from .app import Node
+from .jobhome import JobHomes
 
 log = logging.getLogger("disco.node.runner")
 
@@ -50,11 +48,42 @@ class TaskEnded(Exception):
         self.message = message
 
 
+class TaskHost(Protocol):
+    """What a :class:`TaskRun` needs of the node that runs it (:class:`.app.Node`): its host
+    name, its master's address and its settings, the job homes and the fork server it starts
+    workers from, and the calls through which a task's inputs come and its events and
+    outcome go. An interface rather than an import of :mod:`.app`, which imports this module."""
+
+    host: str
+    master_url: str
+    settings: Any
+    jobhomes: JobHomes
+    forkserver: Any  # the node's ForkServerClient, or None before it starts one
+
+    def worker_env(self, jobenvs: dict) -> dict[str, str]: ...
+
+    def fetch_inputs(self, url: str) -> list: ...
+
+    def event(self, job: str, text: str) -> None: ...
+
+    def report(self, msg: dict) -> None: ...
+
+
 class TaskRun:
+    """One attempt of a task on this node: its worker process, its inputs (those of the
+    task's message, and more that the master sends while a concurrent stage runs), the
+    replicas the worker found failing, its outputs, and whether it was killed or ended.
+
+    It owns all of that: the worker changes it only through protocol messages that
+    :meth:`handle` checks (INPUT, INPUT_ERR, OUTPUT, DONE, ...), the node only by
+    :meth:`add_inputs` and :meth:`kill` on the master's word. Its outcome goes to the master
+    once, through the node (:class:`TaskHost`), never by changing the node's state.
+    """
+
     #: The most bytes of inputs one INPUT reply carries (the protocol's limit is 100 MiB).
     reply_limit = MAX_PAYLOAD // 2
 
-    def __init__(self, node: "Node", msg: dict) -> None:
+    def __init__(self, node: TaskHost, msg: dict) -> None:
         self.node = node
         self.job = msg["job"]
         self.taskid = int(msg["taskid"])
@@ -464,7 +493,7 @@ class TaskRun:
 
 def python_worker_entry(path: str) -> str | None:
     """The entry point of a Python worker launcher script, or None for other workers."""
-    from ..worker import LAUNCHER_MARK
+    from ..jobpack import LAUNCHER_MARK
     try:
         with open(path, "rb") as f:
             head = f.read(256)

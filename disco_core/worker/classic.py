@@ -31,8 +31,8 @@ from .. import jobpack as jp
 from ..errors import DiscoError
 from ..settings import DiscoSettings
 from ..util import argcount, isiterable
-from . import Params, Worker as BaseWorker
 from . import func as F
+from .base import Params, Worker as BaseWorker
 from .dataio import open_url
 from .sort import external_sort, parse_buffer_size
 from .inout import check_label, open_output_chain

@@ -6,6 +6,7 @@ import os
 from typing import Any, BinaryIO, Callable, Iterable
 
 from .. import plugins
+from ..atomicfile import AtomicFile  # noqa: F401  (its former home; fileutils and plugins)
 from ..errors import DataError, DiscoError, PluginError
 from ..util import argcount, schemesplit
 from .task import Input, Task
@@ -162,40 +163,6 @@ def apply_input_chain(url: str, chain: Iterable[Callable], params: Any) -> Any:
         else:
             stream = result
     return stream
-
-
-class AtomicFile(io.FileIO):
-    """A file written as ``<path>.partial`` and renamed to ``path`` when closed without error.
-
-    ``abort()`` removes the partial file instead. The data is fsynced before the rename,
-    so a file under its final name is always complete.
-    """
-
-    def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        self.final = path
-        self.partial = path + ".partial"
-        super().__init__(self.partial, "w")
-        self.aborted = False
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        if not self.aborted:
-            self.flush()
-            os.fsync(self.fileno())
-        super().close()
-        if self.aborted:
-            try:
-                os.unlink(self.partial)
-            except FileNotFoundError:
-                pass
-        else:
-            os.replace(self.partial, self.final)
-
-    def abort(self) -> None:
-        self.aborted = True
-        self.close()
 
 
 def open_replicas(inp: Input, opener: Callable[[str], Any],

@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import DataError, DiscoError
-from .task import Input as InputSpec, Task
+from .task import Input as InputSpec, Task, active_task
 
 _first_stages: dict[str, str] = {}
 
 
 def _running_task() -> Task | None:
-    from . import active_task
     return active_task()
 
 

@@ -27,7 +27,7 @@ WORKER_MODULES = (
     "disco_core.worker.classic", "disco_core.worker.pipeline", "disco_core.worker.simple",
     "disco_core.worker.dataio", "disco_core.worker.inout", "disco_core.worker.runtime",
     "disco_core.worker.sort", "disco_core.worker.task_io", "disco_core.worker.schemes",
-    "disco_core.client.comm", "disco_core.records", "disco_core.sysutil", "disco_core.util",
+    "disco_core.comm", "disco_core.records", "disco_core.sysutil", "disco_core.util",
     "cloudpickle", "zstandard", "pickle", "marshal", "cProfile", "profile", "pstats",
     "random", "resource", "tempfile", "shutil", "heapq", "collections",
 )

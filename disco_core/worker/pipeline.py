@@ -24,9 +24,9 @@ from collections import namedtuple
 from typing import Any, Callable, Iterable
 
 from .. import jobpack as jp
-from ..errors import DiscoError
-from . import Worker as BaseWorker
+from ..errors import DiscoError, FatalError
 from . import task_io
+from .base import Worker as BaseWorker
 from .classic import Outputs, normalize_inputs
 from .sort import external_sort, parse_buffer_size
 from .task import Input, Task
@@ -139,7 +139,6 @@ class Worker(BaseWorker):
         stages = _stages(self.getitem("pipeline", job, jobargs))
         index = next((i for i, (_g, s, _c) in enumerate(stages) if s.name == task.stage), None)
         if index is None:
-            from . import FatalError
             raise FatalError("the job's pipeline has no stage %r" % task.stage)
         self._stage = stages[index][1]
         self._first = index == 0

@@ -14,12 +14,12 @@ from typing import Any
 
 from ..errors import DiscoError
 from . import counters
+from .task import active_task
 
 _inputs: list[str] = []
 
 
 def _task() -> Any:
-    from . import active_task
     task = active_task()
     if task is None:
         raise DiscoError("this function works only inside a running task")

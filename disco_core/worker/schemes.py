@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Iterator
 from .. import plugins
 from .dataio import expand as _expand
 from .dataio import input_view, open_url, read_index as _read_index, scheme_of
-from .task import Task
+from .task import Task, active_task
 
 PACKAGE = "disco.schemes"
 _MODULE_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -29,7 +29,6 @@ _lock = threading.Lock()
 
 
 def _active_task() -> Task | None:
-    from . import active_task
     return active_task()
 
 

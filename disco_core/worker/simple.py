@@ -38,8 +38,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import jobpack as jp
-from ..errors import DiscoError
-from . import FatalError, Worker as BaseWorker
+from ..errors import DiscoError, FatalError
+from .base import Worker as BaseWorker
 from .classic import normalize_inputs
 from .inout import Output
 from .task import Input, Task

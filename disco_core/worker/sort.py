@@ -1,11 +1,14 @@
 """External sort of ``(key, value)`` records by key: in memory up to a bound, then sorted runs
 spilled to disk in the record format and merged. Keys must compare with each other; the sort
-is stable, so equal keys keep their input order."""
+is stable, so equal keys keep their input order. :func:`dsorted` (the original's
+``disco.util.dsorted``) sorts whole items the same way, its bound counted in items."""
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 import sys
+import tempfile
 from operator import itemgetter
 from typing import Any, Iterable, Iterator
 
@@ -80,3 +83,32 @@ def _spill(chunk: list, tmpdir: str, n: int) -> str:
         writer.extend(chunk)
         writer.close()
     return path
+
+
+def dsorted(iterable: Iterable, buffer_size: float = 1e6, tempdir: str = ".") -> Iterator:
+    """The items of ``iterable`` in sorted order (stable), holding at most ``buffer_size``
+    items in memory: each full buffer is sorted and spilled to an anonymous temporary file
+    in ``tempdir`` (in the record format), and the runs are merged as they are read."""
+    size = int(buffer_size)
+    if size < 1:
+        raise DiscoError("dsorted: buffer_size must be at least 1 item, got %r" % buffer_size)
+    it = iter(iterable)
+    buffer = sorted(itertools.islice(it, size))
+    if len(buffer) < size:
+        yield from buffer
+        return
+    runs = []
+    try:
+        while buffer:
+            run = tempfile.TemporaryFile(dir=tempdir, prefix="dsorted-")
+            runs.append(run)
+            writer = RecordWriter(run)
+            writer.extend(buffer)
+            writer.close()
+            run.seek(0)
+            buffer = sorted(itertools.islice(it, size))
+        yield from heapq.merge(*(read_records(run, "dsorted run in %s" % tempdir)
+                                 for run in runs))
+    finally:
+        for run in runs:
+            run.close()

@@ -17,8 +17,10 @@ from typing import Any
 
 import cloudpickle
 
+from ..atomicfile import AtomicFile
 from ..errors import DiscoError
 from ..jobpack import hexhash
+from ..rest import MasterClient
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]")
 
@@ -120,7 +122,6 @@ class TaskOutput(tuple):
     def file(self) -> Any:
         """The output file, opened for writing on first use."""
         if self._file is None:
-            from .dataio import AtomicFile
             self._file = AtomicFile(self.path)
         return self._file
 
@@ -193,7 +194,7 @@ class Task:
     @cached_property
     def jobobjs(self) -> tuple[Any, dict]:
         """``(job, jobargs)`` unpickled from the job data (a copy of the running job's)."""
-        from . import load_job
+        from .jobfile import load_job
         _jobdict, job, jobargs = load_job(self.jobfile)
         return job, jobargs
 
@@ -253,13 +254,11 @@ class Task:
     def put(self, key: str, value: bytes | str) -> None:
         """Store an out-of-band value of this job under ``key`` (a DDFS-safe name:
         ``[A-Za-z0-9_-@:]``); ``Disco.oob_get`` and the other tasks' :meth:`get` read it."""
-        from ..client.disco import Disco
-        Disco(self.master).oob_put(self.jobname, key, value)
+        MasterClient(self.master).oob_put(self.jobname, key, value)
 
     def get(self, key: str, job: str | None = None) -> bytes:
         """An out-of-band value of this job (or of ``job``)."""
-        from ..client.disco import Disco
-        return Disco(self.master).oob_get(job or self.jobname, key)
+        return MasterClient(self.master).oob_get(job or self.jobname, key)
 
 
 @dataclass
@@ -273,3 +272,19 @@ class Input:
     @property
     def urls(self) -> list[str]:
         return [url for _, url in self.replicas]
+
+
+_active_task: Task | None = None
+
+
+def active_task() -> Task | None:
+    """The task this process is running (None outside a task)."""
+    return _active_task
+
+
+def set_active_task(task: Task | None) -> Task | None:
+    """Make ``task`` the one :func:`active_task` gives (the task process does, and a task
+    replayed in the client's process); the one it gave before."""
+    global _active_task
+    previous, _active_task = _active_task, task
+    return previous

@@ -24,6 +24,7 @@ from .. import plugins
 from ..errors import DataError, DiscoError
 from .dataio import (AtomicFile, apply_input_chain, call_stream, input_view, open_url, raw_bytes,
                      text_stream)
+from .task import active_task
 
 CHUNK = 1 << 16
 
@@ -104,7 +105,6 @@ def _options_are_keywords(fn: Callable) -> Callable:
 def task_input_stream(stream: Any, size: Any, url: str, params: Any = None) -> Any:
     """Open ``url`` through its scheme plugin, as a text stream over the bytes (a binary
     stream with ``DISCO_TEXT_INPUTS=bytes``: :func:`~.dataio.input_view`)."""
-    from . import active_task
     binary = open_url(url, active_task())
     return input_view(binary, url), getattr(binary, "size", None), url
 

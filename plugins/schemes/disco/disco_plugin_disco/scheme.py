@@ -15,7 +15,7 @@ import io
 import os
 from typing import Any, BinaryIO, Iterator
 
-from disco_core.client.comm import open_remote
+from disco_core.comm import open_remote
 from disco_core.errors import DataError
 from disco_core.settings import DiscoSettings
 from disco_core.util import local_hostnames

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
-from disco_core.client.comm import open_remote
+from disco_core.comm import open_remote
 
 
 class HTTPScheme:

@@ -1,0 +1,371 @@
+"""HTTP for clients, workers, nodes and plugins: REST requests with retries, and data streams.
+
+It sits below all of them (it needs only :mod:`.errors` and :mod:`.util`), so the node and the
+worker use it without importing the client; ``disco_core.client.comm`` re-exports it.
+
+Connection errors and HTTP 503 are retried with short random sleeps; other non-2xx replies
+raise :class:`CommError` carrying the body (the master's JSON error message) and status.
+"""
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import os
+import random
+import socket
+import time
+from typing import Any, BinaryIO, Iterable
+from urllib.parse import urlsplit
+
+from .errors import CommError, DataError, DiscoError
+from .util import schemesplit, urlresolve
+
+RETRIES = 6
+TIMEOUT = 600.0
+
+
+def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise CommError("not an http(s) URL", url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "localhost", parts.port, timeout=timeout)
+    conn.response_class = _Response
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return conn, path
+
+
+class _Response(http.client.HTTPResponse):
+    """A response that owns its connection's socket: closing it (or dropping it) closes
+    the socket, whether or not the server kept the connection alive."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._owned_sock = sock
+
+    def close(self) -> None:
+        super().close()
+        sock, self._owned_sock = self._owned_sock, None
+        if sock is not None:
+            sock.close()
+
+
+def _message(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    if text.lstrip().lower().startswith(("<html", "<!doctype")):
+        return ""  # an error page: the status and reason say it better
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, dict) and "message" in value:
+        return str(value["message"])
+    if isinstance(value, list) and len(value) == 2 and value[0] == "error":
+        return str(value[1])
+    return value if isinstance(value, str) else text
+
+
+def open_remote(url: str, method: str = "GET", data: bytes | None = None,
+                headers: dict | None = None, timeout: float = TIMEOUT,
+                retries: int = RETRIES, offset: int | tuple = 0,
+                token: str | None = None) -> http.client.HTTPResponse:
+    """An open response whose body streams with ``read(n)``; raises CommError on non-2xx.
+
+    ``offset`` asks for a byte range (:func:`range_header`); ``token`` is sent as the
+    ``Authorization`` header (:func:`auth_header`)."""
+    hdrs = dict(headers or {})
+    hdrs.update(auth_header(token))
+    if offset:
+        hdrs["Range"] = range_header(offset)
+    last: Exception | None = None
+    rewind = data.tell() if hasattr(data, "read") and hasattr(data, "seek") else None
+    for attempt in range(retries + 1):
+        conn, path = _connection(url, timeout)
+        if rewind is not None:
+            data.seek(rewind)  # type: ignore[union-attr]
+        try:
+            try:
+                conn.request(method, path, body=data, headers=hdrs)
+            except (OSError, http.client.HTTPException):
+                # the server may have answered and stopped reading (a 413 for a huge body)
+                resp = _early_reply(conn)
+                if resp is None:
+                    raise
+            else:
+                resp = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            last = exc
+            if attempt < retries:
+                time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+                continue
+            raise CommError("%s: %s" % (type(exc).__name__, exc), url) from None
+        if resp.status == 503 and attempt < retries:
+            resp.read()
+            conn.close()
+            time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+            continue
+        if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
+            resp.read()
+            conn.close()
+            url = resp.getheader("Location")
+            continue
+        if not 200 <= resp.status < 300:
+            body = resp.read()
+            conn.close()
+            raise CommError(_message(body) or resp.reason, url, resp.status)
+        resp.size = _int(resp.getheader("Content-Length"))  # type: ignore[attr-defined]
+        return resp
+    raise CommError("giving up after %d attempts: %s" % (retries + 1, last), url)
+
+
+def _early_reply(conn: http.client.HTTPConnection) -> http.client.HTTPResponse | None:
+    """The reply a server sent before it stopped reading a request, if there is one."""
+    if conn.sock is None:
+        return None
+    try:
+        conn.sock.settimeout(5.0)
+        resp = conn.getresponse()
+    except (OSError, http.client.HTTPException):
+        return None
+    return resp if resp.status >= 400 else None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def request(method: str, url: str, data: bytes | str | None = None,
+            headers: dict | None = None, timeout: float = TIMEOUT) -> bytes:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    resp = open_remote(url, method, data, headers, timeout)
+    try:
+        return resp.read()
+    finally:
+        resp.close()
+
+
+def download(url: str, method: str = "GET", data: Any = None, offset: int = 0,
+             timeout: float = TIMEOUT) -> bytes:
+    resp = open_remote(url, method, data, offset=offset, timeout=timeout)
+    try:
+        return resp.read()
+    finally:
+        resp.close()
+
+
+def open_url(url: str) -> BinaryIO:
+    return open_remote(url)
+
+
+def host_is_up(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+# -- the original's disco.comm: tokens, ranges, downloads, uploads, connections ---------------
+CHUNK = 1 << 20
+
+
+def auth_header(token: str | None) -> dict[str, str]:
+    """The ``Authorization`` header carrying a DDFS token: ``Basic base64("token:<T>")``.
+    ``None`` is no token (no header); the empty string is a token."""
+    if token is None:
+        return {}
+    creds = base64.b64encode(("token:%s" % token).encode("utf-8")).decode("ascii")
+    return {"Authorization": "Basic " + creds}
+
+
+def range_header(offset: int | tuple) -> str:
+    """``Range`` for an offset: ``start`` or ``(start,)`` reads from ``start`` to the end,
+    ``(start, end)`` the bytes ``start`` to ``end``, both included (as HTTP counts)."""
+    if isinstance(offset, int):
+        start, end = offset, None
+    elif isinstance(offset, (tuple, list)) and len(offset) in (1, 2):
+        start, end = offset[0], (offset[1] if len(offset) == 2 else None)
+    else:
+        raise DiscoError("offset %r is not a byte range: give start or (start, end)"
+                         % (offset,))
+    if start < 0 or (end is not None and end < start):
+        raise DiscoError("offset %r is not a byte range: need 0 <= start <= end" % (offset,))
+    return "bytes=%d-%s" % (start, "" if end is None else end)
+
+
+def _http_url(url: str) -> str:
+    scheme, _ = schemesplit(url)
+    if scheme in ("http", "https"):
+        return url
+    if scheme in ("disco", "dir", "tag"):
+        return urlresolve(url)
+    raise CommError("not a URL of a remote server (http, https, disco, dir or tag)", url)
+
+
+def fetch(url: str, method: str = "GET", data: Any = None, offset: int | tuple = (),
+          token: str | None = None, sleep: int = 0) -> bytes:
+    """The body of a request (the original's ``disco.comm.download``): ``disco://``,
+    ``dir://`` and ``tag://`` URLs are resolved to http first; ``offset`` asks for a byte
+    range (:func:`range_header`); ``sleep`` counts the retries already used (of RETRIES)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    resp = open_remote(_http_url(url), method, data, offset=offset or 0, token=token,
+                       retries=max(0, RETRIES - int(sleep)))
+    try:
+        return resp.read()
+    finally:
+        resp.close()
+
+
+def _source_bytes(source: Any) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if hasattr(source, "getvalue"):
+        data = source.getvalue()
+    elif hasattr(source, "read"):
+        data = source.read()
+    elif isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise DataError("cannot read the file to upload: %s" % exc.strerror,
+                            os.fspath(source)) from None
+    else:
+        raise DiscoError("cannot upload %r: give bytes, a file name or a file object"
+                         % (source,))
+    return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def upload(urls: Iterable[str] | str, source: Any, token: str | None = None, *,
+           method: str = "PUT", timeout: float = TIMEOUT) -> list:
+    """Send ``source`` (bytes, a file name or a file object) to each URL with PUT; the
+    replies in order, JSON-decoded when they are JSON, else the bytes."""
+    data = _source_bytes(source)
+    replies = []
+    for url in [urls] if isinstance(urls, str) else urls:
+        resp = open_remote(_http_url(url), method, data, timeout=timeout, token=token)
+        try:
+            body = resp.read()
+        finally:
+            resp.close()
+        try:
+            replies.append(json.loads(body))
+        except ValueError:
+            replies.append(body)
+    return replies
+
+
+class _ResumingStream(io.RawIOBase):
+    """The body of a GET, read on from where it stopped (``Range``) when the connection
+    drops before the end, up to ``retries`` times in a row."""
+
+    def __init__(self, url: str, token: str | None, timeout: float, retries: int) -> None:
+        self.url = url
+        self.token = token
+        self.timeout = timeout
+        self.retries = retries
+        self.offset = 0
+        self.resp: Any = open_remote(url, timeout=timeout, retries=retries, token=token)
+        self.size: int | None = self.resp.size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        failures = 0
+        while True:
+            error: Exception | None = None
+            try:
+                n = self.resp.readinto(b)
+            except (OSError, http.client.HTTPException) as exc:
+                n, error = 0, exc
+            if n:
+                self.offset += n
+                return n
+            if error is None and (self.size is None or self.offset >= self.size):
+                return 0
+            failures += 1
+            if failures > self.retries:
+                raise CommError("the connection dropped at byte %d of %s and resuming "
+                                "failed %d times (%s)" % (self.offset, self.size or "?",
+                                                          failures - 1, error or "no data"),
+                                self.url)
+            self._resume()
+
+    def _resume(self) -> None:
+        self.resp.close()
+        resp = open_remote(self.url, timeout=self.timeout, retries=self.retries,
+                           offset=self.offset, token=self.token)
+        if resp.status == 206:
+            start = (resp.getheader("Content-Range") or "").partition(" ")[2].partition("-")[0]
+            if start != str(self.offset):
+                resp.close()
+                raise CommError("asked to resume at byte %d, the server sent the range %r"
+                                % (self.offset, resp.getheader("Content-Range")), self.url)
+        else:  # the server ignored the range: skip what was read
+            left = self.offset
+            while left:
+                skipped = resp.read(min(left, CHUNK))
+                if not skipped:
+                    break
+                left -= len(skipped)
+        self.resp = resp
+
+    def close(self) -> None:
+        if self.resp is not None:
+            self.resp.close()
+        super().close()
+
+
+class Connection(io.BufferedReader):
+    """A file-like view of data at a URL (a local file or an http(s) resource): ``read(n)``,
+    iteration by lines, ``close()``, ``with``; ``len()`` is the size and ``.url`` the URL.
+    Remote data is streamed, and read on with a byte range if the connection drops."""
+
+    def __init__(self, raw: io.RawIOBase, url: str, size: int | None) -> None:
+        super().__init__(raw, CHUNK)
+        self.url = url
+        self.size = size
+
+    def __len__(self) -> int:
+        if self.size is None:
+            raise DataError("the size is unknown: the server sent no Content-Length", self.url)
+        return self.size
+
+
+def open_local(path: str) -> Connection:
+    """A :class:`Connection` to a local file (``file://`` URLs name one too)."""
+    if path.startswith("file://"):
+        path = path[len("file://"):]
+    try:
+        raw = io.FileIO(path, "r")
+    except OSError as exc:
+        raise DataError("cannot open the file: %s" % exc.strerror, path) from None
+    return Connection(raw, "file://" + os.path.abspath(path), os.fstat(raw.fileno()).st_size)
+
+
+def open_http(url: str, token: str | None = None, timeout: float = TIMEOUT,
+              retries: int = RETRIES) -> Connection:
+    """A :class:`Connection` to a remote resource (``disco://``, ``dir://`` and ``tag://``
+    URLs are resolved to http first)."""
+    url = _http_url(url)
+    raw = _ResumingStream(url, token, timeout, retries)
+    return Connection(raw, url, raw.size)
+
+
+def open_data(url: str, token: str | None = None) -> Connection:
+    """A :class:`Connection` to a local path, a ``file://`` URL or a remote URL."""
+    scheme, _ = schemesplit(url)
+    if scheme in ("", "file"):
+        return open_local(url)
+    return open_http(url, token)
