@@ -64,9 +64,15 @@ def disco_master_routes(master: Any) -> list[tuple]:
 @hookspec
 def disco_webui_links(master: Any) -> list[dict[str, str]]:
     """Pages of the plugin's own (served through ``disco_master_routes``) that the web UI
-    links from every page's navigation: ``[{"title": "tags", "url": "/ddfs/ui/"}, ...]``.
+    links from every page's navigation: ``[{"title": "metrics", "url": "/metrics/"}, ...]``.
     Called each time a page's view is built, so it must be cheap; entries that are not such
     dicts are ignored."""
+
+
+@hookspec
+def disco_openapi_paths(master: Any) -> dict[str, Any]:
+    """The OpenAPI ``paths`` of the plugin's master routes (``{"/x/{name}": {"get": {...}}}``),
+    merged into the master's document at ``/disco/openapi.json``."""
 
 
 @hookspec

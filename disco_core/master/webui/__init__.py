@@ -20,6 +20,7 @@ from typing import Any
 import tornado.iostream
 import tornado.web
 
+from .. import openapi
 from ..timeline import timeline
 
 log = logging.getLogger("disco.master.webui")
@@ -244,9 +245,17 @@ class FeedHandler(UIHandler):
         return True
 
 
+class OpenAPIHandler(UIHandler):
+    """``/disco/openapi.json``: the API's description (:mod:`..openapi`)."""
+
+    def get(self) -> None:
+        self.reply(openapi.document(self.master))
+
+
 def routes(master: Any) -> list[tuple]:
     kw = {"master": master}
     return [
+        (r"/disco/openapi\.json", OpenAPIHandler, kw),
         (r"/(|index\.html|job\.html|config\.html)", PageHandler, kw),
         (r"/static/(.*)", tornado.web.StaticFileHandler, {"path": STATIC}),
         (r"/disco/ui/feed", FeedHandler, kw),
