@@ -117,7 +117,7 @@ def test_pipeline_jobs_count_too(disco_cluster):
 
 def test_counters_of_an_unknown_job_are_a_404(disco_cluster):
     with pytest.raises(urllib.error.HTTPError) as exc:
-        urllib.request.urlopen(disco_cluster.master + "/disco/ctrl/counters?name=NoSuchJob")
+        disco_cluster.urlopen("/disco/ctrl/counters?name=NoSuchJob")
     assert exc.value.code == 404
 
 

@@ -3,11 +3,11 @@ operation of its table, real replies match it, and a fuzz of the API from it fin
 server error and leaves the master serving with its jobs and node table intact."""
 import json
 import re
-import urllib.request
 
 import pytest
 
 from disco.core import Job, result_iterator
+from disco_core.access import HEADER
 from disco_core.master.app import Master
 from disco_core.master.openapi import GET_OPS, POST_OPS
 from disco_core.settings import DiscoSettings
@@ -27,7 +27,7 @@ def api(tmp_path_factory):
     with running_cluster(hosts=[("localhost", 2)]) as cluster:
         job = Job().run(input=["raw://a b", "raw://b c"], map=words)
         job.wait()
-        with urllib.request.urlopen(cluster.master + "/disco/openapi.json") as reply:
+        with cluster.urlopen("/disco/openapi.json") as reply:
             cluster.document = json.loads(reply.read())
         cluster.job = job
         yield cluster
@@ -84,7 +84,7 @@ def test_real_replies_match_their_schemas(api):
     for method, path, query in calls:
         operation = schema[path][method]
         case = operation.Case(query=query)
-        response = case.call(base_url=api.master)
+        response = case.call(base_url=api.master, headers={HEADER: api.token})
         operation.validate_response(response)  # raises, naming the mismatch
 
 
@@ -99,7 +99,7 @@ def test_a_fuzz_of_the_api_finds_no_server_error(api):
     from hypothesis import HealthCheck, given, settings
 
     schema = schemathesis.openapi.from_dict(api.document)
-    table_before = urllib.request.urlopen(api.master + "/disco/ctrl/load_config_table").read()
+    table_before = api.urlopen("/disco/ctrl/load_config_table").read()
     failures = []
     tried = 0
     calls = []
@@ -112,7 +112,7 @@ def test_a_fuzz_of_the_api_finds_no_server_error(api):
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def call(case):
-            response = case.call(base_url=api.master, timeout=30)
+            response = case.call(base_url=api.master, headers={HEADER: api.token}, timeout=30)
             calls.append(response.status_code)
             if response.status_code >= 500:
                 failures.append("%s %s -> %d %s" % (case.method, case.formatted_path,
@@ -124,8 +124,7 @@ def test_a_fuzz_of_the_api_finds_no_server_error(api):
     assert failures == []
     assert len(calls) > 100 and 200 in calls and 404 in calls
     # the master still serves, its node table is as it was, and jobs still run
-    assert urllib.request.urlopen(api.master + "/disco/ctrl/load_config_table").read() \
-        == table_before
+    assert api.urlopen("/disco/ctrl/load_config_table").read() == table_before
     job = Job().run(input=["raw://still works"], map=words)
     assert sorted(result_iterator(job.wait(timeout=120))) == [("still", 1), ("works", 1)]
     info = api.disco.jobinfo(api.job.name)

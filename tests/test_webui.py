@@ -8,12 +8,15 @@ import urllib.request
 import pytest
 
 from disco.core import Job, result_iterator
+from disco_core.access import HEADER, client_token
 from disco_core.master.timeline import timeline
 from disco_core.testing import install_fake_plugin, running_cluster, wait_for
 
 
 def get(url, timeout=30):
-    with urllib.request.urlopen(url, timeout=timeout) as reply:
+    """GET with the token of the cluster of this process (its environment's)."""
+    request = urllib.request.Request(url, headers={HEADER: client_token()})
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
         return reply.status, reply.headers, reply.read()
 
 
@@ -24,7 +27,8 @@ def get_json(url):
 def feed(url, until, timeout=60):
     """The ``snapshot`` events of a server-sent feed, read until ``until(snapshots)``."""
     snapshots, kinds = [], []
-    with urllib.request.urlopen(url, timeout=timeout) as reply:
+    request = urllib.request.Request(url, headers={HEADER: client_token()})
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
         assert reply.headers["Content-Type"].startswith("text/event-stream")
         deadline = time.time() + timeout
         event = None
@@ -188,7 +192,8 @@ def test_the_job_feed_says_when_the_job_is_gone(ui_cluster):
     job.wait()
     url = ui_cluster.master + "/disco/ui/feed?view=job&name=" + job.name
     # the first snapshot arrives, then the job is purged and the feed says so
-    with urllib.request.urlopen(url, timeout=30) as reply:
+    with urllib.request.urlopen(urllib.request.Request(url, headers={HEADER: client_token()}),
+                                timeout=30) as reply:
         lines = []
         for raw in reply:
             line = raw.decode().rstrip("\n")

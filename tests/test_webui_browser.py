@@ -2,7 +2,6 @@
 end, the job page shows its events and timeline and kills and purges it, the configure
 page adds a node. Each test saves a screenshot of its page (``.artifacts/screenshots``)."""
 import json
-import urllib.request
 
 import pytest
 
@@ -31,8 +30,9 @@ def css(browser, selector):
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(browser):
     with running_cluster(hosts=[("localhost", 2)]) as cluster:
+        browser.get(cluster.master + "/?token=" + cluster.token)  # logs the browser in
         yield cluster
 
 
@@ -148,7 +148,7 @@ def test_a_node_added_on_the_configure_page_appears_on_the_status_page(cluster, 
     browser.screenshot("config")
     css(browser, "#savetable")[0].click()
     until(browser, lambda d: "table saved" in css(d, "#flash")[0].text, what="configure page")
-    with urllib.request.urlopen(cluster.master + "/disco/ctrl/load_config_table") as reply:
+    with cluster.urlopen("/disco/ctrl/load_config_table") as reply:
         assert ["127.0.0.2", "1"] in json.loads(reply.read())
     browser.get(cluster.master + "/")
     until(browser, lambda d: css(d, '.node[data-host="127.0.0.2"]'), what="x")
@@ -163,5 +163,22 @@ def test_a_node_added_on_the_configure_page_appears_on_the_status_page(cluster, 
     css(browser, "#savetable")[0].click()
     until(browser, lambda d: "invalid" in css(d, "#flash")[0].text.lower(),
           what="configure page")
-    with urllib.request.urlopen(cluster.master + "/disco/ctrl/load_config_table") as reply:
+    with cluster.urlopen("/disco/ctrl/load_config_table") as reply:
         assert len(json.loads(reply.read())) == 2
+
+
+def test_without_the_token_the_browser_gets_the_login_form_and_logs_in(cluster, browser):
+    browser.delete_all_cookies()
+    browser.get(cluster.master + "/config.html")
+    until(browser, lambda d: d.title == "disco: log in", what="login page")
+    assert not css(browser, "#nodetable")  # nothing of the page without the token
+    browser.screenshot("login")
+    box = css(browser, "#token")[0]
+    box.send_keys("not the token")
+    box.submit()
+    until(browser, lambda d: "not this master" in d.page_source, what="login page")
+    box = css(browser, "#token")[0]
+    box.send_keys(cluster.token)
+    box.submit()
+    until(browser, lambda d: css(d, "#nodetable tr.noderow"), what="configure page")
+    assert "token" not in browser.current_url

@@ -21,6 +21,7 @@ import tornado.web
 
 from .. import __version__, jobpack as jp
 from ..errors import DiscoError, JobPackError, PluginError
+from ..access import load_token
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
 from ..util import schemesplit
@@ -123,6 +124,9 @@ class Master:
         self.nodes = NodeManager(self)
         self.ctrl_ops = core_ops()  # /disco/ctrl/<op>: more join with ctrl_ops.register
         self.secret = ""
+        #: The token every request must carry (:mod:`disco_core.access`), made at start.
+        self.token_required = self.settings.flag("DISCO_TOKEN_REQUIRED")
+        self.token = ""
         self._kicked = False
         self.server: Any = None
         self.started = time.time()
@@ -162,7 +166,8 @@ class Master:
         from .webui import routes as webui_routes
         rules = webui_routes(self) + routes(self) \
             + self.plugins.routes("disco_master_routes", master=self)
-        return tornado.web.Application(rules, websocket_ping_interval=10,
+        from .guard import GuardedApplication
+        return GuardedApplication(self, rules, websocket_ping_interval=10,
                                        websocket_ping_timeout=10,
                                        default_handler_class=NodeRouteProxy,
                                        default_handler_args={"master": self})
@@ -171,6 +176,8 @@ class Master:
         s = self.settings
         s.ensuredirs()
         self.secret = os.environ.get("DISCO_CLUSTER_SECRET") or load_secret(s["DISCO_SECRET_FILE"])
+        if self.token_required:
+            self.token = load_token(s["DISCO_TOKEN_FILE"], create=True)
         self.nodes.load()
         clear_incoming(self.incoming())
         app = self.application()
