@@ -8,8 +8,10 @@ from .hookspecs import hookimpl
 
 @hookimpl
 def disco_cli_commands() -> list[Any]:
+    from .cli.authoring import authoring_commands
     from .cli.debug import debug_commands
     from .cli.jobpack import jobpack_commands
     from .cli.jobs import job_commands
     from .cli.server import server_commands
-    return server_commands() + job_commands() + jobpack_commands() + debug_commands()
+    return (server_commands() + job_commands() + jobpack_commands() + debug_commands()
+            + authoring_commands())

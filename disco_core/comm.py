@@ -74,11 +74,14 @@ def _message(body: bytes) -> str:
 def open_remote(url: str, method: str = "GET", data: bytes | None = None,
                 headers: dict | None = None, timeout: float = TIMEOUT,
                 retries: int = RETRIES, offset: int | tuple = 0,
-                token: str | None = None) -> http.client.HTTPResponse:
+                token: str | None = None, redirects: bool = True) -> http.client.HTTPResponse:
     """An open response whose body streams with ``read(n)``; raises CommError on non-2xx.
 
     ``offset`` asks for a byte range (:func:`range_header`); ``token`` is sent as the
-    ``Authorization`` header (:func:`auth_header`)."""
+    ``Authorization`` header (:func:`auth_header`). Redirects are followed with the same
+    method and body; with ``redirects=False`` a redirect is returned as it is (its
+    ``Location`` header says where to go), for protocols that send the body only to the
+    place the redirect names (WebHDFS's ``CREATE``)."""
     hdrs = dict(headers or {})
     hdrs.update(auth_header(token))
     if offset:
@@ -114,6 +117,9 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
             time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
             continue
         if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
+            if not redirects:
+                resp.size = _int(resp.getheader("Content-Length"))  # type: ignore[attr-defined]
+                return resp
             resp.read()
             conn.close()
             url = resp.getheader("Location")
@@ -269,18 +275,23 @@ def upload(urls: Iterable[str] | str, source: Any, token: str | None = None, *,
     return replies
 
 
-class _ResumingStream(io.RawIOBase):
+class ResumingStream(io.RawIOBase):
     """The body of a GET, read on from where it stopped (``Range``) when the connection
-    drops before the end, up to ``retries`` times in a row."""
+    drops before the end, up to ``retries`` times in a row.
 
-    def __init__(self, url: str, token: str | None, timeout: float, retries: int) -> None:
+    A protocol that asks for the rest of a resource otherwise (WebHDFS's ``offset=``
+    parameter) subclasses it and overrides :meth:`open_at`; ``size`` is the length the
+    first response announced, unless ``size`` is given."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = TIMEOUT,
+                 retries: int = RETRIES, size: int | None = None) -> None:
         self.url = url
         self.token = token
         self.timeout = timeout
         self.retries = retries
         self.offset = 0
-        self.resp: Any = open_remote(url, timeout=timeout, retries=retries, token=token)
-        self.size: int | None = self.resp.size
+        self.resp: Any = self.open_at(0)
+        self.size: int | None = self.resp.size if size is None else size
 
     def readable(self) -> bool:
         return True
@@ -304,26 +315,29 @@ class _ResumingStream(io.RawIOBase):
                                 "failed %d times (%s)" % (self.offset, self.size or "?",
                                                           failures - 1, error or "no data"),
                                 self.url)
-            self._resume()
+            self.resp.close()
+            self.resp = self.open_at(self.offset)
 
-    def _resume(self) -> None:
-        self.resp.close()
+    def open_at(self, offset: int) -> Any:
+        """A response whose body is the resource from byte ``offset`` on."""
         resp = open_remote(self.url, timeout=self.timeout, retries=self.retries,
-                           offset=self.offset, token=self.token)
+                           offset=offset, token=self.token)
+        if not offset:
+            return resp
         if resp.status == 206:
             start = (resp.getheader("Content-Range") or "").partition(" ")[2].partition("-")[0]
-            if start != str(self.offset):
+            if start != str(offset):
                 resp.close()
                 raise CommError("asked to resume at byte %d, the server sent the range %r"
-                                % (self.offset, resp.getheader("Content-Range")), self.url)
+                                % (offset, resp.getheader("Content-Range")), self.url)
         else:  # the server ignored the range: skip what was read
-            left = self.offset
+            left = offset
             while left:
                 skipped = resp.read(min(left, CHUNK))
                 if not skipped:
                     break
                 left -= len(skipped)
-        self.resp = resp
+        return resp
 
     def close(self) -> None:
         if self.resp is not None:
@@ -363,7 +377,7 @@ def open_http(url: str, token: str | None = None, timeout: float = TIMEOUT,
     """A :class:`Connection` to a remote resource (``disco://``, ``dir://`` and ``tag://``
     URLs are resolved to http first)."""
     url = _http_url(url)
-    raw = _ResumingStream(url, token, timeout, retries)
+    raw = ResumingStream(url, token, timeout, retries)
     return Connection(raw, url, raw.size)
 
 

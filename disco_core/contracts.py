@@ -1,7 +1,8 @@
 """Contract suites every plugin of a kind must pass, and drivers for the master's pure parts.
 
-* :class:`SchemeContract`, :class:`ReaderContract`, :class:`SchedulerContract`: a plugin's
-  tests subclass the suite of its kind (see each plugin's ``tests/``).
+* :class:`SchemeContract`, :class:`ReaderContract`, :class:`WriterContract`,
+  :class:`SchedulerContract`: a plugin's tests subclass the suite of its kind (see each
+  plugin's ``tests/``; the suites of hook plugins are in :mod:`disco_core.hook_contracts`).
 * :class:`RecordingActions`, :func:`make_job`, :class:`SchedulerSim`: drive the job
   coordinator and the scheduler event by event, without a master.
 
@@ -457,6 +458,54 @@ class ReaderContract:
             list(read(io.BytesIO(self.bad_input), len(self.bad_input), url, None))
         if self.bad_error_names_url:
             assert url in str(err.value)
+
+
+class WriterContract:
+    """What every writer does: ``writer(fd, label, url, params)`` gives an object with
+    ``add(key, value)`` and ``close()`` that writes records to the binary stream ``fd``.
+    Set ``writer`` (its name in ``disco.writers``) and ``records`` (a sample, as the format
+    gives them back), and override the ``decode`` fixture (a function ``bytes -> records``
+    of this writer's format, its reader's say)."""
+
+    writer = ""
+    records: list = []
+
+    @pytest.fixture
+    def decode(self) -> Any:
+        raise NotImplementedError("a WriterContract subclass provides the decode fixture")
+
+    @pytest.fixture
+    def write(self) -> Any:
+        from .plugins import PluginHost
+        return PluginHost().driver("writer", self.writer)
+
+    @staticmethod
+    def written(write: Any, records: list, out: Any = None) -> Any:
+        out = io.BytesIO() if out is None else out
+        w = write(out, 0, "test://out", None)
+        for key, value in records:
+            w.add(key, value)
+        w.close()
+        return out
+
+    def test_installed_under_its_name(self, write: Any) -> None:
+        from .plugins import PluginHost
+        assert self.writer in PluginHost().names("writer")
+        assert callable(write)
+
+    def test_writes_records_that_read_back(self, write: Any, decode: Any) -> None:
+        assert list(decode(self.written(write, self.records).getvalue())) == list(self.records)
+
+    def test_no_records(self, write: Any, decode: Any) -> None:
+        assert list(decode(self.written(write, []).getvalue())) == []
+
+    def test_many_records(self, write: Any, decode: Any) -> None:
+        many = list(self.records) * (20000 // max(1, len(self.records)))
+        assert list(decode(self.written(write, many).getvalue())) == many
+
+    def test_leaves_the_stream_open(self, write: Any) -> None:
+        # the output chain closes the task's file after the writer
+        assert not self.written(write, self.records).closed
 
 
 class SchedulerContract:

@@ -101,11 +101,30 @@ def disco_job_event(jobname: str, host: str, message: str, timestamp: str) -> No
 
 
 @hookspec
-def disco_results_storage() -> str:
+def disco_results_storage(save_info: str) -> str:
     """The name of the storage this plugin saves job results in, for jobs submitted with
-    ``save_results`` (the original saved them as a tag). Called by the master for each such
-    job; when no plugin answers, the job's events say its results stay on the nodes. The
-    plugin saves them from its ``disco_job_finished``."""
+    ``save_results`` (the original saved them as a tag), or None when the job's
+    ``save_info`` (``"ddfs"``, ``"hdfs,namenode:port,user,/dir/"``) names another storage.
+    Called by the master for each such job; when no plugin answers, the job's events say
+    its results stay on the nodes. The plugin saves them from its ``disco_job_finished``
+    or, on the nodes, from ``disco_save_outputs``."""
+
+
+@hookspec(firstresult=True)
+def disco_save_outputs(save_info: str, jobname: str, stage: str, taskid: int, runid: int,
+                       outputs: list) -> list | None:
+    """Save the outputs of a task of a job's last stage, for a job with ``save_results``.
+
+    Called by the node that ran the task, when the worker says DONE, with the task's local
+    outputs as ``[(label, path, size), ...]`` (absolute paths of files in the internal
+    record format). A plugin that saves results where ``save_info`` names (its first
+    field says which storage) uploads them and returns ``[(label, url, size), ...]``: the
+    task's outputs become those URLs, which are the job's results. Others return None.
+
+    Called in a thread of the node, so an implementation may block (it may also be
+    ``async``). It is not guarded: what it raises fails the task, a
+    :class:`~disco_core.errors.DataError` (an upload that failed) as an error the task is
+    retried for, anything else (a ``save_info`` it cannot use) as fatal for the job."""
 
 
 @hookspec

@@ -292,6 +292,12 @@ def check_file(f: BinaryIO) -> PackHead:
     return PackHead(version, jobdict, jobenvs, (o1, o2, o3, o4), size)
 
 
+def jobhome_file(f: BinaryIO, head: PackHead) -> BinaryIO:
+    """The job home (a ZIP) of the pack in the open file ``f`` whose head is ``head``, read
+    in place as a file of its own."""
+    return io.BufferedReader(_Window(f, head.offsets[2], head.offsets[3]))
+
+
 def _json_section(data: bytes, what: str) -> Any:
     try:
         return json.loads(data)

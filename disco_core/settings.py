@@ -65,6 +65,11 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_MAX_JOBPACK_SIZE": 1 << 30,
     # finished jobs the master keeps in memory; older ones are read from disk when asked for
     "DISCO_KEEP_FINISHED_JOBS": 100,
+    # seconds between pings on a node's connection to the master (both ways), and how long a
+    # ping may go unanswered (at most the interval) before the connection is dropped, and a
+    # node that lost its connection may take to come back before its tasks run elsewhere
+    "DISCO_NODE_PING_INTERVAL": 10.0,
+    "DISCO_NODE_PING_TIMEOUT": 10.0,
     "DISCO_RETRY_BASE": 1.0,
     "DISCO_RETRY_MAX": 60.0,
     "DISCO_RETRY_JITTER": 1.0,
@@ -213,6 +218,14 @@ class DiscoSettings(dict):
         for name in ("DISCO_DATA", "DISCO_ROOT", "DISCO_MASTER_ROOT", "DISCO_LOG_DIR",
                      "DISCO_PID_DIR"):
             os.makedirs(self[name], exist_ok=True)
+
+    def seconds(self, name: str) -> float:
+        """A setting that is a positive number of seconds; a clear error for anything else."""
+        value = float(self[name])
+        if not value > 0:
+            raise ValueError("setting %s=%r is not a positive number of seconds: set it to "
+                             "e.g. %s or unset it" % (name, self[name], DEFAULTS.get(name, 10)))
+        return value
 
     def flag(self, name: str) -> bool:
         value = self[name]

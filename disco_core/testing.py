@@ -9,13 +9,16 @@ Used as a pytest plugin (``pytest_plugins = ["disco_core.testing"]``) it provide
 * ``http_server``: a threaded HTTP server on 127.0.0.1 serving a temporary directory.
 * ``plugin_host``: a :class:`~disco_core.plugins.PluginHost` with chosen plugins only.
 * ``data_server``: a node's real data server (Tornado) on 127.0.0.2 over temporary dirs.
+* :func:`install_plugin`: a one-module plugin distribution for a test's cluster.
 
 and (from :mod:`disco_core.contracts`), for tests that drive the master's pure parts,
 :class:`RecordingActions` (the
 coordinator's window on the network), :func:`make_job` and :class:`SchedulerSim`.
 
 Contract suites, one per plugin kind, that every plugin's tests subclass:
-:class:`SchemeContract`, :class:`ReaderContract`, :class:`SchedulerContract`.
+:class:`SchemeContract`, :class:`ReaderContract`, :class:`WriterContract`,
+:class:`SchedulerContract`, :class:`CommandContract` (CLI subcommands) and
+:class:`RoutesContract` (master routes).
 """
 from __future__ import annotations
 
@@ -45,9 +48,13 @@ class Cluster:
     """A running cluster: its settings (as environment) and a ``disco`` command runner."""
 
     def __init__(self, home: str, port: int, hosts: list[tuple[str, int]] | None = None,
-                 extra_env: dict[str, str] | None = None, preexec: Any = None) -> None:
+                 extra_env: dict[str, str] | None = None, preexec: Any = None,
+                 bindir: str | None = None, cwd: str | None = None) -> None:
         self.home = home
         self.preexec = preexec  # run in ``disco start`` before it starts (its limits, ...)
+        # where the ``disco`` command is: this interpreter's, or another environment's
+        self.bindir = bindir or os.path.dirname(sys.executable)
+        self.cwd = cwd  # where its commands run (``python -m`` puts it on the path)
         self.port = port
         self.env = {"DISCO_HOME": home, "DISCO_PORT": str(port),
                     "DDFS_PUT_PORT": str(free_port()), "DISCO_MASTER_HOST": "localhost",
@@ -64,11 +71,12 @@ class Cluster:
     def cli(self, *args: str, check: bool = True, input: str | None = None,
             timeout: float = 120, cwd: str | None = None,
             preexec: Any = None) -> subprocess.CompletedProcess:
-        exe = os.path.join(os.path.dirname(sys.executable), "disco")
+        exe = os.path.join(self.bindir, "disco")
         env = dict(os.environ)
         env.update(self.env)
         proc = subprocess.run([exe, *args], capture_output=True, text=True, env=env,
-                              input=input, timeout=timeout, cwd=cwd, preexec_fn=preexec)
+                              input=input, timeout=timeout, cwd=cwd or self.cwd,
+                              preexec_fn=preexec)
         if check and proc.returncode != 0:
             raise AssertionError("disco %s failed (%d):\n%s%s" % (
                 " ".join(args), proc.returncode, proc.stdout, proc.stderr))
@@ -119,6 +127,20 @@ class Cluster:
                                          headers={HEADER: self.token, **(headers or {})})
         return urllib.request.urlopen(request, timeout=timeout)
 
+    def node_pids(self, host: str | None = None) -> list[int]:
+        """The pids of the node processes this cluster's master started (for ``host``)."""
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"disco_core.node" in argv and self.master.encode() in argv \
+                    and (host is None or host.encode() in argv):
+                pids.append(int(pid))
+        return pids
+
     def log(self, name: str = "") -> str:
         logdir = os.path.join(self.home, "root", "log")
         out = []
@@ -129,14 +151,33 @@ class Cluster:
         return "\n".join(out)
 
 
+def install_plugin(root: Any, dist: str, module: str, source: str, entry_points: str) -> None:
+    """A distribution ``dist`` of one module, installed under the directory ``root``: a
+    cluster started with ``root`` on its ``PYTHONPATH`` finds its entry points (a plugin
+    made for one test, e.g. one that adds a master route doing what no real one may)."""
+    import textwrap
+    root = str(root)
+    info = os.path.join(root, "%s-1.0.dist-info" % dist.replace("-", "_"))
+    os.makedirs(info)
+    with open(os.path.join(info, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % dist)
+    with open(os.path.join(info, "entry_points.txt"), "w") as f:
+        f.write(textwrap.dedent(entry_points))
+    with open(os.path.join(root, "%s.py" % module), "w") as f:
+        f.write(textwrap.dedent(source))
+
+
 @contextlib.contextmanager
 def running_cluster(hosts: list[tuple[str, int]] | None = None,
                     extra_env: dict[str, str] | None = None,
-                    preexec: Any = None) -> Iterator[Cluster]:
+                    preexec: Any = None, bindir: str | None = None,
+                    cwd: str | None = None) -> Iterator[Cluster]:
     """A cluster for the ``with`` block. ``preexec`` runs in the ``disco start`` process
-    before it starts the master and nodes, which inherit what it sets (``setrlimit``)."""
+    before it starts the master and nodes, which inherit what it sets (``setrlimit``).
+    ``bindir`` is the ``bin`` folder of the environment whose ``disco`` runs it (by
+    default this interpreter's), ``cwd`` the folder its commands run in."""
     home = tempfile.mkdtemp(prefix="disco-test-")
-    cluster = Cluster(home, free_port(), hosts, extra_env, preexec)
+    cluster = Cluster(home, free_port(), hosts, extra_env, preexec, bindir, cwd)
     try:
         cluster.start()  # inside: a start that fails still restores the environment
         yield cluster
@@ -200,18 +241,6 @@ def plugin_host() -> Iterator[Any]:
         return host
     yield make
     set_host(old)
-
-
-def install_fake_plugin(root: Any, dist: str, module: str, source: str,
-                        entry_points: str) -> None:
-    """A distribution ``dist`` of one module installed under the directory ``root`` (a
-    ``pathlib.Path``), found by processes with ``root`` on their ``PYTHONPATH``."""
-    import textwrap
-    info = root / ("%s-1.0.dist-info" % dist.replace("-", "_"))
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n" % dist)
-    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
-    (root / ("%s.py" % module)).write_text(textwrap.dedent(source))
 
 
 def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> Any:
@@ -354,4 +383,6 @@ def browser() -> Iterator[Any]:
 # The pure-logic drivers and the contract suites live in disco_core.contracts; they are
 # re-exported here so plugin tests need one import.
 from .contracts import (ReaderContract, RecordingActions, SchedulerContract,  # noqa: E402,F401
-                        SchedulerSim, SchemeContract, event_messages, make_job)
+                        SchedulerSim, SchemeContract, WriterContract, event_messages,
+                        make_job)
+from .hook_contracts import CommandContract, RoutesContract  # noqa: E402,F401

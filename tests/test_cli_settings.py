@@ -177,3 +177,14 @@ def test_no_master_python_api():
     assert err.value.code is None
     with pytest.raises(CommError, match="disco start"):
         Disco(master).nodeinfo()
+
+
+def test_a_ping_timeout_that_is_not_positive_is_named_at_start(tmp_path):
+    from disco_core.testing import Cluster, free_port
+    c = Cluster(str(tmp_path / "home"), free_port(), extra_env={"DISCO_NODE_PING_TIMEOUT": "0"})
+    for command in ("start", "nodaemon"):
+        out = c.cli(command, check=False)
+        assert out.returncode == 1
+        assert out.stderr.strip() == ("disco: setting DISCO_NODE_PING_TIMEOUT=0.0 is not a "
+                                      "positive number of seconds: set it to e.g. 10.0 or "
+                                      "unset it")

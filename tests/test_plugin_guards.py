@@ -14,10 +14,10 @@ import pytest
 from disco.core import Job, result_iterator
 from disco_core.hookspecs import hookimpl
 from disco_core.plugins import PluginHost
-from disco_core.testing import SchedulerSim, install_fake_plugin, running_cluster, wait_for
+from disco_core.testing import SchedulerSim, install_plugin, running_cluster, wait_for
 
 
-install_fake = install_fake_plugin
+install_fake = install_plugin
 
 
 # -- guarded calls, in process -------------------------------------------------------------

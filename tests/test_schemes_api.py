@@ -32,7 +32,7 @@ def test_import_scheme_gives_the_schemes_module(url, name):
     assert callable(mod.open) and callable(mod.input_stream)
 
 
-@pytest.mark.parametrize("scheme", ["hdfs", "s3", "discodb", "svn+ssh"])
+@pytest.mark.parametrize("scheme", ["s3", "svn+ssh"])
 def test_schemes_without_a_plugin_give_the_plugin_hosts_error(scheme):
     from disco_core.plugins import get_host
     with pytest.raises(PluginError) as err:

@@ -180,3 +180,11 @@ def test_plugin_settings_are_added_but_cannot_replace_cores():
         for name in ("DISCO_TESTPLUGIN_SIZE", "DISCO_TESTPLUGIN_NAME"):
             settings_mod.DEFAULTS.pop(name, None)
             settings_mod._NUMERIC.pop(name, None)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "nan"])
+def test_a_timeout_that_is_not_positive_names_the_setting(value):
+    s = DiscoSettings(DISCO_NODE_PING_TIMEOUT=value)
+    with pytest.raises(ValueError, match="DISCO_NODE_PING_TIMEOUT.*positive number of seconds"):
+        s.seconds("DISCO_NODE_PING_TIMEOUT")
+    assert DiscoSettings(DISCO_NODE_PING_TIMEOUT="0.25").seconds("DISCO_NODE_PING_TIMEOUT") == 0.25

@@ -10,7 +10,7 @@ import pytest
 from disco.core import Job, result_iterator
 from disco_core.access import HEADER, client_token
 from disco_core.master.timeline import timeline
-from disco_core.testing import install_fake_plugin, running_cluster, wait_for
+from disco_core.testing import install_plugin, running_cluster, wait_for
 
 
 def get(url, timeout=30):
@@ -101,7 +101,7 @@ LINKS = """
 @pytest.fixture(scope="module")
 def ui_cluster(tmp_path_factory):
     root = tmp_path_factory.mktemp("plugins")
-    install_fake_plugin(root, "fake-ui-links", "fake_ui_links", LINKS,
+    install_plugin(root, "fake-ui-links", "fake_ui_links", LINKS,
                         "[disco]\nfakeui = fake_ui_links\n")
     with running_cluster(hosts=[("localhost", 2)],
                          extra_env={"PYTHONPATH": str(root)}) as cluster:

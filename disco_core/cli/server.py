@@ -50,6 +50,7 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
     if running_pid(ctx) is not None:
         raise DiscoError("Master %s already running" % address(ctx))
     check_node_table(ctx)
+    check_timeouts(ctx)
     ctx.settings.ensuredirs()
     log_path = os.path.join(ctx.settings["DISCO_LOG_DIR"], "%s.log" % ctx.settings["DISCO_NAME"])
     with open(log_path, "ab") as log:
@@ -89,6 +90,20 @@ def check_node_table(ctx: Context) -> None:
     a traceback in its log)."""
     from ..master.nodes import read_config
     read_config(ctx.settings["DISCO_MASTER_CONFIG"], ctx.settings["DISCO_WORKERS"])
+
+
+#: Settings the master reads as positive numbers of seconds when it starts.
+TIMEOUTS = ("DISCO_NODE_PING_INTERVAL", "DISCO_NODE_PING_TIMEOUT")
+
+
+def check_timeouts(ctx: Context) -> None:
+    """A timeout that is not a positive number is said in one line before the master
+    starts, as a broken node table is."""
+    for name in TIMEOUTS:
+        try:
+            ctx.settings.seconds(name)
+        except ValueError as exc:
+            raise DiscoError(str(exc)) from None
 
 
 def _tail(path: str, lines: int = 20) -> str:
@@ -134,6 +149,7 @@ def nodaemon(args: argparse.Namespace, ctx: Context) -> int:
     if running_pid(ctx) is not None:
         raise DiscoError("Master %s already running" % address(ctx))
     check_node_table(ctx)
+    check_timeouts(ctx)
     from ..master.app import main
     main([])
     return 0

@@ -2,4 +2,4 @@
 the node, and are re-exported here for code that imports them from the client."""
 from ..comm import (CHUNK, RETRIES, TIMEOUT, Connection, auth_header, download,  # noqa: F401
                     fetch, host_is_up, open_data, open_http, open_local, open_remote, open_url,
-                    range_header, request, upload)
+                    range_header, request, upload, ResumingStream)

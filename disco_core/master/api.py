@@ -4,6 +4,7 @@ the check that a name could be a job's before it reaches the file system.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -33,14 +34,19 @@ class APIHandler(tornado.web.RequestHandler):
             message = self._reason
         self.finish(json.dumps(message))
 
-    async def send_file(self, path: str, chunk: int = 1 << 20) -> None:
-        """The file as the body, a chunk at a time (a job pack can be a GiB)."""
+    async def send_file(self, path: str, offset: int = 0, chunk: int = 1 << 20) -> None:
+        """The file from ``offset`` on as the body, as long as it is now, a chunk at a time
+        (a job pack can be a GiB), each read in a thread (the loop never waits for a disk)."""
+        loop = asyncio.get_running_loop()
         with open(path, "rb") as f:
-            self.set_header("Content-Length", str(os.fstat(f.fileno()).st_size))
-            while True:
-                data = f.read(chunk)
+            left = max(0, os.fstat(f.fileno()).st_size - offset)
+            self.set_header("Content-Length", str(left))
+            f.seek(offset)
+            while left:
+                data = await loop.run_in_executor(None, f.read, min(chunk, left))
                 if not data:
                     break
+                left -= len(data)
                 self.write(data)
                 try:
                     await self.flush()

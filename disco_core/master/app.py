@@ -8,6 +8,7 @@ master is the shell that gives them a network and a clock.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -22,7 +23,8 @@ import tornado.web
 from .. import __version__, jobpack as jp
 from ..errors import DiscoError, JobPackError, PluginError
 from ..access import load_token
-from ..plugins import PluginHost, get_host
+from ..loopwatch import LoopWatch
+from ..plugins import PluginHost, get_host, install_hint
 from ..settings import DiscoSettings
 from ..util import schemesplit
 from . import jobrecord
@@ -105,6 +107,7 @@ class Master:
         self.jobs: dict[str, Job] = {}
         self.keep_finished = int(s["DISCO_KEEP_FINISHED_JOBS"])
         self.finished_jobs: dict[str, None] = {}            # in memory, oldest first
+        self.recording: dict[str, asyncio.Future] = {}      # finished, record being written
         self.archived: dict[str, tuple[float, str]] = {}   # name -> (started, status)
         self.purged: dict[str, float] = {}
         self.waiters: list[asyncio.Future] = []
@@ -163,12 +166,14 @@ class Master:
     def application(self) -> tornado.web.Application:
         from .handlers import routes
         from .nodeproxy import NodeRouteProxy
+        from .guard import GuardedApplication
         from .webui import routes as webui_routes
         rules = webui_routes(self) + routes(self) \
             + self.plugins.routes("disco_master_routes", master=self)
-        from .guard import GuardedApplication
-        return GuardedApplication(self, rules, websocket_ping_interval=10,
-                                       websocket_ping_timeout=10,
+        return GuardedApplication(self, rules,
+                                  websocket_ping_interval=self.nodes.ping_interval,
+                                  websocket_ping_timeout=min(self.nodes.ping_timeout,
+                                                             self.nodes.ping_interval),
                                        default_handler_class=NodeRouteProxy,
                                        default_handler_args={"master": self})
 
@@ -184,10 +189,12 @@ class Master:
         self.server = app.listen(int(s["DISCO_PORT"]),
                                  address=_bind_address(s["DISCO_MASTER_HOST"]),
                                  max_body_size=MAX_REQUEST, xheaders=False)
-        self.nodes.start_all()
+        await self.nodes.start_all()
         loop = asyncio.get_running_loop()
         self._watch = loop.create_task(self.nodes.watch())
         self._flusher = loop.create_task(self._flush_events())
+        self.loopwatch = LoopWatch(log, "the master")
+        self.loopwatch.start()
         await self.plugins.acall("disco_master_started", master=self)
         log.info("master %s started", self.url)
 
@@ -227,6 +234,9 @@ class Master:
                    "inputs": task_inputs(task),
                    "inputs_done": task.inputs_done,
                    "jobpack": "%s/disco/ctrl/parameters?name=%s" % (self.url, job.name)}
+        if job.jobdict.get("save_results") and task.stage_no == len(job.pipeline) - 1:
+            # the node has a plugin save the last stage's outputs (disco_save_outputs)
+            message["save_info"] = job.jobdict.get("save_info", "ddfs")
         if input_bytes(message["inputs"]) > INLINE_INPUTS:
             # too large for one WebSocket message: the node fetches them (TaskInputsHandler)
             del message["inputs"]
@@ -269,16 +279,25 @@ class Master:
         self.kick()
 
     def _retire(self, job: Job) -> None:
-        """Record a finished job on disk, release its event file, and let the oldest
-        finished jobs past ``keep_finished`` leave memory."""
-        try:
-            jobrecord.write(job, self.job_dir(job.name))
-        except (OSError, TypeError, ValueError) as exc:
+        """Release a finished job's event file and record the job on disk, in a thread (a
+        job of 50,000 tasks takes a second or more); once it is recorded, the oldest
+        finished jobs past ``keep_finished`` leave memory. A finished job no longer
+        changes, so the thread may read it."""
+        job.events.close()
+        writing = asyncio.get_running_loop().run_in_executor(None, jobrecord.write, job,
+                                                             self.job_dir(job.name))
+        self.recording[job.name] = writing
+        writing.add_done_callback(functools.partial(self._recorded, job))
+
+    def _recorded(self, job: Job, writing: asyncio.Future) -> None:
+        if self.recording.get(job.name) is writing:
+            del self.recording[job.name]
+        exc = None if writing.cancelled() else writing.exception()
+        if exc is not None:
             log.error("cannot write the record of job %s (it stays in memory): %s",
                       job.name, exc)
-            return
-        finally:
-            job.events.close()
+        if exc is not None or writing.cancelled() or self.jobs.get(job.name) is not job:
+            return  # not recorded, the master is stopping, or the job was cleaned meanwhile
         self.finished_jobs[job.name] = None
         while len(self.finished_jobs) > self.keep_finished:
             name = next(iter(self.finished_jobs))
@@ -380,7 +399,11 @@ class Master:
 
         ``submission`` is the client's token for this pack: a retry carrying a token seen
         recently gets the earlier job's name and makes no job (see :mod:`.submissions`)."""
-        path = source if isinstance(source, str) else self._incoming_file(source)
+        if isinstance(source, str):
+            path = source
+        else:
+            path = await asyncio.get_running_loop().run_in_executor(None, self._incoming_file,
+                                                                    source)
         try:
             earlier = self.submissions.get(submission)
             if earlier is not None:
@@ -396,8 +419,8 @@ class Master:
             self.submissions.done(fut, name)
             return name
         finally:
-            if os.path.exists(path):
-                os.unlink(path)
+            if os.path.exists(path):  # refused: freeing a GiB file's blocks takes a while
+                await asyncio.get_running_loop().run_in_executor(None, _unlink, path)
 
     def _incoming_file(self, data: bytes) -> str:
         upload = self.upload()
@@ -437,10 +460,14 @@ class Master:
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)
-        if pack.jobdict.get("save_results") and not self.plugins.call("disco_results_storage"):
+        save_info = pack.jobdict.get("save_info", "ddfs")
+        if pack.jobdict.get("save_results") and not self.plugins.call(
+                "disco_results_storage", save_info=save_info):
+            storage = save_info.split(",", 1)[0]
             events.add("master", "WARNING: save_results is ignored: no storage plugin is "
-                       "installed (none implements disco_results_storage); the results stay "
-                       "on the nodes")
+                       "installed for save_info %r (none implements disco_results_storage "
+                       "for it: pip install %s); the results stay on the nodes"
+                       % (save_info, install_hint("storage", storage)))
         job.start()
         self.kick()
         return name
@@ -510,22 +537,27 @@ class Master:
     def kill(self, name: str) -> None:
         self.get_job(name).kill()
 
-    def clean(self, name: str) -> None:
-        """Forget a job: kill it if active, delete its master-side directory. Its data stays
-        on the nodes until their GC deletes it (after ``DISCO_GC_AFTER``)."""
+    async def clean(self, name: str) -> None:
+        """Forget a job: kill it if active, delete its master-side directory (in a thread:
+        a job's directory can hold many files). Its data stays on the nodes until their GC
+        deletes it (after ``DISCO_GC_AFTER``)."""
         job = self.jobs.get(name)
         if job is not None:
             job.kill()
             job.events.close()
             self.jobs.pop(name, None)
+        writing = self.recording.get(name)
+        if writing is not None:  # let it end before the directory goes
+            await asyncio.wait([writing])
         self.finished_jobs.pop(name, None)
         self.archived.pop(name, None)
-        shutil.rmtree(self.job_dir(name), ignore_errors=True)
+        await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(shutil.rmtree, self.job_dir(name), ignore_errors=True))
 
-    def purge(self, name: str) -> None:
+    async def purge(self, name: str) -> None:
         """:meth:`clean`, and delete the job's data on every node: now on the connected ones,
         on their next GC pass (at the latest when they reconnect) on the others."""
-        self.clean(name)
+        await self.clean(name)
         self.purged[name] = time.time()
         self.nodes.broadcast({"op": "purge", "job": name})
 
@@ -605,12 +637,12 @@ class Master:
             return []
         return sorted(k for k in os.listdir(path) if not k.endswith(".partial"))
 
-    def oob_get(self, name: str, key: str) -> bytes:
+    def oob_path(self, name: str, key: str) -> str:
+        """The file of an OOB value (a :class:`KeyError` if there is none)."""
         path = os.path.join(self.oob_dir(name), key)
         if "/" in key or not os.path.isfile(path):
             raise KeyError(key)
-        with open(path, "rb") as f:
-            return f.read()
+        return path
 
 
 def task_inputs(task: Task) -> list[list]:
@@ -629,6 +661,13 @@ def _check_and_sync(path: str) -> jp.PackHead:
         head = jp.check_file(f)
         os.fsync(f.fileno())
     return head
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _bind_address(host: str) -> str:

@@ -109,11 +109,11 @@ class CtrlHandler(APIHandler):
         return ("the body of /disco/ctrl/%s is more than the %d bytes it takes (its commands "
                 "are small JSON values)" % (op, self.limit))
 
-    def data_received(self, chunk: bytes) -> None:
+    async def data_received(self, chunk: bytes) -> None:
         if self._finished or self.body is None:
             return
         if isinstance(self.body, Upload):
-            fits = self.body.write(chunk)
+            fits = await self.body.write_async(chunk)
         else:
             fits = len(self.body) + len(chunk) <= self.limit
             if fits:
@@ -197,7 +197,7 @@ async def taskinfo(h: CtrlHandler, m: Any, _body: Any) -> None:
 async def jobevents(h: CtrlHandler, m: Any, _body: Any) -> None:
     job = h.job()
     num = h.int_argument("num", 10, 1)
-    events = job.events.newest(num, h.get_query_argument("filter", ""))
+    events = await job.events.newest_async(num, h.get_query_argument("filter", ""))
     h.set_header("Content-Type", "text/plain; charset=utf-8")
     h.finish(json.dumps(events))
 
@@ -212,7 +212,8 @@ async def rawevents(h: CtrlHandler, m: Any, _body: Any) -> None:
             raise tornado.web.HTTPError(400, "unsupported Range %r: give bytes=START-" % rng)
         offset = int(start)
     h.set_header("Content-Type", "text/plain; charset=utf-8")
-    h.finish(job.events.raw(offset))
+    job.events.flush()
+    await h.send_file(job.events.path, offset)
 
 
 async def parameters(h: CtrlHandler, m: Any, _body: Any) -> None:
@@ -270,11 +271,11 @@ async def oob_list(h: CtrlHandler, m: Any, _body: Any) -> None:
 async def oob_get(h: CtrlHandler, m: Any, _body: Any) -> None:
     h.job()
     try:
-        data = m.oob_get(h.get_query_argument("name"), h.get_query_argument("key"))
+        path = m.oob_path(h.get_query_argument("name"), h.get_query_argument("key"))
     except KeyError:
         raise tornado.web.HTTPError(404, "Unknown key or jobname") from None
     h.set_header("Content-Type", "application/octet-stream")
-    h.finish(data)
+    await h.send_file(path)
 
 
 # -- POST: commands -----------------------------------------------------------------------
@@ -308,12 +309,12 @@ async def kill_job(h: CtrlHandler, m: Any, body: Any) -> None:
 
 
 async def clean_job(h: CtrlHandler, m: Any, body: Any) -> None:
-    m.clean(_job_name_body(m, body))
+    await m.clean(_job_name_body(m, body))
     h.reply("")
 
 
 async def purge_job(h: CtrlHandler, m: Any, body: Any) -> None:
-    m.purge(_job_name_body(m, body))
+    await m.purge(_job_name_body(m, body))
     h.reply("")
 
 
@@ -333,7 +334,7 @@ def _listing(blacklisted: bool, gc: bool) -> Operation:
         if not isinstance(body, str):
             raise tornado.web.HTTPError(400, "expected a JSON host name")
         try:
-            m.nodes.set_blacklisted(body, blacklisted, gc=gc)
+            await m.nodes.set_blacklisted(body, blacklisted, gc=gc)
         except DiscoError as exc:
             raise tornado.web.HTTPError(400, str(exc)) from None
         m.kick()
@@ -345,10 +346,10 @@ async def save_config_table(h: CtrlHandler, m: Any, body: Any) -> None:
     if not isinstance(body, list):
         raise tornado.web.HTTPError(400, "invalid config")
     try:
-        m.nodes.set_table(body)
+        await m.nodes.set_table(body)
     except DiscoError as exc:
         raise tornado.web.HTTPError(400, str(exc)) from None
-    m.nodes.start_all()
+    await m.nodes.start_all()
     m.kick()
     h.reply("table saved!")
 

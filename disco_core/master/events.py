@@ -11,6 +11,7 @@ the file for that one write, so a finished job holds no file descriptor. A log m
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -78,27 +79,46 @@ class EventLog:
 
     def newest(self, num: int = 10, filter: str = "") -> list[Any]:
         """The newest ``num`` events (newest first), optionally containing ``filter``."""
-        num = max(1, min(int(num), 1000))
-        if not filter:
-            events = list(self.recent)
-            if len(events) < num and os.path.exists(self.path):
-                events = self._file_events()
-            return events[::-1][:num]
-        pattern = re.sub(r"[^a-zA-Z0-9:\-_!@ ]", "", filter).lower()
-        return [e for e in self._file_events()[::-1] if pattern in json.dumps(e).lower()][:num]
-
-    def _file_events(self) -> list[Any]:
         self.flush()
-        events = []
-        if not os.path.exists(self.path):
-            return events
-        with open(self.path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    continue
+        return _newest(self.path, list(self.recent), num, filter)
+
+    async def newest_async(self, num: int = 10, filter: str = "") -> list[Any]:
+        """:meth:`newest`, reading the file (when the events in memory do not answer) in a
+        thread: a long job's file is many MB, and the loop must not wait for its scan."""
+        self.flush()
+        recent = list(self.recent)
+        if not filter and len(recent) >= _clamp(num):
+            return _newest(self.path, recent, num, filter)
+        return await asyncio.get_running_loop().run_in_executor(None, _newest, self.path,
+                                                                recent, num, filter)
+
+
+def _clamp(num: int) -> int:
+    return max(1, min(int(num), 1000))
+
+
+def _newest(path: str, recent: list[Any], num: int, filter: str) -> list[Any]:
+    num = _clamp(num)
+    if not filter:
+        events = recent
+        if len(events) < num and os.path.exists(path):
+            events = _file_events(path)
+        return events[::-1][:num]
+    pattern = re.sub(r"[^a-zA-Z0-9:\-_!@ ]", "", filter).lower()
+    return [e for e in _file_events(path)[::-1] if pattern in json.dumps(e).lower()][:num]
+
+
+def _file_events(path: str) -> list[Any]:
+    events: list[Any] = []
+    if not os.path.exists(path):
         return events
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+    return events
 
 
 def _append(path: str) -> Any:

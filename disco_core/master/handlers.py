@@ -61,10 +61,10 @@ class SubmitHandler(APIHandler):
             raise tornado.web.HTTPError(403, "No new jobs should be submitted to this cluster.")
         self.upload = master.upload()
 
-    def data_received(self, chunk: bytes) -> None:
+    async def data_received(self, chunk: bytes) -> None:
         if self._finished or self.upload is None:
             return
-        if not self.upload.write(chunk):
+        if not await self.upload.write_async(chunk):
             self.reply("Job packet too large", 413)
 
     def on_connection_close(self) -> None:

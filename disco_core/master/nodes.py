@@ -14,6 +14,15 @@ whose messages are ignored from then on. A session gets tasks only after the nod
 ``hello`` says which attempts it still runs (``Master.node_hello`` settles the rest).
 Removing a host from the table kills its tasks there, closes its session and runs them
 elsewhere; a node's messages (:mod:`.messages`) are checked before they change anything.
+
+Both ends ping every ``DISCO_NODE_PING_INTERVAL`` seconds and drop a connection whose ping
+goes unanswered for ``DISCO_NODE_PING_TIMEOUT`` (at most the interval). A node that lost
+its connection (a network blip, or a master too busy to answer its pings) reconnects at
+once, and its tasks go on: the master waits ``DISCO_NODE_PING_TIMEOUT`` for it before it
+takes the node for gone and runs its tasks elsewhere; its ``hello`` settles them when it is
+back (``Master.node_hello``). A wait that ends late because the master's own loop was held
+up is granted once more, so the master's pause is never counted against its nodes. A local
+node process that died ends the wait at once: its tasks died with it, and count as failed.
 """
 from __future__ import annotations
 
@@ -29,12 +38,15 @@ import sys
 import time
 from typing import Any, Protocol
 
+from ..children import ChildWatcher
 from ..errors import DiscoError
 from .scheduler import Scheduler
 
 log = logging.getLogger("disco.master.nodes")
 
 
+#: How late (seconds) a timer may fire before the master takes it that its loop was held up.
+LATE = 0.5
 #: The most hosts one range row may stand for (a typo like ``nx1:99999999`` would
 #: otherwise make the master build a table it cannot hold).
 MAX_RANGE = 10000
@@ -117,6 +129,17 @@ def read_config(path: str, default_cores: int) -> dict[str, Any]:
             "blacklist": lists[0], "gc_blacklist": lists[1]}
 
 
+def write_config(path: str, config: dict[str, Any]) -> None:
+    """Write a node table file whole: a temporary file, fsynced, renamed into place."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(config, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def is_local_host(host: str, master_host: str) -> bool:
     if host in ("localhost", master_host, socket.gethostname()):
         return True
@@ -127,6 +150,7 @@ def is_local_host(host: str, master_host: str) -> bool:
 
 
 def same_address(a: str, b: str) -> bool:
+    """Whether two host names are one address (a DNS look-up: call it off the loop)."""
     if a == b:
         return True
     try:
@@ -157,7 +181,23 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    async def end(self, children: ChildWatcher, timeout: float = 5.0) -> None:
+        """:meth:`stop` without holding the loop while the process exits."""
+        self.stopping = True
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        exited = children.wait(self.proc)
+        self.proc.terminate()
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), timeout)
+        except asyncio.TimeoutError:
+            log.warning("node %s did not exit %gs after SIGTERM: killing it", self.host, timeout)
+            self.proc.kill()
+            await exited
+
     def stop(self, timeout: float = 5.0) -> None:
+        """Terminate the process and wait for it (SIGKILL after ``timeout``); blocks, so
+        only for a master that is shutting down."""
         self.stopping = True
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -213,6 +253,12 @@ class NodeManager:
         self.blacklist: list[str] = []
         self.gc_blacklist: list[str] = []
         self.problems: dict[str, str] = {}
+        self.ping_interval = self.settings.seconds("DISCO_NODE_PING_INTERVAL")
+        self.ping_timeout = self.settings.seconds("DISCO_NODE_PING_TIMEOUT")
+        self.missing: dict[str, asyncio.TimerHandle] = {}  # disconnected, awaited back
+        self.children = ChildWatcher()
+        self.ending: set[asyncio.Future] = set()  # node processes being stopped
+        self._saving = asyncio.Lock()
 
     # -- the node table -----------------------------------------------------------------
     @property
@@ -226,23 +272,21 @@ class NodeManager:
         self.blacklist, self.gc_blacklist = config["blacklist"], config["gc_blacklist"]
         self.apply(config["nodes"])
 
-    def save(self) -> None:
-        path = self.config_path
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"hosts": self.table, "blacklist": self.blacklist,
-                       "gc_blacklist": self.gc_blacklist}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+    async def save(self) -> None:
+        """Write the node table file as it is now (fsynced: in a thread, one save at a time,
+        so the newest table is the one left on disk)."""
+        config = {"hosts": self.table, "blacklist": list(self.blacklist),
+                  "gc_blacklist": list(self.gc_blacklist)}
+        async with self._saving:
+            await asyncio.get_running_loop().run_in_executor(None, write_config,
+                                                             self.config_path, config)
 
-    def set_table(self, table: list) -> None:
+    async def set_table(self, table: list) -> None:
         hosts = expand_table(table)
         self.table = [[str(h).strip(), str(c).strip()] for h, c in table]
         self.blacklist = [h for h in self.blacklist if h in hosts]
         self.gc_blacklist = [h for h in self.gc_blacklist if h in hosts]
-        self.save()
+        await self.save()
         self.apply(hosts)
 
     def apply(self, hosts: dict[str, int]) -> None:
@@ -251,6 +295,7 @@ class NodeManager:
         nodes = self.master.scheduler.nodes
         for host in list(nodes):
             if host not in hosts:
+                self._stop_waiting(host)
                 self.master.node_removed(host)
                 del nodes[host]
                 conn = self.connections.pop(host, None)
@@ -258,7 +303,9 @@ class NodeManager:
                     conn.close(4004, "%s was removed from the node table" % host)
                 proc = self.processes.pop(host, None)
                 if proc is not None:
-                    proc.stop()
+                    ending = asyncio.ensure_future(proc.end(self.children))
+                    self.ending.add(ending)
+                    ending.add_done_callback(self.ending.discard)
         for host, cores in hosts.items():
             node = nodes.get(host)
             if node is None:
@@ -266,7 +313,7 @@ class NodeManager:
             node.max_workers = cores
             node.blacklisted = host in self.blacklist
 
-    def set_blacklisted(self, host: str, value: bool, gc: bool = False) -> None:
+    async def set_blacklisted(self, host: str, value: bool, gc: bool = False) -> None:
         if host not in self.master.scheduler.nodes:
             raise DiscoError("unknown node %r: add it to the node table first" % host)
         target = self.gc_blacklist if gc else self.blacklist
@@ -276,14 +323,14 @@ class NodeManager:
             target.remove(host)
         if not gc:
             self.master.scheduler.nodes[host].blacklisted = value
-        self.save()
+        await self.save()
 
     # -- node processes -----------------------------------------------------------------
-    def start_all(self) -> None:
-        for host in self.master.scheduler.nodes:
-            self.ensure_started(host)
+    async def start_all(self) -> None:
+        for host in list(self.master.scheduler.nodes):
+            await self.ensure_started(host)
 
-    def ensure_started(self, host: str) -> None:
+    async def ensure_started(self, host: str) -> None:
         proc = self.processes.get(host)
         if proc is not None and proc.alive():
             return
@@ -293,7 +340,11 @@ class NodeManager:
                                    "(localhost, 127.x.y.z) can be started yet" % host)
             log.warning(self.problems[host])
             return
-        serve = not same_address(host, master_host)
+        loop = asyncio.get_running_loop()
+        serve = not await loop.run_in_executor(None, same_address, host, master_host)
+        proc = self.processes.get(host)  # the table may have changed meanwhile
+        if host not in self.master.scheduler.nodes or (proc is not None and proc.alive()):
+            return
         argv = [sys.executable, "-m", "disco_core.node", "--host", host,
                 "--master", self.master.url]
         if not serve:
@@ -314,6 +365,9 @@ class NodeManager:
             for host, proc in list(self.processes.items()):
                 if proc.stopping or proc.alive():
                     continue
+                if host in self.missing:  # its tasks died with it: no use waiting
+                    self._stop_waiting(host)
+                    self.master.node_gone(host, "its process exited")
                 proc.restarts += 1
                 delay = min(30.0, 0.5 * 2 ** min(proc.restarts, 6))
                 log.warning("node %s exited (%s); restarting in %.1fs", host,
@@ -371,6 +425,7 @@ class NodeManager:
         node = self.master.scheduler.nodes.get(host)
         if node is None:
             return
+        self._stop_waiting(host)
         self.master.node_hello(host, running)
         node.connected = True
         self.master.kick()
@@ -382,7 +437,38 @@ class NodeManager:
         node = self.master.scheduler.nodes.get(host)
         if node is not None:
             node.connected = False
-        self.master.node_gone(host, "lost its connection to the master")
+        proc = self.processes.get(host)
+        if proc is not None and not proc.alive():  # its tasks died with it: no use waiting
+            self._stop_waiting(host)
+            self.master.node_gone(host, "its process exited")
+        elif host not in self.missing:  # (a session that ended before its hello: same wait)
+            log.warning("node %s lost its connection to the master; its tasks wait %gs for "
+                        "it to come back", host, self.ping_timeout)
+            self._await_return(host)
+
+    def _await_return(self, host: str) -> None:
+        self._stop_waiting(host)
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.ping_timeout
+        self.missing[host] = loop.call_at(due, self._not_back, host, due)
+
+    def _not_back(self, host: str, due: float) -> None:
+        """The wait for a disconnected node is over: it is gone, unless the wait ended late
+        (the master's loop was held up, and the node's reconnection may be waiting to be
+        read), which earns it one more wait."""
+        late = asyncio.get_running_loop().time() - due
+        if late > LATE:
+            log.warning("the master's loop was held up for %.1fs: node %s gets %gs more to "
+                        "come back", late, host, self.ping_timeout)
+            self._await_return(host)
+            return
+        self.missing.pop(host, None)
+        self.master.node_gone(host, "did not come back in %gs" % self.ping_timeout)
+
+    def _stop_waiting(self, host: str) -> None:
+        timer = self.missing.pop(host, None)
+        if timer is not None:
+            timer.cancel()
 
     def send(self, host: str, message: dict) -> bool:
         conn = self.connections.get(host)

@@ -62,6 +62,21 @@ class Upload:
         self.file.write(chunk)
         return True
 
+    async def write_async(self, chunk: bytes) -> bool:
+        """:meth:`write`, the bytes written in a thread: a disk that is slow to take them
+        (writeback throttling of a GiB pack) holds up this request, not the loop."""
+        if self.file.closed:
+            return False
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.discard()
+            return False
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.file.write, chunk)
+        except ValueError:  # discarded meanwhile (the client went away)
+            return False
+        return True
+
     def close(self) -> str:
         """The path of the complete body (the caller owns the file from now on)."""
         self.file.close()

@@ -31,7 +31,9 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
+from ..children import ChildWatcher
 from ..dataserver import data_routes
+from ..loopwatch import LoopWatch
 from ..plugins import get_host
 from ..settings import DiscoSettings
 from .gc import DataGC
@@ -136,6 +138,7 @@ class Node:
         self.jobhomes = JobHomes(self.settings["DISCO_DATA"], host)
         self.tasks: dict[tuple[str, int], TaskRun] = {}
         self.forkserver: ForkServerClient | None = None
+        self.children = ChildWatcher()  # the workers started without the fork server
         self.conn: Any = None
         self.pending_events: list[list[str]] = []
         self.outbox: list[dict] = []
@@ -174,6 +177,8 @@ class Node:
             self.data_port = sockets[0].getsockname()[1]
             tornado.httpserver.HTTPServer(app).add_sockets(sockets)
         self.gc.start()
+        self.loopwatch = LoopWatch(log, "node %s" % self.host)
+        self.loopwatch.start()
 
     async def run(self) -> None:
         await self.start()
@@ -195,12 +200,15 @@ class Node:
         if self.data_port is not None:
             url += "&data_port=%d" % self.data_port
         orphan = float(os.environ.get("DISCO_NODE_ORPHAN_TIMEOUT", "60"))
+        interval = self.settings.seconds("DISCO_NODE_PING_INTERVAL")
+        ping = {"ping_interval": interval,  # a ping's timeout is at most the interval
+                "ping_timeout": min(interval, self.settings.seconds("DISCO_NODE_PING_TIMEOUT"))}
         last_ok = time.monotonic()
         delay = 0.1
         while not self.stop_event.is_set():
             try:
                 request = _request(url, self.secret)
-                self.conn = await tornado.websocket.websocket_connect(request, ping_interval=10)
+                self.conn = await tornado.websocket.websocket_connect(request, **ping)
             except Exception as exc:
                 if time.monotonic() - last_ok > orphan:
                     log.error("master %s unreachable for %.0fs (%s): exiting",
@@ -223,6 +231,9 @@ class Node:
                 self.handle(msg)
             reason = self.conn.close_reason
             self.conn = None
+            if not self.stop_event.is_set():
+                log.warning("the connection to the master closed (%s): reconnecting",
+                            reason or "no reason given")
             last_ok = time.monotonic()
             # running tasks go on: the next session's hello tells the master about them
             if self.stop_event.is_set():
@@ -297,7 +308,7 @@ class Node:
                 if key[0] == msg["job"]:
                     run.kill()
                     del self.tasks[key]
-            self.jobhomes.purge(msg["job"])
+            asyncio.ensure_future(self.jobhomes.purge(msg["job"]))
         elif op == "gc_jobs":
             asyncio.ensure_future(self.collect_garbage(msg))
         elif op == "stop":

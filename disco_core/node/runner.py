@@ -14,6 +14,7 @@ node's environment (``DISCO_WORKER_HELLO_TIMEOUT``, ``DISCO_WORKER_STUCK_TIMEOUT
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
@@ -92,6 +93,7 @@ class TaskRun:
         self.grouping = msg["grouping"]
         self.group = msg["group"]
         self.jobpack_url = msg["jobpack"]
+        self.save_info: str | None = msg.get("save_info")  # a last stage's, with save_results
         # per-task input ids 0..n-1: [label, [[rep_id, url], ...]]; a task with too many
         # inputs for its message names where to fetch them instead (``inputs_ref``)
         self.inputs_ref = msg.get("inputs_ref")
@@ -157,7 +159,6 @@ class TaskRun:
         env = self.node.worker_env(meta["jobenvs"])
         stdin_r, stdin_w = os.pipe()
         err_r, err_w = os.pipe()
-        loop = asyncio.get_running_loop()
         try:
             entry = python_worker_entry(path)
             if entry and self.node.forkserver is not None:
@@ -168,7 +169,7 @@ class TaskRun:
                                         stdin=stdin_r, stdout=err_w, stderr=err_w,
                                         start_new_session=True, close_fds=True)
                 self.pid = proc.pid
-                self.exit_future = loop.run_in_executor(None, proc.wait)
+                self.exit_future = self.node.children.wait(proc)
         except OSError as exc:
             for fd in (stdin_r, stdin_w, err_r, err_w):
                 os.close(fd)
@@ -343,7 +344,13 @@ class TaskRun:
                                        "counts": payload})
             await self.reply("OK", "ok")
         elif name == "DONE":
-            outputs = self.finish_outputs()
+            if self.save_info is not None and self.outputs:
+                problem = await self.save_outputs(self.save_info)
+                if problem:
+                    return problem
+            # the index is fsynced: in a thread, as the loop must not wait for a disk
+            outputs = await asyncio.get_running_loop().run_in_executor(None,
+                                                                       self.finish_outputs)
             self.event("DONE: [%s] Task finished in %s"
                        % (self.key, format_duration(time.time() - self.started)))
             return ("done", "", outputs)
@@ -462,6 +469,35 @@ class TaskRun:
         if not os.path.isfile(path):
             return "invalid_output: %r does not exist on %s" % (location, self.node.host)
         self.outputs.append((label, os.path.relpath(path, self.jobhome), size))
+        return None
+
+    async def save_outputs(self, save_info: str) -> tuple[str, str, list] | None:
+        """Have the plugin of ``save_info``'s storage save the task's local outputs
+        (``disco_save_outputs``, in a thread); they become the URLs it gives. What the
+        plugin raises fails the task: a DataError is retried, anything else is fatal."""
+        from ..errors import DataError
+        from ..plugins import get_host
+        local = [(label, os.path.join(self.jobhome, rel), size)
+                 for label, rel, size in self.outputs]
+        hook = get_host().hook.disco_save_outputs
+        loop = asyncio.get_running_loop()
+        try:
+            saved = await loop.run_in_executor(None, lambda: hook(
+                save_info=save_info, jobname=self.job, stage=self.stage, taskid=self.taskid,
+                runid=self.runid, outputs=local))
+            if inspect.isawaitable(saved):
+                saved = await saved
+            if saved is None:  # saved elsewhere (the master's disco_job_finished), or
+                return None    # nowhere, which the master's events say
+            saved = [(int(label), str(url), int(size)) for label, url, size in saved]
+        except Exception as exc:
+            kind = "error" if isinstance(exc, (DataError, OSError)) else "fatal"
+            return (kind, "saving the results of %s (save_info %r) failed: %s: %s"
+                    % (self.key, save_info, type(exc).__name__, exc), [])
+        self.outputs = []
+        self.remote_outputs.extend(saved)
+        self.event("SYS: [%s] Saved %d results to %s" % (self.key, len(saved),
+                                                         save_info.split(",", 1)[0]))
         return None
 
     def finish_outputs(self) -> list:

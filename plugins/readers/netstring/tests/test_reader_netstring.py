@@ -5,7 +5,7 @@ import io
 import pytest
 
 from disco_core.errors import DataError
-from disco_core.testing import ReaderContract
+from disco_core.testing import ReaderContract, WriterContract
 
 PAIRS = [(b"cat", b"1"), (b"", b""), (b"key with spaces", b"value\nwith\nnewlines\n"),
          (b"\x00\xff binary", bytes(range(256))), (b"12 3", b" 4 5\n"), (b"k" * 300, b"v" * 5000)]
@@ -25,6 +25,17 @@ class TestNetstringReader(ReaderContract):
     @pytest.fixture
     def encode(self):
         return encode
+
+
+class TestNetstringWriter(WriterContract):
+    writer = "netstring"
+    records = PAIRS
+
+    @pytest.fixture
+    def decode(self):
+        from disco_core.plugins import PluginHost
+        read = PluginHost().driver("reader", "netstring")
+        return lambda data: list(read(io.BytesIO(data)))
 
 
 @pytest.fixture

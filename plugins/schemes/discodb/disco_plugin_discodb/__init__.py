@@ -1,0 +1,3 @@
+"""Input scheme discodb:// and the discodb output stream, on pydiscodb."""
+
+__version__ = "0.6.0"
