@@ -1,7 +1,8 @@
 """HTTP for clients, workers, nodes and plugins: REST requests with retries, and data streams.
 
-It sits below all of them (it needs only :mod:`.errors` and :mod:`.util`), so the node and the
-worker use it without importing the client; ``disco_core.client.comm`` re-exports it.
+It sits below all of them (it needs only :mod:`.errors`, :mod:`.access` and :mod:`.util`), so
+the node and the worker use it without importing the client; ``disco_core.client.comm``
+re-exports it. Requests to this process's master carry its token (:mod:`.access`).
 
 Connection errors and HTTP 503 are retried with short random sleeps; other non-2xx replies
 raise :class:`CommError` carrying the body (the master's JSON error message) and status.
@@ -19,6 +20,7 @@ import time
 from typing import Any, BinaryIO, Iterable
 from urllib.parse import urlsplit
 
+from . import access
 from .errors import CommError, DataError, DiscoError
 from .util import schemesplit, urlresolve
 
@@ -90,9 +92,11 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
         conn, path = _connection(url, timeout)
         if rewind is not None:
             data.seek(rewind)  # type: ignore[union-attr]
+        # the master's token goes to the master only (a redirect elsewhere never sees it)
+        sent = dict(hdrs) if access.HEADER in hdrs else {**hdrs, **access.headers_for(url)}
         try:
             try:
-                conn.request(method, path, body=data, headers=hdrs)
+                conn.request(method, path, body=data, headers=sent)
             except (OSError, http.client.HTTPException):
                 # the server may have answered and stopped reading (a 413 for a huge body)
                 resp = _early_reply(conn)

@@ -62,6 +62,20 @@ def disco_master_routes(master: Any) -> list[tuple]:
 
 
 @hookspec
+def disco_webui_links(master: Any) -> list[dict[str, str]]:
+    """Pages of the plugin's own (served through ``disco_master_routes``) that the web UI
+    links from every page's navigation: ``[{"title": "metrics", "url": "/metrics/"}, ...]``.
+    Called each time a page's view is built, so it must be cheap; entries that are not such
+    dicts are ignored."""
+
+
+@hookspec
+def disco_openapi_paths(master: Any) -> dict[str, Any]:
+    """The OpenAPI ``paths`` of the plugin's master routes (``{"/x/{name}": {"get": {...}}}``),
+    merged into the master's document at ``/disco/openapi.json``."""
+
+
+@hookspec
 def disco_node_routes(node: Any) -> list[tuple]:
     """Extra Tornado rules for a node's data server. Called once per node at start. Every
     node serves them on ``HOST:DISCO_PORT`` (the one beside the master through the master).

@@ -17,7 +17,11 @@ from .errors import ProtocolError
 MAX_TYPE = 10
 MAX_PAYLOAD = 100 * 1024 * 1024
 WORKER_MESSAGES = ("WORKER", "TASK", "INPUT", "INPUT_ERR", "MSG", "OUTPUT", "DONE", "ERROR",
-                   "FATAL", "PING")
+                   "FATAL", "PING", "COUNT")
+#: ``COUNT`` (an extension of the original protocol): ``{"name": total, ...}``, the task's
+#: counters so far; at most this many names of at most ``MAX_COUNTER_NAME`` characters.
+MAX_COUNTERS = 1000
+MAX_COUNTER_NAME = 200
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -118,6 +122,17 @@ def validate(name: str, payload: Any) -> None:
               and payload[0] >= 0 and isinstance(payload[1], str) and _is_int(payload[2]))
     elif name in ("MSG", "ERROR", "FATAL", "TASK", "DONE"):
         ok = isinstance(payload, str)
+    elif name == "COUNT":
+        ok = is_counts(payload)
     if not ok:
         raise ProtocolError("invalid_body", "Invalid message body (type %r): %s"
                             % (name, json.dumps(payload)[:200]))
+
+
+def is_counts(value: Any) -> bool:
+    """Whether ``value`` is counters as ``COUNT`` carries them: ``{name: number}``."""
+    return (isinstance(value, dict) and len(value) <= MAX_COUNTERS
+            and all(isinstance(k, str) and 0 < len(k) <= MAX_COUNTER_NAME
+                    and isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and v == v and v not in (float("inf"), float("-inf"))
+                    for k, v in value.items()))

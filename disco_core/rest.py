@@ -12,7 +12,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from . import comm
+from . import access, comm
 from .errors import CommError, DiscoError
 from .settings import DiscoSettings
 from .util import master_url
@@ -44,6 +44,9 @@ class MasterClient:
                 method: str | None = None, headers: dict | None = None) -> Any:
         base = self.proxy.rstrip("/") if self.proxy else self.master
         headers = dict(headers or {})
+        token = access.client_token(self.settings)
+        if token:
+            headers.setdefault(access.HEADER, token)
         if offset:
             headers["Range"] = "bytes=%d-" % offset
         try:

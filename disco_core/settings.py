@@ -77,6 +77,11 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_TEXT_INPUTS": "str",
     "DISCO_WORKER_FORK": 1,
     "DISCO_SECRET_FILE": lambda s: os.path.join(s["DISCO_ROOT"], s["DISCO_NAME"] + ".secret"),
+    # the master answers only requests with its token (see disco_core.access); 0 turns it off
+    "DISCO_TOKEN_REQUIRED": 1,
+    "DISCO_TOKEN_FILE": lambda s: os.path.join(s["DISCO_ROOT"], s["DISCO_NAME"] + ".token"),
+    # a client's token for a master on another machine (else DISCO_TOKEN_FILE is read)
+    "DISCO_TOKEN": "",
     "DISCO_DISABLE_PLUGINS": "",
     "DISCO_RAISE_PLUGIN_ERRORS": 0,
     "DDFS_ROOT": lambda s: os.path.join(s["DISCO_ROOT"], "ddfs"),

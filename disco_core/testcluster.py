@@ -86,7 +86,24 @@ class Cluster:
     @property
     def disco(self) -> Any:
         from .client import Disco
-        return Disco(self.master)
+        from .settings import DiscoSettings
+        return Disco(self.master, settings=DiscoSettings(self.env))
+
+    @property
+    def token(self) -> str:
+        """The master's token (every request to it needs it: :mod:`disco_core.access`)."""
+        from .access import load_token
+        from .settings import DiscoSettings
+        return load_token(DiscoSettings(self.env)["DISCO_TOKEN_FILE"])
+
+    def urlopen(self, path: str, data: bytes | None = None, headers: dict | None = None,
+                method: str | None = None, timeout: float = 60) -> Any:
+        """``urllib.request.urlopen`` of ``path`` on the master, with its token."""
+        import urllib.request
+        from .access import HEADER
+        request = urllib.request.Request(self.master + path, data=data, method=method,
+                                         headers={HEADER: self.token, **(headers or {})})
+        return urllib.request.urlopen(request, timeout=timeout)
 
     def node_pids(self, host: str | None = None) -> list[int]:
         """The pids of the node processes this cluster's master started (for ``host``)."""

@@ -26,6 +26,8 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import shutil
+import tempfile
 import threading
 import time
 from typing import Any, Iterator
@@ -191,6 +193,52 @@ def data_server(tmp_path: Any, monkeypatch: Any) -> Iterator[DataServer]:
 
 # -- contract suites for plugins -------------------------------------------------------------
 #
+#: Where browser tests put their screenshots (``DISCO_TEST_ARTIFACTS`` or ``.artifacts``).
+ARTIFACTS = os.environ.get("DISCO_TEST_ARTIFACTS") or os.path.abspath(".artifacts")
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromedriver")
+#: Chromium's flags for tests: headless, and none of its own network traffic (on a machine
+#: with a closed network it would otherwise retry refused connections all the time).
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                  "--window-size=1366,900")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium (Debian's ``chromium`` and ``chromium-driver``) driven by
+    Selenium; ``browser.screenshot(name)`` saves a PNG under :data:`ARTIFACTS`."""
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("selenium is not installed: ./scripts/install installs the test tools")
+    binary, driver_path = CHROMIUM
+    if not (os.path.exists(binary) and os.path.exists(driver_path)):
+        pytest.skip("Chromium is not installed: ./run-tests installs it as root, or run "
+                    "`apt-get install chromium chromium-driver`")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="disco-chromium-")
+    options.add_argument("--user-data-dir=" + profile)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+
+    def screenshot(name: str) -> str:
+        os.makedirs(os.path.join(ARTIFACTS, "screenshots"), exist_ok=True)
+        path = os.path.join(ARTIFACTS, "screenshots", name + ".png")
+        driver.save_screenshot(path)
+        return path
+
+    driver.screenshot = screenshot
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
 # A plugin's tests subclass the suite of its kind (the class name must start with ``Test``)
 # and fill in what the suite asks for. Every suite checks the plugin is installed under its
 # name and loads through the plugin host the way the master, node and worker load it.

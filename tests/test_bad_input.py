@@ -21,6 +21,7 @@ from disco.core import Job, result_iterator
 from disco.error import DiscoError, JobError
 from disco_core.jobpack import JobPack
 from disco_core.tracebacks import user_traceback
+from disco_core.access import HEADER
 
 
 def words(line, params):
@@ -221,7 +222,7 @@ MALFORMED = {
 def post(cluster, body):
     conn = http.client.HTTPConnection("localhost", cluster.port, timeout=60)
     try:
-        conn.request("POST", "/disco/job/new", body=body)
+        conn.request("POST", "/disco/job/new", body=body, headers={HEADER: cluster.token})
         resp = conn.getresponse()
         return resp.status, resp.getheader("Content-Type"), resp.read()
     finally:
@@ -262,7 +263,8 @@ def test_a_good_hand_made_pack_is_accepted(disco_cluster):
 def request(cluster, method, path, body=None, headers=None):
     conn = http.client.HTTPConnection("localhost", cluster.port, timeout=60)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body,
+                     headers={HEADER: cluster.token, **(headers or {})})
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:

@@ -38,7 +38,8 @@ def test_the_originals_operations_are_in_the_table():
     assert ops.names("GET") == sorted([
         "joblist", "jobinfo", "taskinfo", "jobevents", "rawevents", "parameters",
         "get_stageresults", "nodeinfo", "load_config_table", "get_blacklist",
-        "get_gc_blacklist", "get_settings", "plugins", "oob_list", "oob_get"])
+        "get_gc_blacklist", "get_settings", "plugins", "oob_list", "oob_get",
+        "counters"])
     assert ops.names("POST") == sorted([
         "oob_put", "kill_job", "clean_job", "purge_job", "get_results", "blacklist",
         "whitelist", "gc_blacklist", "gc_whitelist", "save_config_table", "save_settings"])

@@ -53,12 +53,14 @@ def test_an_input_reply_over_the_limit_comes_in_parts(monkeypatch, done):
 def test_task_inputs_are_for_the_clusters_nodes_only(disco_cluster):
     import urllib.error
     import urllib.request
-    url = disco_cluster.master + "/disco/node/inputs?job=J&taskid=0&runid=0"
+    path = "/disco/node/inputs?job=J&taskid=0&runid=0"
     with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(url, timeout=10)
-    assert err.value.code == 403
+        urllib.request.urlopen(disco_cluster.master + path, timeout=10)
+    assert err.value.code == 401  # not even the master's token
+    with pytest.raises(urllib.error.HTTPError) as err:
+        disco_cluster.urlopen(path, timeout=10)
+    assert err.value.code == 403  # the token, but not a node
     assert "only the cluster's nodes" in err.value.read().decode()
-    request = urllib.request.Request(url, headers={"X-Disco-Secret": "wrong"})
     with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(request, timeout=10)
+        disco_cluster.urlopen(path, headers={"X-Disco-Secret": "wrong"}, timeout=10)
     assert err.value.code == 403

@@ -325,7 +325,7 @@ def test_disco_plugins_says_which_plugin_failed_in_the_master(plugged_cluster):
 def test_node_routes_tornado_refuses_are_reported_by_the_node(plugged_cluster):
     wait_for(lambda: "plugin fake-bad-hooks failed: disco_node_routes raised" in
              plugged_cluster.log("node-"), timeout=20)
-    with urllib.request.urlopen(plugged_cluster.master + "/fake-good/hello", timeout=10) as r:
+    with plugged_cluster.urlopen("/fake-good/hello", timeout=10) as r:
         assert r.read() == b"hello from node localhost"  # the good plugin's routes are there
 
 
@@ -336,14 +336,13 @@ def good_cluster(tmp_path_factory):
 
 
 def test_node_routes_are_served_by_the_node_beside_the_master(good_cluster):
-    master = good_cluster.master
-    with urllib.request.urlopen(master + "/fake-good/hello", timeout=10) as resp:
+    with good_cluster.urlopen("/fake-good/hello", timeout=10) as resp:
         assert resp.read() == b"hello from node localhost"
     # the master's own routes still win, and a path nobody serves is a 404
-    with urllib.request.urlopen(master + "/disco/version", timeout=10) as r:
+    with good_cluster.urlopen("/disco/version", timeout=10) as r:
         assert r.status == 200
     with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(master + "/fake-good/nothing", timeout=10)
+        good_cluster.urlopen("/fake-good/nothing", timeout=10)
     assert err.value.code == 404
 
 

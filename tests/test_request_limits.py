@@ -9,6 +9,7 @@ import pytest
 
 from disco_core.errors import CommError
 from disco_core.testing import running_cluster
+from disco_core.access import HEADER, client_token
 
 from test_bounded_state import no_stages
 
@@ -25,6 +26,11 @@ def chunks(sent, count=4096, size=65536):
     for _ in range(count):
         sent.append(1)
         yield b" " * size
+
+
+def token_line():
+    """The master's token as a raw request's header line."""
+    return b"%s: %s\r\n" % (HEADER.encode(), client_token().encode())
 
 
 def raw_reply(port, head):
@@ -52,7 +58,8 @@ def test_a_command_body_is_refused_as_it_streams_in(cluster):
 
 def test_a_command_body_is_refused_by_its_length_before_it_is_sent(cluster):
     reply = raw_reply(cluster.port, b"POST /disco/ctrl/get_results HTTP/1.1\r\n"
-                      b"Host: localhost\r\nContent-Length: %d\r\n\r\n" % (2 << 20))
+                      b"Host: localhost\r\n" + token_line()
+                      + b"Content-Length: %d\r\n\r\n" % (2 << 20))
     assert reply.startswith(b"HTTP/1.1 413 "), reply
     message = json.loads(reply.partition(b"\r\n\r\n")[2])
     assert message.startswith("the body of /disco/ctrl/get_results is more than")

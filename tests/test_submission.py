@@ -21,6 +21,8 @@ from disco_core.errors import CommError
 from disco_core.jobpack import SUBMISSION_HEADER, JobPack
 from disco_core.master.submissions import Submissions
 from disco_core.testing import running_cluster, wait_for
+from disco_core.access import HEADER
+from disco_core.settings import DiscoSettings
 
 
 def home():
@@ -38,10 +40,17 @@ def pack(prefix="Submitted", jobdata=b"", **changes):
     return JobPack(2, {k: v for k, v in jobdict.items() if v is not None}, {}, home(), jobdata)
 
 
-def post(port, body, headers=None):
-    conn = http.client.HTTPConnection("localhost", port, timeout=120)
+def token_line(cluster):
+    """The master's token as a raw request's header line."""
+    return b"%s: %s\r\n" % (HEADER.encode(), cluster.token.encode())
+
+
+def post(cluster, body, headers=None):
+    """POST a job pack to the cluster's master, with its token."""
+    conn = http.client.HTTPConnection("localhost", cluster.port, timeout=120)
     try:
-        conn.request("POST", "/disco/job/new", body=body, headers=headers or {})
+        conn.request("POST", "/disco/job/new", body=body,
+                     headers={HEADER: cluster.token, **(headers or {})})
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -78,7 +87,7 @@ def peak_rss(pid):
 
 def test_an_error_is_a_200_reply_the_originals_clients_can_read(disco_cluster):
     disco = disco_cluster.disco
-    status, reply = post(disco_cluster.port, pack(prefix="a.b").dumps())
+    status, reply = post(disco_cluster, pack(prefix="a.b").dumps())
     assert status == 200
     kind, message = json.loads(reply)
     assert kind == "error"
@@ -94,7 +103,7 @@ def test_an_error_is_a_200_reply_the_originals_clients_can_read(disco_cluster):
 def test_an_accepted_pack_is_the_jobs_jobfile_byte_for_byte(disco_cluster):
     disco = disco_cluster.disco
     data = pack(prefix="Kept", jobdata=os.urandom(300000)).dumps()
-    status, reply = post(disco_cluster.port, data)
+    status, reply = post(disco_cluster, data)
     assert status == 200
     kind, name = json.loads(reply)
     assert kind == "ok" and name.startswith("Kept@")
@@ -122,7 +131,7 @@ def test_every_way_to_hand_over_a_pack(disco_cluster, tmp_path):
 
 
 def test_a_bad_submission_token_is_refused_by_name(disco_cluster):
-    status, reply = post(disco_cluster.port, pack(prefix="Token").dumps(),
+    status, reply = post(disco_cluster, pack(prefix="Token").dumps(),
                          {SUBMISSION_HEADER: "no spaces/or slashes"})
     assert status == 200
     kind, message = json.loads(reply)
@@ -133,17 +142,17 @@ def test_a_bad_submission_token_is_refused_by_name(disco_cluster):
 def test_403_while_the_cluster_takes_no_new_jobs(disco_cluster):
     disco = disco_cluster.disco
     token = "resubmitted-while-closed"
-    name = json.loads(post(disco_cluster.port, pack(prefix="BeforeClosing").dumps(),
+    name = json.loads(post(disco_cluster, pack(prefix="BeforeClosing").dumps(),
                            {SUBMISSION_HEADER: token})[1])[1]
     disco.request("/disco/ctrl/save_settings", json.dumps({"accept_new_jobs": 0}))
     try:
-        status, reply = post(disco_cluster.port, pack(prefix="Closed").dumps())
+        status, reply = post(disco_cluster, pack(prefix="Closed").dumps())
         assert status == 403
         assert json.loads(reply) == "No new jobs should be submitted to this cluster."
         with pytest.raises(DiscoError, match="No new jobs should be submitted"):
             disco.submit(pack(prefix="Closed"))
         # a retry of a pack the master took before closing still gets its job
-        status, reply = post(disco_cluster.port, pack(prefix="BeforeClosing").dumps(),
+        status, reply = post(disco_cluster, pack(prefix="BeforeClosing").dumps(),
                              {SUBMISSION_HEADER: token})
         assert (status, json.loads(reply)) == (200, ["ok", name])
     finally:
@@ -160,7 +169,7 @@ def test_413_by_content_length_before_the_body_is_sent(disco_cluster, length):
     """Over 1 GiB (the original's limit, the default) the master answers at once."""
     with socket.create_connection(("localhost", disco_cluster.port), timeout=30) as s:
         s.sendall(b"POST /disco/job/new HTTP/1.1\r\nHost: localhost\r\n"
-                  b"Content-Length: %d\r\n\r\n" % length)
+                  + token_line(disco_cluster) + b"Content-Length: %d\r\n\r\n" % length)
         reply = b""
         while True:
             data = s.recv(65536)
@@ -178,7 +187,8 @@ def test_a_client_gone_halfway_leaves_nothing_behind(disco_cluster):
     data = pack(prefix="Halfway", jobdata=os.urandom(4 << 20)).dumps()
     with socket.create_connection(("localhost", disco_cluster.port), timeout=30) as s:
         s.sendall(b"POST /disco/job/new HTTP/1.1\r\nHost: localhost\r\n"
-                  b"Content-Length: %d\r\n\r\n" % len(data) + data[:len(data) // 2])
+                  + token_line(disco_cluster)
+                  + b"Content-Length: %d\r\n\r\n" % len(data) + data[:len(data) // 2])
         wait_for(lambda: incoming(disco_cluster), 10)  # the upload is under way
     wait_for(lambda: incoming(disco_cluster) == [], 10)
     assert jobs_named(disco_cluster.disco, "Halfway") == []
@@ -223,7 +233,8 @@ def test_a_large_pack_never_sits_in_the_masters_memory(disco_cluster):
     assert peak_rss(pid) - before < 40 << 20, "the master's peak RSS grew by %d MiB" % (
         (peak_rss(pid) - before) >> 20)
     # the node's way to the pack streams it too
-    resp = open_remote("%s/disco/ctrl/parameters?name=%s" % (disco_cluster.master, name))
+    resp = open_remote("%s/disco/ctrl/parameters?name=%s" % (disco_cluster.master, name),
+                       headers={HEADER: disco_cluster.token})
     md5, size = hashlib.md5(), 0
     while True:
         chunk = resp.read(1 << 20)
@@ -317,7 +328,8 @@ def test_a_retried_submission_whose_reply_was_lost_makes_one_job(disco_cluster, 
     prefix = "Retried" + ("Early" if early else "")
     proxy = LosingProxy(disco_cluster.port, early=early)
     try:
-        name = Disco(proxy.url).submit(pack(prefix=prefix, jobdata=os.urandom(1 << 20)))
+        client = Disco(proxy.url, settings=DiscoSettings(disco_cluster.env))  # its token
+        name = client.submit(pack(prefix=prefix, jobdata=os.urandom(1 << 20)))
     finally:
         proxy.close()
     assert len(proxy.heads) == 2, "the client did not retry"
@@ -332,17 +344,18 @@ def test_a_retried_submission_whose_reply_was_lost_makes_one_job(disco_cluster, 
 def test_packs_without_a_token_are_each_a_job(disco_cluster):
     """The original's clients send no token: the same bytes twice are two jobs."""
     data = pack(prefix="Tokenless").dumps()
-    names = [json.loads(post(disco_cluster.port, data)[1])[1] for _ in range(2)]
+    names = [json.loads(post(disco_cluster, data)[1])[1] for _ in range(2)]
     assert len(set(names)) == 2
     assert sorted(jobs_named(disco_cluster.disco, "Tokenless")) == sorted(names)
 
 
 def test_same_token_twice_is_one_job_even_after_an_error_in_between(disco_cluster):
-    port = disco_cluster.port
-    bad = post(port, pack(prefix="Twice", scheduler=None).dumps(), {SUBMISSION_HEADER: "t-2"})
+    cluster = disco_cluster
+    bad = post(cluster, pack(prefix="Twice", scheduler=None).dumps(), {SUBMISSION_HEADER: "t-2"})
     assert json.loads(bad[1])[1].endswith("jobpack missing key 'scheduler'")
     # a refused pack is forgotten: sent again (fixed) it becomes a job, once
-    replies = [json.loads(post(port, pack(prefix="Twice").dumps(), {SUBMISSION_HEADER: "t-2"})[1])
+    replies = [json.loads(post(cluster, pack(prefix="Twice").dumps(),
+                               {SUBMISSION_HEADER: "t-2"})[1])
                for _ in range(3)]
     assert replies[0][0] == "ok" and replies == [replies[0]] * 3
     assert jobs_named(disco_cluster.disco, "Twice") == [replies[0][1]]

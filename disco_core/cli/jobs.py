@@ -78,9 +78,43 @@ def job_arg(p: argparse.ArgumentParser) -> None:
 
 
 def wait(args: argparse.Namespace, ctx: Context) -> int:
+    """Results of each job once it is done; meanwhile on a terminal a progress bar per stage
+    and the events (``-q``: neither; ``DISCO_EVENTS`` chooses them elsewhere too)."""
+    show: Any = None
+    if args.quiet:
+        show = ""
+    elif sys.stderr.isatty():
+        show = ctx.settings["DISCO_EVENTS"] or True
     for name in ctx.jobnames(args.jobs):
-        print_results(ctx.disco.wait(name))
+        print_results(ctx.disco.wait(name, show=show))
     return 0
+
+
+def counters(args: argparse.Namespace, ctx: Context) -> int:
+    """``NAME VALUE`` lines of the job's counters; while it runs, the running attempts'
+    counts follow in a second column (``+N running``)."""
+    view = ctx.disco.counters(ctx.jobname(args.job), running=True)
+    done, running = view["counters"], view["running"]
+    names = sorted(set(done) | set(running))
+    if not names:
+        print("(no counters)", file=sys.stderr)
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        line = "%-*s %s" % (width, name, _number(done.get(name, 0)))
+        if name in running:
+            line += "  +%s running" % _number(running[name])
+        print(line)
+    return 0
+
+
+def _number(n: Any) -> str:
+    return str(int(n)) if isinstance(n, float) and n.is_integer() else str(n)
+
+
+def wait_arguments(p: argparse.ArgumentParser) -> None:
+    jobs_arg(p)
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars or events on a terminal")
 
 
 def results(args: argparse.Namespace, ctx: Context) -> int:
@@ -321,11 +355,13 @@ def job_commands() -> list[Any]:
 
     return [
         Command("run", "run a job class: print the job name", run, run_arguments),
-        Command("wait", "wait for jobs; print their results", wait, jobs_arg),
+        Command("wait", "wait for jobs; print their results", wait, wait_arguments),
         Command("results", "print the result URLs of jobs", results, jobs_arg),
         Command("events", "print a job's event log", events, offset),
         Command("jobs", "list jobs, newest first", jobs, status_flag),
         Command("jobinfo", "print a job's status, stages and results", jobinfo, job_arg),
+        Command("counters", "print a job's counters (live while it runs)", counters,
+                job_arg),
         Command("kill", "kill jobs", kill, jobs_arg),
         Command("purge", "kill jobs and delete all their data", purge, jobs_arg),
         Command("pstats", "print a profiled job's statistics", pstats, sort_keys),

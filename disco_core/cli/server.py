@@ -68,9 +68,21 @@ def start(args: argparse.Namespace, ctx: Context) -> int:
                              % (proc.returncode, log_path, _tail(log_path)))
         if master_ready(ctx):
             print("Master %s started" % address(ctx))
+            print_login(ctx)
             return 0
         time.sleep(0.05)
     raise DiscoError("the master did not come up in %.0fs; see %s" % (START_TIMEOUT, log_path))
+
+
+def print_login(ctx: Context) -> None:
+    """The web UI's address, with the token that logs a browser in."""
+    from ..access import load_token
+    url = "http://%s/" % address(ctx)
+    if not ctx.settings.flag("DISCO_TOKEN_REQUIRED"):
+        print("Web UI: %s" % url)
+        return
+    token = load_token(ctx.settings["DISCO_TOKEN_FILE"])
+    print("Web UI: %s?token=%s" % (url, token))
 
 
 def check_node_table(ctx: Context) -> None:

@@ -55,6 +55,14 @@ class Disco(MasterClient):
     def jobinfo(self, jobname: Any) -> dict:
         return self._json("/disco/ctrl/jobinfo?name=%s" % _name(jobname))
 
+    def counters(self, jobname: Any, running: bool = False) -> dict:
+        """The job's counters (``counters.add`` in its functions): the totals of the task
+        attempts whose outputs were accepted, which is the final count once the job is
+        ready. With ``running=True``, ``{"counters": those, "running": the totals of the
+        attempts running now}`` (which a retry may still throw away)."""
+        view = self._json("/disco/ctrl/counters?name=%s" % _name(jobname))
+        return view if running else view["counters"]
+
     def jobpack(self, jobname: Any) -> Any:
         from ..jobpack import JobPack
         return JobPack.loads(self.request("/disco/ctrl/parameters?name=%s" % _name(jobname),
@@ -109,6 +117,14 @@ class Disco(MasterClient):
         if show:
             from .events import EventMonitor
             monitor = EventMonitor(self, name, show)
+        try:
+            return self._wait(name, poll_interval, timeout, clean, monitor)
+        finally:
+            if monitor is not None:
+                monitor.close()
+
+    def _wait(self, name: str, poll_interval: float, timeout: float | None, clean: bool,
+              monitor: Any) -> list:
         start = time.time()
         while True:
             wait_ms = poll_interval * 1000

@@ -13,7 +13,8 @@ from typing import Any
 from ..settings import DiscoSettings
 from .disco import Disco
 
-PROXY = ("clean", "debug", "events", "kill", "jobinfo", "jobpack", "oob_get", "oob_list",
+PROXY = ("clean", "counters", "debug", "events", "kill", "jobinfo", "jobpack", "oob_get",
+         "oob_list",
          "profile_stats", "purge", "results", "stageresults", "taskinfo", "wait")
 
 

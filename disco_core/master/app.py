@@ -22,6 +22,7 @@ import tornado.web
 
 from .. import __version__, jobpack as jp
 from ..errors import DiscoError, JobPackError, PluginError
+from ..access import load_token
 from ..loopwatch import LoopWatch
 from ..plugins import PluginHost, get_host, install_hint
 from ..settings import DiscoSettings
@@ -126,6 +127,9 @@ class Master:
         self.nodes = NodeManager(self)
         self.ctrl_ops = core_ops()  # /disco/ctrl/<op>: more join with ctrl_ops.register
         self.secret = ""
+        #: The token every request must carry (:mod:`disco_core.access`), made at start.
+        self.token_required = self.settings.flag("DISCO_TOKEN_REQUIRED")
+        self.token = ""
         self._kicked = False
         self.server: Any = None
         self.started = time.time()
@@ -162,11 +166,14 @@ class Master:
     def application(self) -> tornado.web.Application:
         from .handlers import routes
         from .nodeproxy import NodeRouteProxy
-        rules = routes(self) + self.plugins.routes("disco_master_routes", master=self)
-        return tornado.web.Application(rules,
-                                       websocket_ping_interval=self.nodes.ping_interval,
-                                       websocket_ping_timeout=min(self.nodes.ping_timeout,
-                                                                  self.nodes.ping_interval),
+        from .guard import GuardedApplication
+        from .webui import routes as webui_routes
+        rules = webui_routes(self) + routes(self) \
+            + self.plugins.routes("disco_master_routes", master=self)
+        return GuardedApplication(self, rules,
+                                  websocket_ping_interval=self.nodes.ping_interval,
+                                  websocket_ping_timeout=min(self.nodes.ping_timeout,
+                                                             self.nodes.ping_interval),
                                        default_handler_class=NodeRouteProxy,
                                        default_handler_args={"master": self})
 
@@ -174,6 +181,8 @@ class Master:
         s = self.settings
         s.ensuredirs()
         self.secret = os.environ.get("DISCO_CLUSTER_SECRET") or load_secret(s["DISCO_SECRET_FILE"])
+        if self.token_required:
+            self.token = load_token(s["DISCO_TOKEN_FILE"], create=True)
         self.nodes.load()
         clear_incoming(self.incoming())
         app = self.application()
@@ -317,6 +326,10 @@ class Master:
         elif op == "error":
             log.warning("node %s could not handle a message: %s", host, msg["message"])
             self.nodes.problems[host] = msg["message"]
+        elif op == "counters":
+            task = current_attempt(self.jobs, host, msg["job"], msg["taskid"], msg["runid"])
+            if task is not None:
+                task.job.attempt_counted(task, msg["counts"])
         elif op in ("done", "failed"):
             task = current_attempt(self.jobs, host, msg["job"], msg["taskid"], msg["runid"])
             if task is None:
@@ -326,7 +339,7 @@ class Master:
             self.scheduler.task_ended(task)
             if op == "done":
                 node.stats["job_ok"] += 1
-                task.job.task_done(task, msg["runid"], host, msg["outputs"])
+                task.job.task_done(task, msg["runid"], host, msg["outputs"], msg["counters"])
             else:
                 node.stats["error" if msg["kind"] == "fatal" else "data_error"] += 1
                 task.job.task_failed(task, msg["runid"], host, msg["kind"], msg["message"])

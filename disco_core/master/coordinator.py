@@ -63,6 +63,7 @@ class Task:
     stage_no: int = 0
     inputs_done: bool = True      # False while a concurrent stage's inputs may still grow
     hosts: list[str] = field(default_factory=list)    # where it ran, in order
+    attempt: list | None = None   # the running attempt's entry in ``Job.attempts``
     error: tuple[str, str, str] = ("", "", "")        # last failure: kind, host, message
 
     @property
@@ -150,6 +151,16 @@ class Job:
         self.rng = random.Random()
         self.reason = ""
         self.failed_task: Task | None = None  # the task whose failure ended the job
+        #: Every attempt, in the order they started: ``[task key, stage, host, runid,
+        #: started, ended (None while running), outcome]`` with outcome ``running``,
+        #: ``done``, ``failed`` (to be retried), ``fatal``, ``abandoned`` (not the task's
+        #: doing: retried without counting) or ``killed`` (the job ended first).
+        self.attempts: list[list] = []
+        #: Counters of the attempts whose outputs were accepted (one per task), and the
+        #: latest counts of the attempts running now (task id -> counts): only an accepted
+        #: attempt's counts ever reach ``counters``.
+        self.counters: dict[str, int | float] = {}
+        self.live_counts: dict[int, dict[str, int | float]] = {}
 
     # -- stimuli ------------------------------------------------------------------------
     def start(self) -> None:
@@ -161,14 +172,20 @@ class Job:
         task.host = host
         task.hosts.append(host)
         task.started = time.time()
+        task.attempt = [task.key, task.stage, host, task.runid, task.started, None, "running"]
+        self.attempts.append(task.attempt)
         self.running += 1
         self.stages[self._stage_no(task)].running += 1
         self.events.add("master", "%s assigned to %s" % (task.key, host))
 
-    def task_done(self, task: Task, runid: int, host: str, outputs: list[Output]) -> None:
+    def task_done(self, task: Task, runid: int, host: str, outputs: list[Output],
+                  counts: dict | None = None) -> None:
         if task.state != "running" or runid != task.runid or self.status != "active":
             return
         self._leave_running(task)
+        for name, n in (counts or {}).items():
+            self.counters[name] = self.counters.get(name, 0) + n
+        self._end_attempt(task, "done")
         task.state = "done"
         task.outputs = outputs
         index = self._stage_no(task)
@@ -185,6 +202,7 @@ class Job:
         if task.state != "running" or runid != task.runid or self.status != "active":
             return
         self._leave_running(task)
+        self._end_attempt(task, "fatal" if kind == "fatal" else "failed")
         task.state = "waiting"  # no longer running, so _die does not stop it a second time
         stats = self.stages[self._stage_no(task)]
         stats.failed += 1
@@ -211,6 +229,20 @@ class Job:
                         "seconds before retrying." % (task.key, host, _nth(task.failures), delay))
         task.bound_host = ""
         self.actions.retry_later(task, delay)
+
+    def attempt_counted(self, task: Task, counts: dict) -> None:
+        """The running attempt of ``task`` has counted ``counts`` so far (its totals)."""
+        if task.state == "running" and self.status == "active":
+            self.live_counts[task.id] = counts
+
+    def counter_view(self) -> dict[str, dict]:
+        """``{"counters": accepted attempts' totals, "running": running attempts' totals}``
+        (the second only while the job runs: those counts may still be thrown away)."""
+        running: dict[str, int | float] = {}
+        for counts in self.live_counts.values():
+            for name, n in counts.items():
+                running[name] = running.get(name, 0) + n
+        return {"counters": dict(self.counters), "running": running}
 
     def may_start(self, task: Task) -> bool:
         """A task of a concurrent stage waits for inputs while it runs, so such tasks may
@@ -241,6 +273,7 @@ class Job:
         if task.state != "running" or self.status != "active":
             return
         self._leave_running(task)
+        self._end_attempt(task, "abandoned")
         task.state = "waiting"
         self.events.add("master", "WARNING: [%s] %s; retrying it" % (task.key, why))
         task.bound_host = ""
@@ -259,6 +292,13 @@ class Job:
     def _leave_running(self, task: Task) -> None:
         self.running -= 1
         self.stages[task.stage_no].running -= 1
+
+    def _end_attempt(self, task: Task, outcome: str) -> None:
+        self.live_counts.pop(task.id, None)
+        if task.attempt is not None:
+            task.attempt[5] = time.time()
+            task.attempt[6] = outcome
+            task.attempt = None
 
     def _new_task(self, index: int, key: tuple[int, str], inputs: list[TaskInput],
                   cluster: set[str], inputs_done: bool = True) -> Task:
@@ -374,6 +414,7 @@ class Job:
             if task.state == "running":
                 self.actions.stop(task)
                 self._leave_running(task)
+                self._end_attempt(task, "killed")
             if task.state not in ("done",):
                 task.state = "dead"
         self.events.flush()

@@ -234,6 +234,11 @@ async def get_stageresults(h: CtrlHandler, m: Any, _body: Any) -> None:
     h.reply(job.stage_results[stage])
 
 
+async def counters(h: CtrlHandler, m: Any, _body: Any) -> None:
+    """The job's counters: ``{"counters": accepted attempts', "running": running ones'}``."""
+    h.reply(h.job().counter_view())
+
+
 async def nodeinfo(h: CtrlHandler, m: Any, _body: Any) -> None:
     h.reply(m.nodes.info())
 
@@ -367,7 +372,7 @@ def core_ops() -> CtrlOps:
     ops = CtrlOps()
     for fn in (joblist, jobinfo, taskinfo, jobevents, rawevents, parameters, get_stageresults,
                nodeinfo, load_config_table, get_blacklist, get_gc_blacklist, get_settings,
-               plugins, oob_list, oob_get):
+               plugins, oob_list, oob_get, counters):
         ops.register("GET", fn.__name__, fn)
     ops.register("POST", "oob_put", oob_put, streams=True, what="the OOB value")
     for fn in (kill_job, clean_job, purge_job, get_results, save_config_table, save_settings):

@@ -3,7 +3,7 @@ job is no longer in memory.
 
 The master keeps only the newest ``DISCO_KEEP_FINISHED_JOBS`` finished jobs in memory.
 When a job finishes, :func:`write` puts two files beside its ``jobfile`` and ``events``:
-``record.json`` (its status, results, stage results and ``jobinfo`` reply) and
+``record.json`` (its status, results, stage results, ``jobinfo`` reply, attempts and counters) and
 ``tasks.json`` (each task's ``taskinfo``). :class:`JobRecord` reads them back on demand and
 answers the way a finished :class:`~.coordinator.Job` does, so ``jobinfo``, ``results``,
 ``get_stageresults``, ``jobevents``, ``rawevents`` and ``taskinfo`` reply the same before
@@ -30,7 +30,8 @@ def write(job: Job, jobdir: str) -> None:
     _write_json(os.path.join(jobdir, RECORD),
                 {"name": job.name, "started": job.started, "status": job.status,
                  "results": job.results, "stage_results": job.stage_results,
-                 "info": job.info(), "failed_task": failed})
+                 "info": job.info(), "failed_task": failed, "attempts": job.attempts,
+                 "counters": job.counters})
 
 
 def exists(jobdir: str) -> bool:
@@ -72,10 +73,15 @@ class JobRecord:
         self.stage_results: dict[str, list[list[str]]] = record["stage_results"]
         self._info: dict[str, Any] = record["info"]
         self._failed: str = record["failed_task"]
+        self.attempts: list[list] = record.get("attempts", [])
+        self.counters: dict = record.get("counters", {})
         self.events = EventLog(os.path.join(jobdir, "events"), readonly=True)
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
+
+    def counter_view(self) -> dict[str, dict]:
+        return {"counters": dict(self.counters), "running": {}}
 
     def kill(self, reason: str = "") -> None:
         """A finished job has nothing left to kill (as :meth:`Job.kill`)."""

@@ -3,7 +3,7 @@
 Every message a node sends up its WebSocket goes through :func:`parse` first: a message
 that is not JSON, names an unknown ``op``, or lacks a field of the right type is a
 :class:`BadMessage` naming the field, and the master drops it (it logs it and keeps the
-connection). A report about a task (``done``, ``failed``) then goes through
+connection). A report about a task (``done``, ``failed``, ``counters``) then goes through
 :func:`current_attempt`: it changes something only if it is about the attempt the master
 believes is running on that host now (same job, task, run id and host, job active). A
 report from an older attempt, or from a host that no longer runs that attempt, is ignored;
@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from ..errors import DiscoError
+from ..protocol import is_counts
 from .pipeline import Output
 
 #: op -> {field: (types, what it is)} of the fields every message of that op carries.
@@ -33,6 +34,8 @@ FIELDS: dict[str, dict[str, tuple[tuple, str]]] = {
     "failed": {"job": (_STR, "a job name"), "taskid": (_INT, "a task id"),
                "runid": (_INT, "a run id"), "kind": (_STR, "error, fatal or data"),
                "message": (_STR, "the error's text")},
+    "counters": {"job": (_STR, "a job name"), "taskid": (_INT, "a task id"),
+                 "runid": (_INT, "a run id"), "counts": ((dict,), "{name: number}")},
     "events": {"events": (_LIST, "a list of [job, host, text]")},
     "gc_query": {},
     "error": {"message": (_STR, "what the node could not do")},
@@ -63,6 +66,13 @@ def parse(raw: str | bytes) -> dict[str, Any]:
             raise BadMessage("%s message: field %r is %r, expected %s" % (op, name, value, what))
     if op == "done":
         msg["outputs"] = [_output(o) for o in msg["outputs"]]
+        msg.setdefault("counters", {})
+        if not is_counts(msg["counters"]):
+            raise BadMessage("done message: counters %r are not {name: number}"
+                             % (msg["counters"],))
+    elif op == "counters":
+        if not is_counts(msg["counts"]):
+            raise BadMessage("counters message: %r is not {name: number}" % (msg["counts"],))
     elif op == "events":
         for event in msg["events"]:
             if not (isinstance(event, list) and len(event) == 3

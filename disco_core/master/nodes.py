@@ -351,6 +351,8 @@ class NodeManager:
             argv.append("--no-data-server")
         env = self.settings.env
         env["DISCO_CLUSTER_SECRET"] = self.master.secret
+        if self.master.token:
+            env["DISCO_TOKEN"] = self.master.token  # for the tasks' requests to the master
         log_path = os.path.join(self.settings["DISCO_LOG_DIR"], "node-%s.log" % host)
         proc = NodeProcess(host, argv, env, log_path)
         proc.start()

@@ -335,6 +335,12 @@ class Node:
         self.outbox.append(msg)
         self.flush()
 
+    def report_live(self, msg: dict) -> None:
+        """A report only worth sending now (a running task's counters): dropped while
+        disconnected, as a later one (or the task's end) says more."""
+        if self.conn is not None:
+            self.report(msg)
+
     def flush(self) -> None:
         if self.conn is None:
             return

@@ -39,6 +39,8 @@ HELLO_TIMEOUT = 30.0   # DISCO_WORKER_HELLO_TIMEOUT: seconds from start to the W
 STUCK_TIMEOUT = 30.0   # DISCO_WORKER_STUCK_TIMEOUT: seconds of silence inside one message
 EXIT_GRACE = 1.0       # after the worker exits, how long its pipe may stay silent but open
 MSG_RATE = 5
+#: Seconds between two live reports of a task's counters to the master.
+COUNT_INTERVAL = 1.0
 
 
 class TaskEnded(Exception):
@@ -107,6 +109,8 @@ class TaskRun:
         self.remote_outputs: list[tuple[int, str, int]] = []
         self.started = time.time()
         self.msg_times: deque[float] = deque()
+        self.counts: dict = {}       # the attempt's counters (COUNT), sent with its DONE
+        self.counts_sent = 0.0
         self.killed = False
         self.ended = False
         self.stdin: PipeIOStream | None = None
@@ -138,7 +142,8 @@ class TaskRun:
             return
         if kind == "done":
             self.node.report({"op": "done", "job": self.job, "taskid": self.taskid,
-                              "runid": self.runid, "outputs": outputs})
+                              "runid": self.runid, "outputs": outputs,
+                              "counters": self.counts})
         else:
             self.node.report({"op": "failed", "job": self.job, "taskid": self.taskid,
                               "runid": self.runid, "kind": kind, "message": message})
@@ -329,6 +334,15 @@ class TaskRun:
             await self.reply("OK", "ok")
         elif name == "PING":
             await self.reply("OK", "pong")
+        elif name == "COUNT":
+            self.counts = payload
+            now = time.monotonic()
+            if now - self.counts_sent >= COUNT_INTERVAL:  # live, at most once a second
+                self.counts_sent = now
+                self.node.report_live({"op": "counters", "job": self.job,
+                                       "taskid": self.taskid, "runid": self.runid,
+                                       "counts": payload})
+            await self.reply("OK", "ok")
         elif name == "DONE":
             if self.save_info is not None and self.outputs:
                 problem = await self.save_outputs(self.save_info)

@@ -26,6 +26,7 @@ from ..jobpack import LAUNCHER, LAUNCHER_SOURCE
 from ..settings import DiscoSettings
 from .inout import (IDedInput, Input, MergedInput, Output, ReplicaIter, SerialInput,
                     check_label, default_output_chain)
+from . import counters
 from .jobfile import load_job
 from .protocol import MessageWriter, WorkerProtocol
 from .task import Input as InputSpec, Task, set_active_task
@@ -426,8 +427,10 @@ class Worker(dict):
             jobdict, job, jobargs = load_job(task.jobfile)
             task.__dict__["jobobjs"] = (job, jobargs)  # Task.jobobjs without a 2nd unpickling
             worker = job.worker
+            counters.attach(proto)
             worker.start(task, job, jobargs, proto)
             writer.flush()
+            counters.flush()  # the final counts, before the task is done
             proto.send("DONE", "")
         except FatalError as exc:
             _report(proto, writer, "FATAL", "%s" % exc)

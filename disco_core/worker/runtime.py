@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from ..errors import DiscoError
+from . import counters
 from .task import active_task
 
 _inputs: list[str] = []
@@ -113,6 +114,7 @@ def inject(functions: list[Any], inputs: list[str], modules: list | None = None)
     _inputs[:] = inputs
     values = {name: globals()[name] for name in NAMES if name != "Task"}
     values["Task"] = _task()
+    values["counters"] = counters
     values.update(bind_modules(modules or []))
     for name, value in helper_globals().items():
         values.setdefault(name, value)
