@@ -9,7 +9,6 @@ import os
 import signal
 import threading
 import time
-import urllib.request
 
 import pytest
 
@@ -41,9 +40,8 @@ STALL_PLUGIN = """
 
 
 def stall_master(cluster, seconds):
-    request = urllib.request.Request("%s/test/stall?seconds=%g" % (cluster.master, seconds),
-                                     data=b"", method="POST")
-    with urllib.request.urlopen(request, timeout=seconds + 60) as resp:
+    with cluster.urlopen("/test/stall?seconds=%g" % seconds, data=b"", method="POST",
+                         timeout=seconds + 60) as resp:
         assert resp.read() == b"stalled"
 
 
@@ -142,7 +140,7 @@ def answers_while(cluster, action):
     thread.start()
     while thread.is_alive():
         started = time.time()
-        with urllib.request.urlopen(cluster.master + "/disco/version", timeout=120) as resp:
+        with cluster.urlopen("/disco/version", timeout=120) as resp:
             resp.read()
         slowest = max(slowest, time.time() - started)
         time.sleep(0.01)
