@@ -3,11 +3,10 @@ last-stage outputs to the storage plugin its ``save_info`` names, the plugin's U
 the job's results, and what the plugin raises fails the task (a DataError is retried,
 anything else ends the job). A real cluster with a storage plugin installed."""
 import pytest
-from test_plugin_guards import install_fake
 
 from disco.core import Job, result_iterator
 from disco.error import JobError
-from disco_core.testing import running_cluster
+from disco_core.testing import install_plugin as install_fake, running_cluster
 
 STORE = """
     import asyncio, os, shutil
