@@ -46,7 +46,7 @@ def putting(line, params):
 PATHS = [("GET", "/disco/ctrl/joblist"), ("GET", "/disco/version"),
          ("GET", "/disco/openapi.json"), ("GET", "/disco/ui/status"),
          ("GET", "/disco/ui/feed?view=status"), ("GET", "/"), ("GET", "/static/disco.js"),
-         ("GET", "/disco/localhost/nothing"), ("POST", "/disco/ctrl/kill_job"),
+         ("POST", "/disco/ctrl/kill_job"),
          ("POST", "/disco/job/new"), ("GET", "/no/such/route")]
 
 
@@ -64,6 +64,21 @@ def test_without_the_token_every_request_is_a_401_and_nothing_else(disco_cluster
     status, _, body = fetch(disco_cluster.master + "/disco/ctrl/joblist",
                             headers={"Authorization": "Bearer nope"})
     assert status == 401
+
+
+def test_job_data_is_served_as_a_node_s_data_server_serves_it(disco_cluster):
+    """The node beside the master serves job data on the master's port, like every node's
+    data server (which non-Python workers read with no token)."""
+    job = Job().run(input=["raw://a b"], map=words)
+    url = job.wait()[0]
+    url = url[0] if isinstance(url, list) else url
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    status, _, _ = fetch(disco_cluster.master + "/" + path)
+    assert status == 200
+    status, _, _ = fetch(disco_cluster.master + "/disco/localhost/nothing-here")
+    assert status == 404
+    status, _, _ = fetch(disco_cluster.master + "/disco/localhost/x", method="POST", data=b"")
+    assert status == 401  # anything but reading data needs the token
 
 
 def test_the_token_opens_every_door(disco_cluster):

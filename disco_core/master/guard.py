@@ -4,7 +4,8 @@
 plugin's: a node's cluster secret or the master's token (header, bearer or login cookie)
 lets it through; ``?token=`` on a page logs a browser in (a cookie, then a redirect to the
 page without it); anything else is a 401 that says where the token is, with a login form
-for a browser. ``DISCO_TOKEN_REQUIRED=0`` opens the door.
+for a browser. ``DISCO_TOKEN_REQUIRED=0`` opens the door. Job data files (the node beside
+the master serves them on its port) are served as every node's data server serves them.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import tornado.httputil
 import tornado.web
 
 from .. import access
+from ..dataserver import DataHandler
 
 LOGIN_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>disco: log in</title>
@@ -86,11 +88,16 @@ class GuardedApplication(tornado.web.Application):
 
     def find_handler(self, request: tornado.httputil.HTTPServerRequest,
                      **kwargs: Any) -> Any:
+        delegate = super().find_handler(request, **kwargs)
+        if request.method in ("GET", "HEAD") and isinstance(
+                getattr(delegate, "handler_class", None), type) \
+                and issubclass(delegate.handler_class, DataHandler):
+            return delegate  # job data, served as every node's data server serves it
         verdict = self.check(request)
         if verdict is not None:
             handler, args = verdict
             return self.get_handler_delegate(request, handler, args)
-        return super().find_handler(request, **kwargs)
+        return delegate
 
     def check(self, request: tornado.httputil.HTTPServerRequest) -> tuple | None:
         master = self.master
