@@ -75,6 +75,13 @@ def disco_master_started(master: Any) -> None:
 
 
 @hookspec
+def disco_node_started(node: Any) -> None:
+    """A node (:class:`disco_core.node.app.Node`) is serving its routes and is about to
+    connect to its master. A plugin that serves more than routes on a node (a port of its
+    own) starts it here. May be async. Called once per node process."""
+
+
+@hookspec
 def disco_cli_commands() -> list[Any]:
     """Subcommands for the ``disco`` command line, as :class:`disco_core.cli.Command`
     objects. Called each time the CLI starts; keep the hook module cheap to import."""
@@ -91,7 +98,19 @@ def disco_results_storage() -> str:
     """The name of the storage this plugin saves job results in, for jobs submitted with
     ``save_results`` (the original saved them as a tag). Called by the master for each such
     job; when no plugin answers, the job's events say its results stay on the nodes. The
-    plugin saves them from its ``disco_job_finished``."""
+    plugin saves them from its ``disco_save_results``."""
+
+
+@hookspec
+def disco_save_results(jobname: str, results: list, save_info: str) -> list | None:
+    """A job submitted with ``save_results`` finished its last stage: store its results
+    (``results``, one list of replica URLs per result) in the storage ``save_info`` names
+    (the job's ``save_info``, ``"ddfs"`` unless the job said otherwise) and return what the
+    job's results become (the original: ``["tag://disco:results:<jobname>"]``), or ``None``
+    when ``save_info`` names another plugin's storage. May be async (and should be: it
+    copies data). Called by the master, which keeps the job active until it returns, so no
+    client sees the unsaved results; the first list returned wins. When no implementation
+    returns a list (or one raises), the job fails with its events saying why."""
 
 
 @hookspec

@@ -226,6 +226,39 @@ class Master:
         asyncio.get_event_loop().call_later(delay, task.job.requeue, task)
 
     def finished(self, job: Job) -> None:
+        if (job.status == "ready" and job.jobdict.get("save_results")
+                and self.plugins.hook.disco_save_results.get_hookimpls()):
+            job.status = "active"  # until its results are saved, no client sees them
+            asyncio.ensure_future(self._save_results(job))
+            return
+        self._finished(job)
+
+    async def _save_results(self, job: Job) -> None:
+        """Save a finished job's results through the storage plugins; the job is ready
+        with what they return, or fails when none could save them."""
+        errors: list[str] = []
+
+        def on_error(plugin: str, what: str, exc: BaseException) -> None:
+            errors.append("plugin %s failed in %s: %s: %s"
+                          % (plugin, what, type(exc).__name__, exc))
+        saved = [r for r in await self.plugins.acall(
+            "disco_save_results", on_error=on_error, jobname=job.name,
+            results=job.results, save_info=job.jobdict.get("save_info", "ddfs"))
+            if isinstance(r, list)]
+        if job.status != "active":  # killed meanwhile: already finished
+            return
+        if not saved:
+            why = "; ".join(errors) or ("no storage plugin saves results for save_info %r"
+                                        % job.jobdict.get("save_info", "ddfs"))
+            job.kill("Job failed: its results could not be saved: %s" % why)
+            return
+        job.results = saved[0]
+        job.status = "ready"
+        job.events.add("master", "Results saved: %s" % " ".join(
+            u for urls in saved[0] for u in (urls if isinstance(urls, list) else [urls])))
+        self._finished(job)
+
+    def _finished(self, job: Job) -> None:
         self.scheduler.remove_job(job)
         self._policy_told.pop(job.name, None)
         waiters, self.waiters = self.waiters, []
