@@ -296,10 +296,16 @@ def chunk_args(p: argparse.ArgumentParser) -> None:
 def chunk(args: argparse.Namespace, ctx: Context) -> int:
     from disco_core.plugins import import_object
     ddfs = _ddfs(ctx)
+    import tempfile
     inputs: list[Any] = []
+    spools = []
     for item in ctx.inputs(args.urls, job_mode=args.job_mode):
-        if item == "-":
-            inputs.append("raw://" + sys.stdin.read())  # stdin's lines
+        if item == "-":  # stdin's lines, through a file
+            spool = tempfile.NamedTemporaryFile(prefix="stdin-", suffix=".txt")
+            spool.write(sys.stdin.buffer.read())
+            spool.flush()
+            spools.append(spool)
+            inputs.append("file://" + spool.name)
         elif isinstance(item, str) and "://" not in item and "/" in item:
             inputs.append("file://" + os.path.abspath(item))
         elif isinstance(item, str) and "://" not in item:
@@ -315,6 +321,8 @@ def chunk(args: argparse.Namespace, ctx: Context) -> int:
                                chunk_size=args.size * mb,
                                max_record_size=args.max_record_size * mb,
                                input_stream=stream, reader=reader)
+    for spool in spools:
+        spool.close()
     for replicas in blobs:
         print("created: %s" % "\t".join(replicas))
     return 0

@@ -54,6 +54,9 @@ def test_chunk_then_xcat_decodes_the_records(disco_cluster, tmp_path):
     xcat = ddfs(disco_cluster, "xcat", "test:cli:chunks").stdout.splitlines()
     assert sorted(xcat) == sorted(big.read_text().splitlines())
     ddfs(disco_cluster, "rm", "test:cli:chunks")
+    ddfs(disco_cluster, "chunk", "test:cli:stdin", "-", input="from\nstdin\n")
+    assert ddfs(disco_cluster, "xcat", "test:cli:stdin").stdout == "from\nstdin\n"
+    ddfs(disco_cluster, "rm", "test:cli:stdin")
 
 
 def test_tag_put_cp_attributes_stat_and_get(disco_cluster):
