@@ -492,6 +492,19 @@ class Master:
                     sizes[lab] = sizes.get(lab, 0) + sz
                 host = urls[0].split("://", 1)[1].split("/", 1)[0]
                 outputs.append(Output.dir(host, url, sizes.items()))
+            elif hasattr(drv, "expand"):
+                # an input standing for others (a storage plugin's tag): one input each,
+                # with its replicas, so tasks can be placed beside them
+                url = urls[0]
+                loop = asyncio.get_running_loop()
+                try:
+                    items = await loop.run_in_executor(
+                        None, lambda: list(drv.expand(url, "all", None)))
+                except Exception as exc:
+                    raise JobPackError("cannot expand input %s: %s" % (url, exc)) from None
+                for item in items:
+                    outputs.append(Output.data(label, size,
+                                               [item] if isinstance(item, str) else list(item)))
             else:
                 outputs.append(Output.data(label, size, urls))
         return outputs

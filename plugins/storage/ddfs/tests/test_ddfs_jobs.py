@@ -37,6 +37,35 @@ def test_a_tag_input_is_one_input_per_blob(disco_cluster):
     ddfs.delete("test:jobs:two")
 
 
+def test_the_master_expands_tags_of_a_pack_made_without_the_python_client(disco_cluster):
+    """A job pack from another client may carry tag:// inputs as they are: the master gives
+    its tasks the blobs, each with its replicas."""
+    ddfs = DDFS()
+    ddfs.push("test:jobs:raw", [(io.BytesIO(b"p\n"), "p"), (io.BytesIO(b"q\n"), "q")])
+    ddfs.push("test:jobs:rawsecret", [(io.BytesIO(b"s\n"), "s")])
+    ddfs.setattr("test:jobs:rawsecret", "ddfs:read-token", "k")
+
+    def pack_with(inputs):
+        job = Job()
+        pack = job.worker.jobpack(job, input=["raw://placeholder"], map=lines)
+        pack.jobdict["input"] = inputs
+        return job, pack
+    job, pack = pack_with(["tag://test:jobs:raw"])
+    job.name = disco_cluster.disco.submit(pack)
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("p", 1), ("q", 1)]
+    assert any("Stage map scheduled with 2 tasks" in e for e in events(job)), events(job)
+    job, pack = pack_with(["tag://k@/test:jobs:rawsecret"])
+    job.name = disco_cluster.disco.submit(pack)
+    assert list(result_iterator(job.wait(timeout=120))) == [("s", 1)]
+    _job, pack = pack_with(["tag://test:jobs:rawsecret"])
+    with pytest.raises(Exception) as err:
+        disco_cluster.disco.submit(pack)
+    assert "cannot expand input tag://test:jobs:rawsecret" in str(err.value)
+    assert "Incorrect or missing token" in str(err.value)
+    ddfs.delete("test:jobs:raw")
+    ddfs.delete("test:jobs:rawsecret", token="k")
+
+
 def test_a_token_in_the_tag_url_reads_a_protected_tag(disco_cluster):
     ddfs = DDFS()
     ddfs.push("test:jobs:secret", [(io.BytesIO(b"hidden\n"), "s")])
