@@ -34,7 +34,10 @@ def disco_settings() -> dict[str, Any]:
 def disco_register_schemes() -> dict[str, Any]:
     """Input schemes defined in process, as ``{scheme: driver}``; they win over entry points
     of the same name. A driver has ``open(url, task=None) -> binary file object`` and may
-    have ``expand(url, label, task=None) -> [url, ...]`` (index schemes such as ``dir``)."""
+    have ``expand(url, label, task=None) -> [url or [replica, ...], ...]``: with
+    ``read_index`` too it is an index scheme (``dir``), read by the tasks; without, its URL
+    stands for other inputs (a storage plugin's ``tag``), which the master puts in its place
+    when a job is submitted, one input per item."""
 
 
 @hookspec

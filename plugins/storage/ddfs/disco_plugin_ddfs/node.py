@@ -109,7 +109,7 @@ class BlobPutHandler(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 
-    def initialize(self, volumes: Any, host: str, secret: str = "") -> None:
+    def initialize(self, volumes: Any, host: str) -> None:
         self.volumes = volumes
         self.host = host
         self.file: Any = None

@@ -134,6 +134,18 @@ def test_replicas_go_to_distinct_nodes(two_nodes):
         assert oct(os.stat(local).st_mode & 0o777) == "0o400"
 
 
+def test_placement_honours_exclude_and_include(two_nodes):
+    ddfs = DDFS()
+    for _ in range(5):
+        [url] = ddfs.new_blob("p", exclude=["127.0.0.2"])
+        assert url.startswith("http://127.0.0.3:")
+        [url] = ddfs.new_blob("p", include=["127.0.0.2"])
+        assert url.startswith("http://127.0.0.2:")
+    with pytest.raises(CommError) as err:
+        ddfs.new_blob("p", replicas=2, exclude=["127.0.0.3"])
+    assert err.value.code == 403 and "Not enough nodes for replicas" in str(err.value)
+
+
 def test_a_task_runs_beside_its_blob(two_nodes):
     ddfs = DDFS()
     for host in ("127.0.0.2", "127.0.0.3"):
