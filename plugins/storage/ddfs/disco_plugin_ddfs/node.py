@@ -148,9 +148,17 @@ class BlobPutHandler(tornado.web.RequestHandler):
         self.hash = new_hash()
 
     def data_received(self, chunk: bytes) -> None:
-        if self.file is not None and not self._finished:
+        if self.file is None or self._finished:
+            return
+        try:
             self.file.write(chunk)
-            self.hash.update(chunk)
+        except OSError as exc:  # a full disk, say: the upload fails, the node goes on
+            log.error("storing blob %s failed: %s", self.objname, exc)
+            self._discard()
+            _json_error(self, 507, "Cannot store blob %s on %s: %s"
+                        % (self.objname, self.host, exc.strerror or exc))
+            return
+        self.hash.update(chunk)
 
     def _discard(self) -> None:
         if self.file is not None:

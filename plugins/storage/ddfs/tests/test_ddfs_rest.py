@@ -155,3 +155,21 @@ def test_tags_and_blobs_survive_a_restart_of_the_cluster():
         assert [c.read() for c in ddfs.pull("test:restart")] == [b"kept"]
         assert not ddfs.exists("test:gone")
         assert ddfs.list("test:") == ["test:restart"]
+
+
+def _small_files():
+    import resource
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, 4 << 20))
+
+
+def test_a_blob_the_disk_cannot_take_fails_alone():
+    """The node's files may not pass 4 MiB (as a full disk would stop them): the upload
+    fails with a message, leaves nothing behind, and the node takes the next blob."""
+    with running_cluster(preexec=_small_files) as cluster:
+        ddfs = DDFS()
+        [put] = ddfs.new_blob("huge")
+        status, text = status_of(put, "PUT", b"x" * (6 << 20))
+        assert status == 507 and "Cannot store blob huge$" in text, (status, text)
+        assert glob.glob(os.path.join(blob_root(cluster), "vol0", "blob", "*", "*")) == []
+        ddfs.push("test:rest:small", [(__import__("io").BytesIO(b"fits"), "small")])
+        assert [c.read() for c in ddfs.pull("test:rest:small")] == [b"fits"]
