@@ -108,7 +108,12 @@ class DDFSHandler(tornado.web.RequestHandler):
         self.size = 0
 
     def prepare(self) -> None:
-        self.request.connection.set_max_body_size(MAX_TAG_BODY + 1)
+        # the limit is ours to enforce, with a 413 the client can read (not Tornado's 400)
+        self.request.connection.set_max_body_size(1 << 62)
+        length = self.request.headers.get("Content-Length", "")
+        if length.strip().isdigit() and int(length) > MAX_TAG_BODY:
+            self.reply("Request body too large: a tag body is at most %d bytes"
+                       % MAX_TAG_BODY, 413)
 
     def data_received(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -123,6 +128,8 @@ class DDFSHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "application/json")
 
     def reply(self, value: Any, status: int = 200) -> None:
+        if self._finished:  # refused while the body came (too large): said already
+            return
         self.set_status(status)
         self.finish(json.dumps(value))
 

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 from typing import Any
 
 from .names import DELETED, hexhash, set_name, timestamp, valid_name
 
+log = logging.getLogger("disco.ddfs.tags")
 DELAYED_FLUSH = 1.0
 MAX_ATTR_NAME = 1024
 MAX_ATTR_VALUE = 4096
@@ -142,7 +144,9 @@ class TagStore:
                 try:
                     with open(path, encoding="utf-8") as f:
                         doc = json.load(f)
-                except (OSError, ValueError):
+                except (OSError, ValueError) as exc:
+                    log.error("tag document %s cannot be read (%s): left out; move it away "
+                              "or fix it and restart the master", path, exc)
                     continue
                 docs[fname] = doc
         marker = docs.pop(DELETED, None)

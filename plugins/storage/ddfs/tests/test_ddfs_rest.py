@@ -173,3 +173,12 @@ def test_a_blob_the_disk_cannot_take_fails_alone():
         assert glob.glob(os.path.join(blob_root(cluster), "vol0", "blob", "*", "*")) == []
         ddfs.push("test:rest:small", [(__import__("io").BytesIO(b"fits"), "small")])
         assert [c.read() for c in ddfs.pull("test:rest:small")] == [b"fits"]
+
+
+def test_a_tag_body_past_the_limit_is_refused(disco_cluster, monkeypatch):
+    import disco_plugin_ddfs.master as ddfs_master
+    body = b"[" + b'["x"],' * (ddfs_master.MAX_TAG_BODY // 6) + b'["x"]]'
+    status, text = status_of(disco_cluster.master + "/ddfs/tag/test:rest:big", "POST", body)
+    assert status == 413 and "too large" in text
+    assert status_of(disco_cluster.master + "/ddfs/tag/test:rest:big")[0] == 404
+    assert call(disco_cluster.master + "/ddfs/tags/test:rest:big")[1] == []

@@ -155,3 +155,13 @@ def test_a_token_creating_a_tag_protects_it_and_the_empty_token_is_a_token(store
     with pytest.raises(TagError):
         run(store.get("empty"))
     assert run(store.get("empty", token=""))["urls"] == []
+
+
+def test_an_unreadable_document_is_left_out_and_the_others_load(store, caplog):
+    run(store.append("good", [["g"]]))
+    run(store.append("bad", [["b"]]))
+    with open(store.path("bad"), "w") as f:
+        f.write("{half a docu")
+    again = reopened(store)
+    assert again.names() == ["good"]
+    assert "cannot be read" in caplog.text and "bad" in caplog.text
