@@ -85,6 +85,14 @@ def disco_node_started(node: Any) -> None:
 
 
 @hookspec
+def disco_node_info(host: str) -> dict[str, Any] | None:
+    """Fields a plugin adds to a node's entry in ``/disco/ctrl/nodeinfo`` (the original
+    showed DDFS's ``diskfree`` and ``diskused`` there), as a dict, or ``None``. Called by
+    the master for each node on every nodeinfo request: it must be cheap and must not
+    block (answer from what the plugin already knows). Core's own fields win."""
+
+
+@hookspec
 def disco_cli_commands() -> list[Any]:
     """Subcommands for the ``disco`` command line, as :class:`disco_core.cli.Command`
     objects. Called each time the CLI starts; keep the hook module cheap to import."""

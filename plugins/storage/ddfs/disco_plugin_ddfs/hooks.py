@@ -26,6 +26,22 @@ def disco_master_routes(master: Any) -> list[tuple]:
 
 
 @hookimpl
+def disco_master_started(master: Any) -> None:
+    ddfs = _master.get("ddfs")
+    if ddfs is not None:
+        import asyncio
+        ddfs.space_watcher = asyncio.ensure_future(ddfs.watch_space())
+
+
+@hookimpl
+def disco_node_info(host: str) -> dict[str, Any] | None:
+    space = _master["ddfs"].space.get(host) if "ddfs" in _master else None
+    if space is None:
+        return None
+    return {"diskfree": space[0] // 1024, "diskused": space[1] // 1024}
+
+
+@hookimpl
 def disco_node_routes(node: Any) -> list[tuple]:
     from .node import node_routes
     return node_routes(node)

@@ -3,17 +3,20 @@
 * ``GET /ddfs/new_blob/<prefix>?replicas=N&exclude=h1,h2&include=h3``: where to PUT a new
   blob, ``N`` URLs ``http://<node>:<DDFS_PUT_PORT>/ddfs/<prefix>$<ts>`` on distinct nodes
   chosen at random among the connected nodes that are neither blacklisted nor
-  gc-blacklisted, ``include`` hosts first, ``exclude`` hosts left out.
+  gc-blacklisted and have more than 1 GiB free (the nodes with the most free space when
+  there are too few of those), ``include`` hosts first, ``exclude`` hosts left out. The
+  master asks every node for its free space every :data:`SPACE_INTERVAL` seconds; a node
+  not heard from yet counts as having room.
 * ``GET /ddfs/tags[/<prefix>]``: the tag names, sorted.
 * ``GET|POST|PUT|DELETE /ddfs/tag/<tag>[/<attr>]``: the tags (:mod:`.tags`).
 
 Tokens come in ``Authorization: Basic base64("token:<T>")``. Errors are JSON strings with
 the reference's statuses: 403 for a bad name or body, 401 for a wrong token, 404 for a
-missing tag or attribute. Free space is not looked at yet (the original preferred nodes
-with more than 1 GiB free).
+missing tag or attribute.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -30,6 +33,10 @@ from .tags import TagError, TagStore
 log = logging.getLogger("disco.ddfs.master")
 #: The largest tag body the master takes (the original: 512 MiB).
 MAX_TAG_BODY = 64 << 20
+#: Seconds between the master's questions to the nodes about their free space.
+SPACE_INTERVAL = 10.0
+#: Nodes with at least this much free space are chosen first for new blobs.
+MIN_FREE = 1 << 30
 
 
 class DDFSMaster:
@@ -41,6 +48,29 @@ class DDFSMaster:
         root = os.path.join(self.settings["DISCO_MASTER_ROOT"], "ddfs", "tags")
         self.tags = TagStore(root, lambda name: "%s/ddfs/tag/%s" % (master.url, name))
         self.tags.load()
+        self.space: dict[str, tuple[int, int]] = {}  # host -> (free, used) bytes
+
+    async def watch_space(self) -> None:
+        """Ask every connected node for its free space, again and again."""
+        import tornado.httpclient
+        client = tornado.httpclient.AsyncHTTPClient()
+        port = self.settings["DDFS_PUT_PORT"]
+        while True:
+            for host in self.candidates():
+                try:
+                    resp = await client.fetch("http://%s:%s/ddfs/space" % (
+                        "127.0.0.1" if host == "localhost" else host, port),
+                        connect_timeout=2, request_timeout=5)
+                    got = json.loads(resp.body)
+                    self.space[host] = (int(got["free"]), int(got["used"]))
+                except Exception as exc:  # a node that does not answer keeps its last word
+                    log.debug("no free space from %s: %s", host, exc)
+            unheard = any(h not in self.space for h in self.candidates())
+            await asyncio.sleep(1.0 if unheard else SPACE_INTERVAL)
+
+    def roomy(self, hosts: list[str]) -> list[str]:
+        """The hosts with room for new blobs (unknown counts as room)."""
+        return [h for h in hosts if self.space.get(h, (MIN_FREE, 0))[0] >= MIN_FREE]
 
     def candidates(self) -> list[str]:
         gc_black = set(getattr(self.master.nodes, "gc_blacklist", []))
@@ -72,7 +102,12 @@ class DDFSMaster:
                            "(connected, not blacklisted%s)"
                            % (k, len(chosen) + len(others),
                               ", not excluded" if exclude else ""))
-        chosen += random.sample(others, k - len(chosen))
+        roomy = self.roomy(others)
+        if len(roomy) >= k - len(chosen):
+            chosen += random.sample(roomy, k - len(chosen))
+        else:  # too few with room: those with the most
+            others.sort(key=lambda h: self.space.get(h, (0, 0))[0], reverse=True)
+            chosen += others[:k - len(chosen)]
         name = "%s$%s" % (blob_prefix(prefix), timestamp())
         port = self.settings["DDFS_PUT_PORT"]
         return ["http://%s:%s/ddfs/%s" % (host, port, name) for host in chosen]

@@ -228,6 +228,19 @@ class BlobGetHandler(DataHandler):
         await super().get(path, include_body)
 
 
+class SpaceHandler(tornado.web.RequestHandler):
+    """``GET /ddfs/space`` on the PUT port: ``{"free": bytes, "used": bytes}`` of the
+    node's volumes, which the master asks for to place blobs (and shows in nodeinfo)."""
+
+    def initialize(self, volumes: Any) -> None:
+        self.volumes = volumes
+
+    def get(self) -> None:
+        free, used = self.volumes.space()
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"free": free, "used": used}))
+
+
 def node_routes(node: Any) -> list[tuple]:
     return [(r"/ddfs/(.+)", BlobGetHandler, {"path": node.settings["DDFS_DATA"]})]
 
@@ -237,7 +250,8 @@ def start_put_server(node: Any) -> Any:
     s = node.settings
     volumes = volumes_of(s, node.host)
     volumes.volumes()
-    app = tornado.web.Application([(r"/ddfs/([^/]+)", BlobPutHandler,
+    app = tornado.web.Application([(r"/ddfs/space", SpaceHandler, {"volumes": volumes}),
+                                   (r"/ddfs/([^/]+)", BlobPutHandler,
                                     {"volumes": volumes, "host": node.host})])
     address = "127.0.0.1" if node.host == "localhost" else node.host
     server = app.listen(int(s["DDFS_PUT_PORT"]), address=address, max_body_size=MAX_BLOB)
