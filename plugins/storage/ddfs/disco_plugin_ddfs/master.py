@@ -65,7 +65,7 @@ class DDFSMaster:
                     self.space[host] = (int(got["free"]), int(got["used"]))
                 except Exception as exc:  # a node that does not answer keeps its last word
                     log.debug("no free space from %s: %s", host, exc)
-            unheard = any(h not in self.space for h in self.candidates())
+            unheard = any(h not in self.space for h in self.master.scheduler.nodes)
             await asyncio.sleep(1.0 if unheard else SPACE_INTERVAL)
 
     def roomy(self, hosts: list[str]) -> list[str]:
