@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "help":
         argv = argv[1:] + ["--help"]
-    return disco_main(["ddfs"] + argv)
+    return disco_main(["ddfs"] + argv, prog="ddfs")
 
 
 def entry() -> None:

@@ -99,6 +99,7 @@ def test_bad_input_is_one_line_and_status_1(disco_cluster, tmp_path):
     c = disco_cluster
     bad = ddfs(c, "tag", "bad name", "http://x/1", check=False)
     assert bad.returncode == 1 and "Invalid tag" in bad.stderr
+    assert bad.stderr.startswith("ddfs: ")
     assert "Traceback" not in bad.stderr
     missing = ddfs(c, "push", "test:cli:x", str(tmp_path / "nope"), check=False)
     assert missing.returncode == 1 and "no such file" in missing.stderr
