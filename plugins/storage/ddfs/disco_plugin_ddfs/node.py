@@ -249,7 +249,8 @@ def start_put_server(node: Any) -> Any:
     """Serve PUTs of blobs on ``HOST:DDFS_PUT_PORT``."""
     s = node.settings
     volumes = volumes_of(s, node.host)
-    volumes.volumes()
+    for path in volumes.drop_partials():
+        log.info("deleted %s, an upload the node's last run did not finish", path)
     app = tornado.web.Application([(r"/ddfs/space", SpaceHandler, {"volumes": volumes}),
                                    (r"/ddfs/([^/]+)", BlobPutHandler,
                                     {"volumes": volumes, "host": node.host})])

@@ -64,6 +64,22 @@ class LocalVolumes:
                 return volume
         return None
 
+    def drop_partials(self) -> list[str]:
+        """Delete the uploads a previous node process left unfinished (at start, when no
+        upload can be in progress); the paths deleted."""
+        dropped = []
+        for volume in self.volumes():
+            blobs = os.path.join(self.root, volume, "blob")
+            if not os.path.isdir(blobs):
+                continue
+            for sub in os.listdir(blobs):
+                subdir = os.path.join(blobs, sub)
+                for name in os.listdir(subdir) if os.path.isdir(subdir) else ():
+                    if name.startswith("!partial-"):
+                        os.unlink(os.path.join(subdir, name))
+                        dropped.append(os.path.join(subdir, name))
+        return dropped
+
     def space(self) -> tuple[int, int]:
         """``(free, used)`` bytes over every volume's file system."""
         free = used = 0

@@ -182,3 +182,22 @@ def test_a_tag_body_past_the_limit_is_refused(disco_cluster, monkeypatch):
     assert status == 413 and "too large" in text
     assert status_of(disco_cluster.master + "/ddfs/tag/test:rest:big")[0] == 404
     assert call(disco_cluster.master + "/ddfs/tags/test:rest:big")[1] == []
+
+
+def test_uploads_a_node_left_unfinished_are_deleted_when_it_starts(tmp_path):
+    from disco_core.testing import Cluster, free_port
+    home = str(tmp_path / "home")
+    stale = os.path.join(home, "root", "ddfs", "localhost", "vol0", "blob", "ab")
+    os.makedirs(stale)
+    partial = os.path.join(stale, "!partial-1-2-3.left$1-2-3")
+    kept = os.path.join(stale, "kept$1-2-4")
+    for path in (partial, kept):
+        with open(path, "w") as f:
+            f.write("x")
+    cluster = Cluster(home, free_port())
+    try:
+        cluster.start()
+        wait_for(lambda: not os.path.exists(partial), timeout=30)
+        assert os.path.exists(kept)
+    finally:
+        cluster.stop()
