@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import hmac
 import json
 import logging
 import os
 import re
+import time
 from typing import Any
 
 import tornado.web
@@ -204,8 +206,41 @@ class BlobPutHandler(tornado.web.RequestHandler):
     get = head = post = delete = patch = options = put  # type: ignore[assignment]
 
 
+#: How long a blob found intact is served without hashing it again (seconds): a reader
+#: resuming a download, or many tasks reading one blob, cost one hash, not one each.
+VERIFIED_FOR = 60.0
+_verified: "collections.OrderedDict[str, tuple[tuple, float]]" = collections.OrderedDict()
+_VERIFIED_MAX = 4096
+
+
+def _file_key(path: str) -> tuple:
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def recently_verified(path: str) -> bool:
+    entry = _verified.get(path)
+    if entry is None or time.monotonic() - entry[1] > VERIFIED_FOR:
+        return False
+    try:
+        return entry[0] == _file_key(path)
+    except OSError:
+        return False
+
+
+def mark_verified(path: str) -> None:
+    try:
+        _verified[path] = (_file_key(path), time.monotonic())
+    except OSError:
+        return
+    _verified.move_to_end(path)
+    while len(_verified) > _VERIFIED_MAX:
+        _verified.popitem(last=False)
+
+
 class BlobGetHandler(DataHandler):
-    """Files of ``DDFS_DATA``; blobs are checked against their checksum first."""
+    """Files of ``DDFS_DATA``; blobs are checked against their checksum first (again after
+    :data:`VERIFIED_FOR` seconds, or at once when the file changed)."""
 
     async def get(self, path: str, include_body: bool = True) -> None:
         m = BLOB_PATH.fullmatch(path)
@@ -214,7 +249,7 @@ class BlobGetHandler(DataHandler):
             sums = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(blob))),
                                 "sums", hexhash(m.group(2)), m.group(2))
             expected = read_checksum(sums)
-            if expected is not None and os.path.isfile(blob):
+            if expected is not None and os.path.isfile(blob) and not recently_verified(blob):
                 actual = await asyncio.get_running_loop().run_in_executor(
                     None, file_checksum, blob)
                 if not hmac.compare_digest(actual, expected):
@@ -225,6 +260,7 @@ class BlobGetHandler(DataHandler):
                     self.finish("Blob %s is corrupt on this node (checksum mismatch): read "
                                 "another replica" % m.group(2))
                     return
+                mark_verified(blob)
         await super().get(path, include_body)
 
 
