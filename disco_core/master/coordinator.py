@@ -138,6 +138,7 @@ class Job:
         self.timestamp = timestamp(self.started)
         self.status = "active"
         self.results: list[list[str]] = []
+        self.storage: str | None = None  # the plugin storage saving its results
         self.stage_results: dict[str, list[list[str]]] = {}
         self.stages = [StageStats(name, grouping) for name, grouping, _ in pipeline]
         self.stage_index = -1

@@ -174,6 +174,7 @@ class Node:
             self.data_port = sockets[0].getsockname()[1]
             tornado.httpserver.HTTPServer(app).add_sockets(sockets)
         self.gc.start()
+        await get_host().acall("disco_node_started", node=self)
 
     async def run(self) -> None:
         await self.start()
