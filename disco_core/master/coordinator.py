@@ -111,7 +111,8 @@ class Job:
     """One job's pipeline run as a state machine: its stages (``stages``, ``stage_index``,
     ``opened``), its tasks (``tasks``, ``stage_tasks``, ``groups``), ``status`` (``active``,
     then ``ready`` or ``dead``), ``results`` and ``stage_results``, ``reason`` and
-    ``failed_task``, and its event log.
+    ``failed_task``, its event log, and ``storage``, the plugin storage saving its results
+    (set by the master when the job is submitted, :mod:`.saving`).
 
     Only its own stimuli change them (:meth:`start`, :meth:`task_started`,
     :meth:`task_done`, :meth:`task_failed`, :meth:`requeue`, :meth:`node_lost`,

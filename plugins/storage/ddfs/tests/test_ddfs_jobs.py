@@ -111,6 +111,16 @@ def test_saved_results_are_a_tag(disco_cluster, http_server):
     ddfs.delete(tag)
 
 
+def test_ddfs_saves_only_for_its_own_save_info(disco_cluster):
+    # "ddfs,..." is no form of DDFS's: another storage may answer for it; none does here
+    job = Job().run(input=["raw://x"], map=lines, save_results=True, save_info="ddfs,other")
+    results = job.wait(timeout=120)
+    assert results and all(r[0].startswith("dir://") for r in results)
+    assert list(result_iterator(results)) == [("x", 1)]
+    assert any("save_results is ignored" in e and "'ddfs,other'" in e for e in events(job))
+    assert not any(e.startswith("Results saved") for e in events(job))
+
+
 HOSTS = [("127.0.0.2", 1), ("127.0.0.3", 1)]
 
 
