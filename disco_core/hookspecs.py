@@ -34,7 +34,10 @@ def disco_settings() -> dict[str, Any]:
 def disco_register_schemes() -> dict[str, Any]:
     """Input schemes defined in process, as ``{scheme: driver}``; they win over entry points
     of the same name. A driver has ``open(url, task=None) -> binary file object`` and may
-    have ``expand(url, label, task=None) -> [url, ...]`` (index schemes such as ``dir``)."""
+    have ``expand(url, label, task=None) -> [url or [replica, ...], ...]``: with
+    ``read_index`` too it is an index scheme (``dir``), read by the tasks; without, its URL
+    stands for other inputs (a storage plugin's ``tag``), which the master puts in its place
+    when a job is submitted, one input per item."""
 
 
 @hookspec
@@ -89,6 +92,21 @@ def disco_master_started(master: Any) -> None:
 
 
 @hookspec
+def disco_node_started(node: Any) -> None:
+    """A node (:class:`disco_core.node.app.Node`) is serving its routes and is about to
+    connect to its master. A plugin that serves more than routes on a node (a port of its
+    own) starts it here. May be async. Called once per node process."""
+
+
+@hookspec
+def disco_node_info(host: str) -> dict[str, Any] | None:
+    """Fields a plugin adds to a node's entry in ``/disco/ctrl/nodeinfo`` (the original
+    showed DDFS's ``diskfree`` and ``diskused`` there), as a dict, or ``None``. Called by
+    the master for each node on every nodeinfo request: it must be cheap and must not
+    block (answer from what the plugin already knows). Core's own fields win."""
+
+
+@hookspec
 def disco_cli_commands() -> list[Any]:
     """Subcommands for the ``disco`` command line, as :class:`disco_core.cli.Command`
     objects. Called each time the CLI starts; keep the hook module cheap to import."""
@@ -101,30 +119,49 @@ def disco_job_event(jobname: str, host: str, message: str, timestamp: str) -> No
 
 
 @hookspec
-def disco_results_storage(save_info: str) -> str:
-    """The name of the storage this plugin saves job results in, for jobs submitted with
-    ``save_results`` (the original saved them as a tag), or None when the job's
-    ``save_info`` (``"ddfs"``, ``"hdfs,namenode:port,user,/dir/"``) names another storage.
-    Called by the master for each such job; when no plugin answers, the job's events say
-    its results stay on the nodes. The plugin saves them from its ``disco_job_finished``
-    or, on the nodes, from ``disco_save_outputs``."""
+def disco_results_storage(save_info: str) -> str | None:
+    """The name of this plugin's storage when it saves the results of jobs submitted with
+    ``save_results`` and this ``save_info`` (``"ddfs"``, ``"hdfs,namenode:port,user,/dir/"``:
+    its first field names the storage), else None. Called by the master when such a job is
+    submitted; the first name answered is the job's storage. When no plugin answers, the
+    job's events say its results stay on the nodes, and neither hook below is called for
+    it. The plugin that answers saves them with one or both of: ``disco_save_outputs``, on
+    the nodes, as each task of the last stage ends (the data goes from where it is), and
+    ``disco_save_results``, on the master, once the last stage has finished (a record of
+    the job's results, as DDFS's tag ``disco:results:<job>``)."""
 
 
 @hookspec(firstresult=True)
 def disco_save_outputs(save_info: str, jobname: str, stage: str, taskid: int, runid: int,
                        outputs: list) -> list | None:
-    """Save the outputs of a task of a job's last stage, for a job with ``save_results``.
+    """Save the outputs of a task of a job's last stage, for a job whose storage (see
+    ``disco_results_storage``) is this plugin's.
 
     Called by the node that ran the task, when the worker says DONE, with the task's local
     outputs as ``[(label, path, size), ...]`` (absolute paths of files in the internal
     record format). A plugin that saves results where ``save_info`` names (its first
     field says which storage) uploads them and returns ``[(label, url, size), ...]``: the
-    task's outputs become those URLs, which are the job's results. Others return None.
+    task's outputs become those URLs, which are the job's results. Others return None, and
+    so may the job's storage when it saves on the master only.
 
     Called in a thread of the node, so an implementation may block (it may also be
     ``async``). It is not guarded: what it raises fails the task, a
     :class:`~disco_core.errors.DataError` (an upload that failed) as an error the task is
     retried for, anything else (a ``save_info`` it cannot use) as fatal for the job."""
+
+
+@hookspec
+def disco_save_results(jobname: str, results: list, save_info: str) -> list | None:
+    """A job whose storage (see ``disco_results_storage``) is this plugin's finished its last
+    stage: record its results (``results``, one list of replica URLs per result, as the
+    nodes left them: local, or saved by ``disco_save_outputs``) in the storage ``save_info``
+    names and return what the job's results become (the original:
+    ``["tag://disco:results:<jobname>"]``), or ``None`` to leave them as they are (a
+    storage that saved them on the nodes, or another plugin's ``save_info``). May be async
+    (and should be when it copies data). Called by the master, which keeps the job active
+    until every implementation returned, so no client sees unsaved results; the first list
+    returned wins. When none returns a list and one raised, the job fails, its events
+    saying why."""
 
 
 @hookspec

@@ -216,6 +216,15 @@ BAD_HOOKS = """
     def disco_node_routes(node):
         return 42
 
+    @hookimpl
+    def disco_node_started(node):
+        raise OSError("cannot serve my port")
+
+    @hookimpl
+    async def disco_save_results(jobname, results, save_info):
+        if save_info.startswith("ddfs,broken"):
+            raise IOError("the store is full")
+
 
     class ExplodingPolicy:
         def __init__(self, settings, cores):
@@ -247,8 +256,20 @@ GOOD_HOOKS = """
         return [(r"/fake-good/hello", Hello, {"node": node})]
 
     @hookimpl
-    def disco_results_storage():
-        return "fake-store"
+    def disco_results_storage(save_info):
+        return "fake-store" if save_info.startswith("ddfs,") else None
+
+    @hookimpl
+    def disco_node_started(node):
+        with open(os.path.join(os.environ["FAKE_GOOD_OUT"], "node-" + node.host), "w") as f:
+            f.write("started")
+
+    @hookimpl
+    async def disco_save_results(jobname, results, save_info):
+        if not save_info.startswith("ddfs,fake"):
+            return None
+        await asyncio.sleep(0.01)
+        return ["fake-store://%s" % jobname]
 
     @hookimpl
     async def disco_job_finished(jobname, status, results):
@@ -329,6 +350,28 @@ def test_node_routes_tornado_refuses_are_reported_by_the_node(plugged_cluster):
         assert r.read() == b"hello from node localhost"  # the good plugin's routes are there
 
 
+def test_results_a_plugin_failed_to_save_fail_the_job(plugged_cluster):
+    from disco.error import JobError
+    job = Job(master=plugged_cluster.master).run(input=["raw://a"], map=words, save_results=True,
+                                           save_info="ddfs,broken")
+    with pytest.raises(JobError) as err:
+        job.wait()
+    assert "results could not be saved" in str(err.value)
+    assert ("plugin fake-bad-hooks failed in disco_save_results: OSError: the store is full"
+            in str(err.value))
+
+
+def test_results_no_plugin_records_stay_as_the_nodes_left_them(plugged_cluster):
+    # the job's storage (fake-store) answers, but records nothing on the master
+    job = Job(master=plugged_cluster.master).run(input=["raw://a"], map=words,
+                                                 save_results=True, save_info="ddfs,x")
+    results = job.wait()
+    assert results and all(r[0].startswith("dir://") for r in results)
+    assert list(result_iterator(results)) == [("a", 1)]
+    events = plugged_cluster.cli("events", job.name).stdout
+    assert "Results saved" not in events and "save_results is ignored" not in events
+
+
 @pytest.fixture(scope="module")
 def good_cluster(tmp_path_factory):
     with cluster_with(tmp_path_factory, bad=False) as cluster:
@@ -351,3 +394,18 @@ def test_a_storage_plugin_answers_for_saved_results(good_cluster):
     assert list(result_iterator(job.wait())) == [("s", 1)]
     events = good_cluster.cli("events", job.name).stdout
     assert "Created job" in events and "save_results is ignored" not in events
+
+
+def test_a_node_tells_plugins_it_started(good_cluster):
+    path = os.path.join(str(good_cluster.out), "node-localhost")
+    wait_for(lambda: os.path.exists(path), timeout=20)
+
+
+def test_a_storage_plugin_saves_results_before_the_job_is_ready(good_cluster):
+    job = Job().run(input=["raw://a", "raw://b"], map=words, save_results=True,
+                    save_info="ddfs,fake")
+    assert job.wait() == ["fake-store://%s" % job.name]
+    assert good_cluster.disco.results(job.name) == ("ready", ["fake-store://%s" % job.name])
+    events = good_cluster.cli("events", job.name).stdout
+    assert "Results saved: fake-store://%s" % job.name in events
+

@@ -122,7 +122,9 @@ def apply_globals(args: argparse.Namespace) -> None:
         os.environ["DISCO_MASTER"] = master
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "disco") -> int:
+    """Run a command line; ``prog`` is the name errors are printed under (a plugin's own
+    command runs its subcommands through here, under its own name)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "help":  # `disco help [COMMAND]`
         argv = argv[1:] + ["--help"]
@@ -131,13 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # e.g. a broken plugin with DISCO_RAISE_PLUGIN_ERRORS=1
         if "-v" in argv or "--verbose" in argv:
             raise
-        print("disco: %s" % (exc,), file=sys.stderr)
+        print("%s: %s" % (prog, exc), file=sys.stderr)
         return 1
     parser = build_parser(cmds)
     try:
         args = parser.parse_args(argv)
     except UsageError as exc:
-        print("disco: %s" % (exc,), file=sys.stderr)
+        print("%s: %s" % (prog, exc), file=sys.stderr)
         return 1
     verbose = getattr(args, "verbose", False)
     try:
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if verbose:
             raise
-        print("disco: %s" % (exc,), file=sys.stderr)
+        print("%s: %s" % (prog, exc), file=sys.stderr)
         return 1
 
 

@@ -35,7 +35,10 @@ def result_iterator(urls: Iterable, reader: Any = "default", input_stream: Any =
             notifier(replicas)
         if replicas and is_index(replicas[0]):
             for url in expand(replicas[0], "all"):
-                yield from apply_input_chain(url, chain, params)
+                if isiterable(url):  # a tag's blob: its replicas
+                    yield from Input(list(url), open=chain, params=params).read(list(url))
+                else:
+                    yield from apply_input_chain(url, chain, params)
             continue
         # replicas in turn; one that fails part-way is resumed on the next replica after
         # the records already given, so none comes twice

@@ -24,10 +24,10 @@ from .. import __version__, jobpack as jp
 from ..errors import DiscoError, JobPackError, PluginError
 from ..access import load_token
 from ..loopwatch import LoopWatch
-from ..plugins import PluginHost, get_host, install_hint
+from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
 from ..util import schemesplit
-from . import jobrecord
+from . import jobrecord, saving
 from .coordinator import Job, Task
 from .events import EventLog
 from .jobrecord import JobRecord
@@ -234,9 +234,9 @@ class Master:
                    "inputs": task_inputs(task),
                    "inputs_done": task.inputs_done,
                    "jobpack": "%s/disco/ctrl/parameters?name=%s" % (self.url, job.name)}
-        if job.jobdict.get("save_results") and task.stage_no == len(job.pipeline) - 1:
+        if job.storage is not None and task.stage_no == len(job.pipeline) - 1:
             # the node has a plugin save the last stage's outputs (disco_save_outputs)
-            message["save_info"] = job.jobdict.get("save_info", "ddfs")
+            message["save_info"] = saving.save_info_of(job.jobdict)
         if input_bytes(message["inputs"]) > INLINE_INPUTS:
             # too large for one WebSocket message: the node fetches them (TaskInputsHandler)
             del message["inputs"]
@@ -267,6 +267,25 @@ class Master:
         asyncio.get_event_loop().call_later(delay, task.job.requeue, task)
 
     def finished(self, job: Job) -> None:
+        if (job.status == "ready" and job.storage is not None
+                and self.plugins.hook.disco_save_results.get_hookimpls()):
+            job.status = "active"  # until its results are saved, no client sees them
+            asyncio.ensure_future(self._save_results(job))
+            return
+        self._finished(job)
+
+    async def _save_results(self, job: Job) -> None:
+        """The job is ready once its storage plugin recorded its results, or fails."""
+        failure = await saving.save_results(self.plugins, job)
+        if job.status != "active":  # killed meanwhile: already finished
+            return
+        if failure:
+            job.kill("Job failed: %s" % failure)
+            return
+        job.status = "ready"
+        self._finished(job)
+
+    def _finished(self, job: Job) -> None:
         self.scheduler.remove_job(job)
         self._policy_told.pop(job.name, None)
         waiters, self.waiters = self.waiters, []
@@ -460,14 +479,7 @@ class Master:
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)
-        save_info = pack.jobdict.get("save_info", "ddfs")
-        if pack.jobdict.get("save_results") and not self.plugins.call(
-                "disco_results_storage", save_info=save_info):
-            storage = save_info.split(",", 1)[0]
-            events.add("master", "WARNING: save_results is ignored: no storage plugin is "
-                       "installed for save_info %r (none implements disco_results_storage "
-                       "for it: pip install %s); the results stay on the nodes"
-                       % (save_info, install_hint("storage", storage)))
+        job.storage = saving.storage_for(self.plugins, pack.jobdict, events)
         job.start()
         self.kick()
         return name
@@ -521,6 +533,19 @@ class Master:
                     sizes[lab] = sizes.get(lab, 0) + sz
                 host = urls[0].split("://", 1)[1].split("/", 1)[0]
                 outputs.append(Output.dir(host, url, sizes.items()))
+            elif hasattr(drv, "expand"):
+                # an input standing for others (a storage plugin's tag): one input each,
+                # with its replicas, so tasks can be placed beside them
+                url = urls[0]
+                loop = asyncio.get_running_loop()
+                try:
+                    items = await loop.run_in_executor(
+                        None, lambda: list(drv.expand(url, "all", None)))
+                except Exception as exc:
+                    raise JobPackError("cannot expand input %s: %s" % (url, exc)) from None
+                for item in items:
+                    outputs.append(Output.data(label, size,
+                                               [item] if isinstance(item, str) else list(item)))
             else:
                 outputs.append(Output.data(label, size, urls))
         return outputs

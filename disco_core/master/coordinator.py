@@ -112,7 +112,8 @@ class Job:
     """One job's pipeline run as a state machine: its stages (``stages``, ``stage_index``,
     ``opened``), its tasks (``tasks``, ``stage_tasks``, ``groups``), ``status`` (``active``,
     then ``ready`` or ``dead``), ``results`` and ``stage_results``, ``reason`` and
-    ``failed_task``, and its event log.
+    ``failed_task``, its event log, and ``storage``, the plugin storage saving its results
+    (set by the master when the job is submitted, :mod:`.saving`).
 
     Only its own stimuli change them (:meth:`start`, :meth:`task_started`,
     :meth:`task_done`, :meth:`task_failed`, :meth:`requeue`, :meth:`node_lost`,
@@ -139,6 +140,7 @@ class Job:
         self.timestamp = timestamp(self.started)
         self.status = "active"
         self.results: list[list[str]] = []
+        self.storage: str | None = None  # the plugin storage saving its results
         self.stage_results: dict[str, list[list[str]]] = {}
         self.stages = [StageStats(name, grouping) for name, grouping, _ in pipeline]
         self.stage_index = -1

@@ -484,9 +484,12 @@ class NodeManager:
     def info(self) -> dict[str, Any]:
         out = {}
         for host, node in sorted(self.master.scheduler.nodes.items()):
-            entry: dict[str, Any] = {"max_workers": node.max_workers,
-                                     "connected": node.connected,
-                                     "blacklisted": node.blacklisted}
+            entry: dict[str, Any] = {}
+            for extra in self.master.plugins.call("disco_node_info", host=host):
+                if isinstance(extra, dict):
+                    entry.update(extra)
+            entry.update({"max_workers": node.max_workers, "connected": node.connected,
+                          "blacklisted": node.blacklisted})
             entry.update(node.stats)
             if node.running:
                 entry["tasks"] = [t.job.name for t in node.running]

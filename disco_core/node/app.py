@@ -179,6 +179,7 @@ class Node:
         self.gc.start()
         self.loopwatch = LoopWatch(log, "node %s" % self.host)
         self.loopwatch.start()
+        await get_host().acall("disco_node_started", node=self)
 
     async def run(self) -> None:
         await self.start()

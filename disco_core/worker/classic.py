@@ -404,7 +404,12 @@ def normalize_inputs(inputs: Any) -> list:
         inputs = [inputs]
     out: list = []
     for item in inputs:
-        if isinstance(item, str):
+        if isinstance(item, str) and item.startswith("tag://"):
+            # a tag stands for its blobs, each a list of replicas (through the tag scheme's
+            # plugin), as the original's client expanded tags before submitting
+            from .inputlist import inputexpand
+            out.extend(normalize_inputs(inputexpand(item)))
+        elif isinstance(item, str):
             out.append(_plain_url(item))
         elif isiterable(item):
             replicas = [_plain_url(u) for u in item]
