@@ -149,13 +149,17 @@ def test_nodaemon_restart_and_stop(tmp_path):
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert "master http://localhost:%d started" % cluster.port in out
-    # the daemon commands on the same home
-    login = "Web UI: http://localhost:%d/?token=%s" % (cluster.port, cluster.token)
-    assert cluster.cli("start").stdout.splitlines() == [
-        "Master localhost:%d started" % cluster.port, login]  # the browser's login URL
-    assert "already running" in cluster.cli("start", check=False).stderr
-    assert cluster.cli("restart").stdout.splitlines() == [
-        "Master localhost:%d stopped" % cluster.port, "Master localhost:%d started" % cluster.port,
-        login]
-    assert cluster.cli("stop").stdout.strip() == "Master localhost:%d stopped" % cluster.port
-    assert cluster.cli("status").stdout.strip() == "Master localhost:%d stopped" % cluster.port
+    # the daemon commands on the same home (stopped however the checks end)
+    try:
+        login = "Web UI: http://localhost:%d/?token=%s" % (cluster.port, cluster.token)
+        assert cluster.cli("start").stdout.splitlines() == [
+            "Master localhost:%d started" % cluster.port, login]  # the browser's login URL
+        assert "already running" in cluster.cli("start", check=False).stderr
+        assert cluster.cli("restart").stdout.splitlines() == [
+            "Master localhost:%d stopped" % cluster.port,
+            "Master localhost:%d started" % cluster.port, login]
+        assert cluster.cli("stop").stdout.strip() == "Master localhost:%d stopped" % cluster.port
+        assert cluster.cli("status").stdout.strip() == \
+            "Master localhost:%d stopped" % cluster.port
+    finally:
+        cluster.cli("stop", check=False)

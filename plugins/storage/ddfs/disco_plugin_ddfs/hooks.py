@@ -26,6 +26,12 @@ def disco_master_routes(master: Any) -> list[tuple]:
 
 
 @hookimpl
+def disco_openapi_paths(master: Any) -> dict[str, Any]:
+    from .openapi import paths
+    return paths()
+
+
+@hookimpl
 def disco_master_started(master: Any) -> None:
     ddfs = _master.get("ddfs")
     if ddfs is not None:
