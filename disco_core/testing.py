@@ -19,7 +19,9 @@ on the network), :func:`make_job` and :class:`SchedulerSim`.
 Contract suites, one per plugin kind, that every plugin's tests subclass:
 :class:`SchemeContract`, :class:`ReaderContract`, :class:`WriterContract`,
 :class:`SchedulerContract`, :class:`CommandContract` (CLI subcommands) and
-:class:`RoutesContract` (master routes), the last two from :mod:`disco_core.hook_contracts`.
+:class:`RoutesContract` (master routes), the last two from :mod:`disco_core.hook_contracts`,
+and :class:`VolumeContract` (storage volumes, ``disco.volumes``) from
+:mod:`disco_core.volume_contracts`.
 """
 from __future__ import annotations
 
@@ -250,3 +252,4 @@ from .contracts import (ReaderContract, RecordingActions, SchedulerContract,  # 
                         SchedulerSim, SchemeContract, WriterContract, event_messages,
                         make_job)
 from .hook_contracts import CommandContract, RoutesContract  # noqa: E402,F401
+from .volume_contracts import VolumeContract  # noqa: E402,F401

@@ -11,7 +11,7 @@ from disco_core.cli.authoring import KINDS, new_plugin
 from disco_core.errors import DiscoError
 
 NAMES = {"scheme": "memo", "reader": "tsv", "scheduler": "newest", "command": "howmany",
-         "routes": "peek"}
+         "routes": "peek", "volume": "spread"}
 CORE = wheelhouse.plain_projects(leave_out=("disco-plugin-hdfs",))
 
 
@@ -72,8 +72,19 @@ def test_the_made_folder_has_what_a_distribution_needs(tmp_path):
         assert "class TestReader(ReaderContract)" in f.read()
 
 
+def test_a_volume_plugin_is_a_disco_volumes_driver_tested_by_the_contract(tmp_path):
+    path = new_plugin("volumes", "spread", str(tmp_path))
+    with open(os.path.join(path, "pyproject.toml")) as f:
+        text = f.read()
+    assert '[project.entry-points."disco.volumes"]' in text
+    assert 'spread = "disco_plugin_spread.volumes:Volumes"' in text
+    with open(os.path.join(path, "tests", "test_spread.py")) as f:
+        assert "class TestVolumes(VolumeContract)" in f.read()
+    with open(os.path.join(path, "README.md")) as f:
+        assert "disco plugin new volume spread" in f.read()
+
+
 @pytest.mark.parametrize("args, message", [
-    (("volume", "vol"), "core defines no volume interface yet"),
     (("storage", "x"), "unknown plugin kind 'storage': use one of scheme, reader"),
     (("scheme", "my_store"), "cannot be a URL scheme"),
     (("reader", "Bad-Name"), "is not a plugin name"),
