@@ -77,6 +77,16 @@ def test_a_range_row_is_many_nodes(disco):
     (["nx01"], "invalid config: row 'nx01'"),
     ([["nx01", "many"]], "invalid config: cores 'many' of row ['nx01', 'many']"),
     ([["nx01", "-2"]], "invalid config: cores '-2' of row ['nx01', '-2']"),
+    ([["nx01", "0"]], "invalid config: cores '0' of row ['nx01', '0'] is not a number of "
+                      "workers (1 or more)"),
+    ([["nx01", 0]], "invalid config: cores 0 of row ['nx01', 0]"),
+    ([["nx01", -1]], "invalid config: cores -1 of row ['nx01', -1]"),
+    ([["localhost", "1"], ["nx01:ab", "1"]], "invalid config: range 'nx01:ab' is not "
+                                             "NAME<first>:<last>"),
+    ([["nx:3", "1"]], "invalid config: range 'nx:3' is not NAME<first>:<last>"),
+    ([["nx01:", "1"]], "invalid config: range 'nx01:' is not NAME<first>:<last>"),
+    ([], "empty node table: with no node no job can run; to mean it, save it with "
+         "save_config_table?empty=1"),
     ([["nx01", 1.5]], "invalid config: cores 1.5 of row ['nx01', 1.5]"),
     ([["nx01", True]], "invalid config: cores True of row ['nx01', True]"),
     ([["", "1"]], "invalid config: host '' of row ['', '1']"),
@@ -93,6 +103,33 @@ def test_bad_tables_are_refused_naming_the_row(disco, cluster, table, error):
     assert sorted(disco.nodeinfo()) == ["localhost"]
     with pytest.raises(DiscoError, match="the master refused the node table"):
         disco.set_config(table)
+
+
+def test_an_empty_table_only_when_asked_for(disco, cluster):
+    with pytest.raises(DiscoError, match="empty node table"):
+        disco.set_config([])
+    assert sorted(disco.nodeinfo()) == ["localhost"]
+    reply = comm.request("POST", disco.master + "/disco/ctrl/save_config_table?empty=1", "[]")
+    assert json.loads(reply) == "table saved!"
+    assert disco.get_config() == [] and disco.nodeinfo() == {}
+    assert config_file(cluster)["hosts"] == []
+    disco.set_config([["localhost", "1"]])
+    disco.set_config([], empty=True)
+    assert disco.nodeinfo() == {}
+    # bad rows are refused with or without the flag
+    code, message = save(disco, [["nx01", "0"]])
+    assert code == 400 and "cores '0'" in message and disco.get_config() == []
+
+
+def test_disco_config_set_empty(disco, cluster):
+    refused = cluster.cli("config", "set", input="# nothing yet\n", check=False)
+    assert refused.returncode == 1
+    assert "has no rows" in refused.stderr and "disco config set --empty" in refused.stderr
+    assert sorted(disco.nodeinfo()) == ["localhost"]
+    assert cluster.cli("config", "set", "--empty", input="").stdout.strip() == "table saved!"
+    assert cluster.cli("config").stdout == "" and disco.nodeinfo() == {}
+    usage = cluster.cli("config", "--empty", check=False)
+    assert usage.returncode == 1 and "usage: disco config" in usage.stderr
 
 
 def test_blacklist_whitelist_and_restart(disco, cluster):

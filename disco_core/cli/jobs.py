@@ -186,13 +186,18 @@ def nodeinfo(args: argparse.Namespace, ctx: Context) -> int:
 
 def config(args: argparse.Namespace, ctx: Context) -> int:
     """Print the node table; ``config set [FILE]`` replaces it with the rows of FILE (or
-    stdin), ``HOST CORES`` per line as printed (``#`` starts a comment)."""
+    stdin), ``HOST CORES`` per line as printed (``#`` starts a comment); a table with no
+    rows only with ``--empty``."""
     if args.words and args.words[0] == "set" and len(args.words) <= 2:
-        ctx.disco.set_config(read_table(args.words[1] if len(args.words) == 2 else None))
+        rows = read_table(args.words[1] if len(args.words) == 2 else None)
+        if not rows and not args.empty:
+            raise DiscoError("the node table to set has no rows: with no node no job can run; "
+                             "to mean it, run disco config set --empty")
+        ctx.disco.set_config(rows, empty=args.empty)
         print("table saved!")
         return 0
-    if args.words:
-        raise DiscoError("usage: disco config | disco config set [FILE]")
+    if args.words or args.empty:
+        raise DiscoError("usage: disco config | disco config set [--empty] [FILE]")
     for row in ctx.disco.get_config():
         print("\t".join(row))
     return 0
@@ -350,6 +355,12 @@ def job_commands() -> list[Any]:
     def words(p: argparse.ArgumentParser) -> None:
         p.add_argument("words", nargs="*", help="nothing, or set [FILE]")
 
+    def config_arguments(p: argparse.ArgumentParser) -> None:
+        words(p)
+        p.add_argument("--empty", action="store_true",
+                       help="with set: save a table with no rows (no job runs until nodes "
+                            "are added)")
+
     def file_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("file", nargs="?", help="job pack file (stdin if none)")
 
@@ -369,7 +380,7 @@ def job_commands() -> list[Any]:
         Command("stageresults", "print the results of one stage of a job", stageresults, stage),
         Command("nodeinfo", "print the nodes' state", nodeinfo),
         Command("config", "print the node table, or set it (config set [FILE])", config,
-                words),
+                config_arguments),
         Command("deref", "print the URLs that dir:// inputs list", deref, deref_arguments),
         Command("plugins", "list installed plugins and any that failed to load", plugins),
         Command("oob", "list a job's out-of-band keys, or get one", oob, oob_args),

@@ -245,9 +245,11 @@ class Disco(MasterClient):
     def get_config(self) -> list:
         return self._json("/disco/ctrl/load_config_table")
 
-    def set_config(self, config: list) -> None:
+    def set_config(self, config: list, empty: bool = False) -> None:
+        """Replace the node table with ``config``; one with no rows only with ``empty``."""
+        path = "/disco/ctrl/save_config_table" + ("?empty=1" if empty else "")
         try:
-            reply = self._json("/disco/ctrl/save_config_table", config)
+            reply = self._json(path, config)
         except CommError as exc:
             if exc.code == 400:  # the master refused the table and says why
                 raise DiscoError("the master refused the node table: %s" % exc.msg) from None

@@ -345,8 +345,9 @@ def _listing(blacklisted: bool, gc: bool) -> Operation:
 async def save_config_table(h: CtrlHandler, m: Any, body: Any) -> None:
     if not isinstance(body, list):
         raise tornado.web.HTTPError(400, "invalid config")
+    empty = h.get_query_argument("empty", "") in ("1", "true", "yes")
     try:
-        await m.nodes.set_table(body)
+        await m.nodes.set_table(body, empty=empty)
     except DiscoError as exc:
         raise tornado.web.HTTPError(400, str(exc)) from None
     await m.nodes.start_all()

@@ -58,6 +58,9 @@ def expand_spec(spec: str) -> list[str]:
     """``nx01:30`` -> ``nx01 .. nx30`` (width from the right-hand number); else ``[spec]``."""
     m = re.match(r"^(.*?)(\d+):(\d+)$", spec)
     if not m:
+        if spec.count(":") == 1 and not spec.startswith("["):  # one colon: meant as a range
+            raise DiscoError("invalid config: range %r is not NAME<first>:<last> (like "
+                             "nx01:30, both numbers)" % spec)
         return [spec]
     prefix, start, end = m.group(1), m.group(2), m.group(3)
     width = len(end) if len(end) >= len(start) else len(start)
@@ -70,24 +73,31 @@ def expand_spec(spec: str) -> list[str]:
     return ["%s%0*d" % (prefix, width, i) for i in range(lo, hi + 1)]
 
 
-def expand_table(table: Any) -> dict[str, int]:
+def expand_table(table: Any, empty: bool = True) -> dict[str, int]:
     """``host -> cores`` of a node table, ranges expanded; a :class:`DiscoError` naming the
-    bad row for anything else than ``[[host-or-range, cores], ...]``."""
+    bad row for anything else than ``[[host-or-range, cores], ...]`` (and for no rows at
+    all unless ``empty``)."""
     if not isinstance(table, list):
         raise DiscoError("invalid config: expected a list of [host, cores] rows, got %s"
                          % type(table).__name__)
+    if not table and not empty:
+        raise DiscoError("empty node table: with no node no job can run; to mean it, save it "
+                         "with save_config_table?empty=1 (disco config set --empty)")
     hosts: dict[str, int] = {}
     for row in table:
         if not (isinstance(row, (list, tuple)) and len(row) == 2):
             raise DiscoError("invalid config: row %r is not [host, cores]" % (row,))
         spec, cores = row
-        if isinstance(cores, int) and not isinstance(cores, bool) and cores >= 0:
-            pass
+        if isinstance(cores, int) and not isinstance(cores, bool):
+            count = cores
         elif isinstance(cores, str) and CORES.fullmatch(cores):
-            cores = int(cores)
+            count = int(cores)
         else:
+            count = 0
+        if count < 1:
             raise DiscoError("invalid config: cores %r of row %r is not a number of workers "
-                             "(0 or more)" % (cores, list(row)))
+                             "(1 or more)" % (cores, list(row)))
+        cores = count
         if not isinstance(spec, str) or not HOST_NAME.fullmatch(spec.strip()):
             raise DiscoError("invalid config: host %r of row %r is not a host name or a range "
                              "like nx01:30" % (spec, list(row)))
@@ -281,8 +291,10 @@ class NodeManager:
             await asyncio.get_running_loop().run_in_executor(None, write_config,
                                                              self.config_path, config)
 
-    async def set_table(self, table: list) -> None:
-        hosts = expand_table(table)
+    async def set_table(self, table: list, empty: bool = False) -> None:
+        """Replace the node table; an empty one only with ``empty``. A bad table is a
+        :class:`DiscoError` and leaves the old one as it was."""
+        hosts = expand_table(table, empty)
         self.table = [[str(h).strip(), str(c).strip()] for h, c in table]
         self.blacklist = [h for h in self.blacklist if h in hosts]
         self.gc_blacklist = [h for h in self.gc_blacklist if h in hosts]

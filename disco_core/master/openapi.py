@@ -178,7 +178,10 @@ POST_OPS: dict[str, dict[str, Any]] = {
                              body={"type": "array", "items": {
                                  "type": "array", "items": {"type": "string"},
                                  "minItems": 2, "maxItems": 2}},
-                             errors={400: "a bad row, named"}),
+                             params=[_query("empty", "1 to save a table with no rows (no job "
+                                            "can run until nodes are added)",
+                                            {"enum": ["", "0", "1"]})],
+                             errors={400: "a bad row, named, or no rows without empty=1"}),
     "save_settings": _op("Change the master's own settings", _json({"const": "Settings saved"}),
                          body={"type": "object", "properties": {
                              "max_failure_rate": {"type": ["integer", "string"]},
