@@ -36,6 +36,7 @@ from .ctrl import core_ops
 from .nodes import NodeManager
 from .pipeline import Output
 from .scheduler import NodeSlots, Scheduler
+from .stalled import StalledJobs
 from .submissions import Submissions, Upload, clear_incoming
 
 log = logging.getLogger("disco.master")
@@ -124,6 +125,7 @@ class Master:
         placement = self._policy("DISCO_PLACEMENT", cores)
         self._policy_told: dict[str, set[str]] = {}
         self.scheduler = Scheduler(policy, placement, self.dispatch, self._policy_failed)
+        self.stalled = StalledJobs(self.scheduler)  # jobs told why no node takes their tasks
         self.nodes = NodeManager(self)
         self.ctrl_ops = core_ops()  # /disco/ctrl/<op>: more join with ctrl_ops.register
         self.secret = ""
@@ -201,6 +203,7 @@ class Master:
     async def _flush_events(self) -> None:
         while True:
             await asyncio.sleep(2.0)
+            self.stalled.check()
             for job in list(self.jobs.values()):
                 job.events.flush()
 
@@ -224,6 +227,7 @@ class Master:
     def _schedule(self) -> None:
         self._kicked = False
         self.scheduler.schedule()
+        self.stalled.check()
 
     def dispatch(self, task: Task, node: NodeSlots) -> None:
         job = task.job
