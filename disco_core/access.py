@@ -80,6 +80,15 @@ def _netloc(url: str) -> tuple[str, int]:
     return host, parts.port or (443 if parts.scheme == "https" else 80)
 
 
+def same_server(a: str, b: str) -> bool:
+    """Whether URLs ``a`` and ``b`` name one server (host and port; localhost's names
+    alike)."""
+    try:
+        return _netloc(a) == _netloc(b)
+    except ValueError:
+        return False
+
+
 def headers_for(url: str, settings: DiscoSettings | None = None) -> dict[str, str]:
     """The token header for a request to ``url`` when it goes to this process's master (or
     its proxy); nothing for any other server, which must never see the token."""

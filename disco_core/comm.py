@@ -6,6 +6,10 @@ re-exports it. Requests to this process's master carry its token (:mod:`.access`
 
 Connection errors and HTTP 503 are retried with short random sleeps; other non-2xx replies
 raise :class:`CommError` carrying the body (the master's JSON error message) and status.
+
+With ``DISCO_PROXY`` set (a client that can reach only the master, through that address),
+a request for a host of the cluster's node table goes through the master instead:
+``<proxy>/proxy/<host>[:<port>]/<METHOD>/<path>`` (:func:`through_proxy`).
 """
 from __future__ import annotations
 
@@ -22,10 +26,51 @@ from urllib.parse import urlsplit
 
 from . import access
 from .errors import CommError, DataError, DiscoError
+from .settings import DiscoSettings
 from .util import schemesplit, urlresolve
 
 RETRIES = 6
 TIMEOUT = 600.0
+#: Seconds a client takes the cluster's hosts, asked of its proxy, to stay the same.
+PROXY_HOSTS_FOR = 30.0
+_proxy_hosts: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def proxy_hosts(proxy: str) -> frozenset[str]:
+    """The hosts of the node table of the master at ``proxy`` (asked at most every
+    :data:`PROXY_HOSTS_FOR` seconds; none when it does not answer)."""
+    now = time.monotonic()
+    cached = _proxy_hosts.get(proxy)
+    if cached is not None and now - cached[0] < PROXY_HOSTS_FOR:
+        return cached[1]
+    try:
+        resp = open_remote(proxy.rstrip("/") + "/disco/ctrl/nodeinfo", retries=1,
+                           timeout=30, proxied=False)
+        try:
+            hosts = frozenset(json.loads(resp.read()))
+        finally:
+            resp.close()
+    except (CommError, ValueError, TypeError):
+        hosts = frozenset()
+    _proxy_hosts[proxy] = (now, hosts)
+    return hosts
+
+
+def through_proxy(url: str, method: str = "GET", proxy: str | None = None) -> str:
+    """``url`` as this process reaches it: through ``proxy`` (default DISCO_PROXY), as
+    ``<proxy>/proxy/<host>[:<port>]/<method>/<path>``, when that is set and ``url`` is an
+    http URL of a host of the cluster's node table; else as it is."""
+    if proxy is None:
+        proxy = DiscoSettings()["DISCO_PROXY"]
+    if not proxy:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or \
+            access.same_server(url, proxy) or parts.hostname not in proxy_hosts(proxy):
+        return url
+    where = parts.hostname + (":%d" % parts.port if parts.port else "")
+    path = parts.path.lstrip("/") + ("?" + parts.query if parts.query else "")
+    return "%s/proxy/%s/%s/%s" % (proxy.rstrip("/"), where, method, path)
 
 
 def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
@@ -74,8 +119,11 @@ def _message(body: bytes) -> str:
 def open_remote(url: str, method: str = "GET", data: bytes | None = None,
                 headers: dict | None = None, timeout: float = TIMEOUT,
                 retries: int = RETRIES, offset: int | tuple = 0,
-                token: str | None = None, redirects: bool = True) -> http.client.HTTPResponse:
+                token: str | None = None, redirects: bool = True,
+                proxied: bool = True) -> http.client.HTTPResponse:
     """An open response whose body streams with ``read(n)``; raises CommError on non-2xx.
+    A node's URL goes through ``DISCO_PROXY`` when that is set (:func:`through_proxy`;
+    ``proxied=False``: never).
 
     ``offset`` asks for a byte range (:func:`range_header`); ``token`` is sent as the
     ``Authorization`` header (:func:`auth_header`). Redirects are followed with the same
@@ -88,6 +136,8 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
         hdrs["Range"] = range_header(offset)
     last: Exception | None = None
     rewind = data.tell() if hasattr(data, "read") and hasattr(data, "seek") else None
+    if proxied:
+        url = through_proxy(url, method)
     for attempt in range(retries + 1):
         conn, path = _connection(url, timeout)
         if rewind is not None:
@@ -123,6 +173,8 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
             resp.read()
             conn.close()
             url = resp.getheader("Location")
+            if proxied:
+                url = through_proxy(url, method)
             continue
         if not 200 <= resp.status < 300:
             body = resp.read()

@@ -714,6 +714,9 @@ def main(argv: list[str] | None = None) -> None:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("tornado.access").setLevel(logging.WARNING)
     settings = DiscoSettings()
+    # DISCO_PROXY is a client's way in: the cluster's own processes (and tasks) reach each
+    # other directly, whatever a shared settings file says
+    os.environ["DISCO_PROXY"] = ""
 
     async def run() -> None:
         master = Master(settings)

@@ -24,6 +24,7 @@ from ..errors import DiscoError, JobPackError, PluginError
 from . import messages
 from .api import APIHandler, is_job_name  # noqa: F401  (is_job_name: its former home)
 from .ctrl import SMALL_BODY, CtrlHandler  # noqa: F401  (SMALL_BODY: its former home)
+from .nodeproxy import NodeDataProxy
 from .submissions import SUBMISSION_HEADER, Upload, check_token
 
 log = logging.getLogger("disco.master.api")
@@ -189,4 +190,6 @@ def routes(master: Any) -> list[tuple]:
         (r"/disco/ctrl/(\w+)", CtrlHandler, {"master": master, "ops": master.ctrl_ops}),
         (r"/disco/node/connect", NodeSocket, kw),
         (r"/disco/node/inputs", TaskInputsHandler, kw),
+        # a node's data, for a client that reaches only the master (DISCO_PROXY)
+        (r"/proxy/([^/]+)/([A-Z]+)/(.*)", NodeDataProxy, kw),
     ] + data_routes(s["DISCO_DATA"])

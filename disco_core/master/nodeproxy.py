@@ -5,6 +5,11 @@ Every node serves its data and the routes plugins add (``disco_node_routes``) on
 serves them on a loopback port of its own (it names the port when it connects, as
 ``data_port``) and the master hands on to it every request that none of the master's routes
 take. A one-machine cluster thus serves a plugin's node routes where a client expects them.
+
+A client that can reach only the master (``DISCO_PROXY``, a tunnel to the master's port, say)
+asks for a node's data as ``/proxy/<host>[:<port>]/<METHOD>/<path>``
+(:class:`NodeDataProxy`): the master hands the request on to that node of its node table,
+``http://<host>:<port, default DISCO_PORT>/<path>``, and the reply back.
 """
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from typing import Any
 
 import tornado.httpclient
 import tornado.web
+
+from .. import access
 
 #: Headers not handed on either way (they describe one hop, not the resource).
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -33,20 +40,31 @@ class NodeRouteProxy(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
 
+    #: Request headers not handed on (besides :data:`HOP_HEADERS`).
+    kept_back: set[str] = set()
+
     def initialize(self, master: Any) -> None:
         self.master = master
 
-    async def _forward(self) -> None:
+    def target(self) -> str | None:
+        """The URL the request goes to; None for a 404."""
         port = local_data_port(self.master)
-        if port is None:
+        return None if port is None else "http://127.0.0.1:%d%s" % (port, self.request.uri)
+
+    async def _forward(self, *_path_args: str) -> None:
+        url = self.target()
+        if self._finished:  # refused, saying why
+            return
+        if url is None:
             raise tornado.web.HTTPError(404)
         req = self.request
-        headers = {k: v for k, v in req.headers.get_all() if k.lower() not in HOP_HEADERS}
+        dropped = HOP_HEADERS | self.kept_back
+        headers = {k: v for k, v in req.headers.get_all() if k.lower() not in dropped}
         body = req.body if req.method in ("POST", "PUT", "PATCH") else None
         if body is None and req.method in ("DELETE", "OPTIONS"):
             body = req.body or None
         request = tornado.httpclient.HTTPRequest(
-            "http://127.0.0.1:%d%s" % (port, req.uri), method=req.method, headers=headers,
+            url, method=req.method, headers=headers,
             body=body, allow_nonstandard_methods=True, follow_redirects=False,
             decompress_response=False, request_timeout=3600,
             header_callback=self._header_line, streaming_callback=self._chunk)
@@ -75,3 +93,43 @@ class NodeRouteProxy(tornado.web.RequestHandler):
         self.flush()
 
     get = head = post = put = delete = options = patch = _forward  # type: ignore[assignment]
+
+
+class NodeDataProxy(NodeRouteProxy):
+    """``/proxy/<host>[:<port>]/<METHOD>/<path>``: a request for a node's server, handed on
+    (see the module docstring). Only nodes of the node table are reached, the method must be
+    the one the path names (``GET`` serves ``HEAD`` too), and the master's token, which the
+    client showed, does not go on to the node."""
+
+    kept_back = {access.HEADER.lower(), "cookie"}
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(message)
+
+    def target(self) -> str | None:
+        spec, method, _ = self.path_args
+        host, _, port = spec.partition(":")
+        req = self.request
+        path = req.path.split("/", 4)[4]  # as the client quoted it
+        if method != req.method and not (method == "GET" and req.method == "HEAD"):
+            self._refuse(400, "/proxy/%s/%s/... names the method %s but the request is a %s: "
+                         "use the same method" % (spec, method, method, req.method))
+            return None
+        if host not in self.master.scheduler.nodes:
+            self._refuse(404, "%s is not a node of this cluster's node table: the proxy "
+                         "reaches the nodes only" % host)
+            return None
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            self._refuse(400, "%r is not a host or host:port" % spec)
+            return None
+        disco_port = int(self.master.settings["DISCO_PORT"])
+        port_no = int(port) if port else disco_port
+        query = "?" + req.query if req.query else ""
+        conn = self.master.nodes.connections.get(host)
+        local = getattr(conn, "data_port", None)
+        if port_no == disco_port and local:  # the node beside the master, behind it
+            return "http://127.0.0.1:%d/%s%s" % (local, path, query)
+        address = "127.0.0.1" if host == "localhost" else host
+        return "http://%s:%d/%s%s" % (address, port_no, path, query)

@@ -85,6 +85,12 @@ def _query(name: str, description: str, schema: dict | None = None,
 
 
 UNKNOWN_JOB = {404: "no such job"}
+PROXY_PARAMS = [{"name": "node", "in": "path", "required": True, "schema": {"type": "string"},
+                 "description": "a host of the node table, or host:port (default DISCO_PORT)"},
+                {"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+                 "description": "the path on the node's server"}]
+PROXY_ERRORS = {404: "not a node of the node table", 400: "not a host or host:port",
+                502: "the node did not answer"}
 BAD_BODY = {400: "the body is not what the operation takes"}
 GET_OPS: dict[str, dict[str, Any]] = {
     "joblist": _op("Every job, newest first", _json(
@@ -246,6 +252,16 @@ def _static() -> dict[str, Any]:
             params=[{"name": "path", "in": "path", "required": True,
                      "schema": {"type": "string"}}],
             errors={404: "no such file", 403: "not a file"})},
+        "/proxy/{node}/GET/{path}": {"get": _op(
+            "A node's data, for a client that reaches only the master (DISCO_PROXY)",
+            {"description": "the node's reply, as it is",
+             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+            params=PROXY_PARAMS, errors=PROXY_ERRORS)},
+        "/proxy/{node}/PUT/{path}": {"put": _op(
+            "A PUT to a node's server, for a client that reaches only the master",
+            {"description": "the node's reply, as it is"}, params=PROXY_PARAMS,
+            body={"type": "string", "format": "binary"},
+            body_type="application/octet-stream", errors=PROXY_ERRORS)},
     }
 
 

@@ -373,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s node " + args.host + " %(levelname)s %(message)s")
+    # DISCO_PROXY is a client's way in: the cluster's own processes (and tasks) reach each
+    # other directly, whatever a shared settings file says
+    os.environ["DISCO_PROXY"] = ""
 
     async def run() -> None:
         node = Node(args.host, args.master, serve_data=not args.no_data_server)
