@@ -218,6 +218,7 @@ class NodeOwner(Protocol):
     settings: Any
     url: str
     secret: str
+    token: str
     scheduler: Scheduler
 
     def kick(self) -> None: ...
@@ -253,6 +254,7 @@ class NodeManager:
         self.blacklist: list[str] = []
         self.gc_blacklist: list[str] = []
         self.problems: dict[str, str] = {}
+        self.listen_address: str | None = None  # where the master listens, once it does
         self.ping_interval = self.settings.seconds("DISCO_NODE_PING_INTERVAL")
         self.ping_timeout = self.settings.seconds("DISCO_NODE_PING_TIMEOUT")
         self.missing: dict[str, asyncio.TimerHandle] = {}  # disconnected, awaited back
@@ -335,10 +337,8 @@ class NodeManager:
         if proc is not None and proc.alive():
             return
         master_host = self.settings["DISCO_MASTER_HOST"]
-        if not is_local_host(host, master_host):
-            self.problems[host] = ("cannot start node %s: only nodes on this machine "
-                                   "(localhost, 127.x.y.z) can be started yet" % host)
-            log.warning(self.problems[host])
+        if self.over_ssh(host):
+            self.start_remote(host)
             return
         loop = asyncio.get_running_loop()
         serve = not await loop.run_in_executor(None, same_address, host, master_host)
@@ -358,6 +358,45 @@ class NodeManager:
         proc.start()
         self.processes[host] = proc
 
+    def over_ssh(self, host: str) -> bool:
+        """Whether ``host``'s node is started over SSH (:mod:`.remote`): another machine,
+        or a host ``DISCO_SSH_HOSTS`` names."""
+        from .remote import ssh_hosts
+        return host in ssh_hosts(self.settings) \
+            or not is_local_host(host, self.settings["DISCO_MASTER_HOST"])
+
+    def start_remote(self, host: str) -> None:
+        """Start ``host``'s node over SSH (see :mod:`.remote`); what goes wrong is its
+        problem."""
+        import shlex
+
+        from . import remote
+        port = remote.ssh_hosts(self.settings).get(host, int(self.settings["DISCO_SSH_PORT"]))
+        if self.listen_address == "127.0.0.1" and not remote.is_loopback(host):
+            self.refused(host, "cannot start node %s: the master listens on loopback only: set "
+                         "DISCO_MASTER_BIND (or DISCO_MASTER_HOST) and restart it" % host)
+            return
+        url = remote.master_url_for(host, self.settings, self.master.url)
+        command = "%s --host %s --master %s --settings-stdin" % (
+            self.settings["DISCO_NODE_COMMAND"], shlex.quote(host), shlex.quote(url))
+        values = remote.node_settings(self.settings, url, self.master.secret, self.master.token)
+        log_path = os.path.join(self.settings["DISCO_LOG_DIR"], "node-%s.log" % host)
+        proc = remote.RemoteNode(host, port, self.settings, command, values, log_path,
+                                 self.refused)
+        proc.start()
+        self.processes[host] = proc
+
+    def remote_hosts(self) -> list[str]:
+        """The hosts of the node table whose nodes are started over SSH."""
+        return [h for h in self.master.scheduler.nodes if self.over_ssh(h)]
+
+    def refused(self, host: str, why: str) -> None:
+        """A node of the table could not be started or was refused: its ``problem`` (in
+        ``nodeinfo``) and a warning in the log; nothing for a host not in the table."""
+        if host in self.master.scheduler.nodes:
+            self.problems[host] = why
+            log.warning("%s", why)
+
     async def watch(self) -> None:
         """Restart local node processes that died (with a growing delay)."""
         while True:
@@ -371,7 +410,8 @@ class NodeManager:
                 proc.restarts += 1
                 delay = min(30.0, 0.5 * 2 ** min(proc.restarts, 6))
                 log.warning("node %s exited (%s); restarting in %.1fs", host,
-                            proc.proc.returncode if proc.proc else "?", delay)
+                            proc.proc.returncode if proc.proc else getattr(proc, "why", "?"),
+                            delay)
                 proc.stopping = True
                 asyncio.get_running_loop().call_later(delay, self._restart, host)
 
