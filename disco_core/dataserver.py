@@ -24,11 +24,36 @@ class DataHandler(tornado.web.StaticFileHandler):
         self.finish({404: "Not found", 403: "Forbidden"}.get(status_code, self._reason))
 
 
-def data_route(prefix: str, directory: str) -> tuple:
-    """The rule serving ``directory`` under ``/<prefix>/``."""
+class KeyedDataHandler(DataHandler):
+    """A :class:`DataHandler` that answers only requests with the cluster's data key or the
+    master's token (:func:`disco_core.access.data_allowed`): a node's job data once the node
+    listens beyond loopback."""
+
+    def initialize(self, path: str, default_filename: str | None = None, secret: str = "",
+                   token: str = "") -> None:
+        super().initialize(path, default_filename)
+        self.secret = secret
+        self.token = token
+
+    def prepare(self) -> None:
+        from .access import DATA_HEADER, HEADER, data_allowed
+        if not data_allowed(self.request.headers, self.secret, self.token):
+            self.set_status(401)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish("this node serves job data only to requests with the cluster's data "
+                        "key (%s, which its tasks have in DISCO_DATA_KEY) or the master's "
+                        "token (%s)" % (DATA_HEADER, HEADER))
+
+
+def data_route(prefix: str, directory: str, secret: str = "", token: str = "") -> tuple:
+    """The rule serving ``directory`` under ``/<prefix>/``; with a ``secret``, only to
+    requests with its data key or ``token`` (:class:`KeyedDataHandler`)."""
+    if secret:
+        return (r"/%s/(.+)" % prefix, KeyedDataHandler,
+                {"path": directory, "secret": secret, "token": token})
     return (r"/%s/(.+)" % prefix, DataHandler, {"path": directory})
 
 
-def data_routes(disco_data: str) -> list[tuple]:
-    """Core's data routes: job data under ``/disco/``."""
-    return [data_route("disco", disco_data)]
+def data_routes(disco_data: str, secret: str = "", token: str = "") -> list[tuple]:
+    """Core's data routes: job data under ``/disco/`` (keyed with a ``secret``)."""
+    return [data_route("disco", disco_data, secret, token)]

@@ -145,18 +145,25 @@ def running_cluster(hosts: list[tuple[str, int]] | None = None,
     ``hosts``, loopback addresses such as ``127.0.0.2``) over SSH, through a real sshd on
     them (:class:`~disco_core.testsshd.SSHD`, ``cluster.sshd``) rather than as its own
     children, as nodes on other machines are started; their ``DISCO_ROOT`` is
-    ``<home>/nodes``. ``extra_env`` overrides the SSH settings (another known-hosts file,
+    ``<home>/nodes``, and the master listens on loopback (a host that is one of this
+    machine's other addresses, such as its LAN address, is a node beyond loopback, which
+    reaches it there). ``extra_env`` overrides these settings (another known-hosts file,
     another key). The sshd stops after the cluster, also when the block fails."""
     home = tempfile.mkdtemp(prefix="disco-test-")
     sshd = None
     env = dict(extra_env or {})
+    port = free_port()
     try:
         if ssh:
             from .testsshd import SSHD
             addresses = [h for h, _n in hosts or []] if ssh is True else list(ssh)
             sshd = SSHD(addresses)
-            env = {**sshd.env, "DISCO_NODE_ROOT": os.path.join(home, "nodes"), **env}
-        cluster = Cluster(home, free_port(), hosts, env, preexec, bindir, cwd)
+            # every "other host" is this machine: the master stays on loopback, where they
+            # reach it
+            env = {**sshd.env, "DISCO_NODE_ROOT": os.path.join(home, "nodes"),
+                   "DISCO_MASTER_BIND": "127.0.0.1",
+                   "DISCO_NODE_MASTER": "http://localhost:%d" % port, **env}
+        cluster = Cluster(home, port, hosts, env, preexec, bindir, cwd)
         cluster.sshd = sshd
         try:
             cluster.start()  # inside: a start that fails still restores the environment

@@ -37,7 +37,7 @@ from typing import Any, Iterator
 import pytest
 
 from .testcluster import Cluster, free_port, running_cluster  # noqa: F401
-from .testsshd import SSHD, sshd_missing  # noqa: F401
+from .testsshd import SSHD, keygen, sshd_missing  # noqa: F401
 
 #: Marks a test that needs a real sshd (``running_cluster(..., ssh=True)``, :class:`SSHD`):
 #: skipped, saying how to install it, where there is none.

@@ -93,7 +93,11 @@ class SubmitHandler(APIHandler):
 
 
 class NodeSocket(tornado.websocket.WebSocketHandler):
-    """One node's connection: tasks go down, events and results come up."""
+    """One node's connection: tasks go down, events and results come up. It checks the
+    cluster secret itself (the master's guard lets it through), so that a node without it
+    is told why, records it as the node's problem, and stops."""
+
+    checks_secret = True
 
     def initialize(self, master: Any) -> None:
         self.master = master

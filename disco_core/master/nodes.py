@@ -372,9 +372,12 @@ class NodeManager:
 
         from . import remote
         port = remote.ssh_hosts(self.settings).get(host, int(self.settings["DISCO_SSH_PORT"]))
-        if self.listen_address == "127.0.0.1" and not remote.is_loopback(host):
-            self.refused(host, "cannot start node %s: the master listens on loopback only: set "
-                         "DISCO_MASTER_BIND (or DISCO_MASTER_HOST) and restart it" % host)
+        if self.listen_address is not None and remote.is_loopback(self.listen_address) \
+                and not remote.is_loopback(host) and not self.settings["DISCO_NODE_MASTER"]:
+            self.refused(host, "cannot start node %s: the master listens on %s only, which a "
+                         "node there cannot reach: set DISCO_MASTER_BIND (or "
+                         "DISCO_MASTER_HOST) and restart the master"
+                         % (host, self.listen_address))
             return
         url = remote.master_url_for(host, self.settings, self.master.url)
         command = "%s --host %s --master %s --settings-stdin" % (

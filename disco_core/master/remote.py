@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ipaddress
 import json
 import logging
 import os
@@ -37,6 +36,8 @@ import shlex
 import socket
 import threading
 from typing import Any, Callable
+
+from ..access import is_loopback
 
 log = logging.getLogger("disco.master.remote")
 
@@ -63,15 +64,6 @@ def ssh_hosts(settings: Any) -> dict[str, int]:
                              "1-65535)" % entry)
         out[host] = int(port)
     return out
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def bind_address(settings: Any, remote_hosts: list[str]) -> str:

@@ -32,6 +32,7 @@ import tornado.web
 import tornado.websocket
 
 from .. import __version__
+from ..access import data_key, is_loopback
 from ..children import ChildWatcher
 from ..dataserver import data_routes
 from ..loopwatch import LoopWatch
@@ -154,6 +155,7 @@ class Node:
         if self._base_env is None:
             env = self.settings.env
             env.pop("DISCO_CLUSTER_SECRET", None)
+            env["DISCO_DATA_KEY"] = data_key(self.secret)  # other nodes' job data, for tasks
             bindir = os.path.dirname(sys.executable)
             env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
             self._base_env = env
@@ -167,7 +169,8 @@ class Node:
         if self.settings.flag("DISCO_WORKER_FORK"):
             self.forkserver = ForkServerClient(self.worker_env({}))
         s = self.settings
-        rules = data_routes(s["DISCO_DATA"])
+        secret = "" if is_loopback(self.host) or not self.serve_data else self.secret
+        rules = data_routes(s["DISCO_DATA"], secret, str(s.get("DISCO_TOKEN", "") or ""))
         rules += get_host().routes("disco_node_routes", node=self)
         app = tornado.web.Application(rules)
         if self.serve_data:
