@@ -85,7 +85,7 @@ def bind_address(settings: Any, remote_hosts: list[str]) -> str:
 def master_url_for(host: str, settings: Any, master_url: str) -> str:
     """The master's URL as a node on ``host`` reaches it: ``DISCO_NODE_MASTER`` when set;
     the master's own URL for a loopback address; else ``DISCO_MASTER_HOST`` (or, when that
-    is ``localhost``, this machine's fully qualified name) and ``DISCO_PORT``."""
+    is ``localhost``, this machine's name) and ``DISCO_PORT``."""
     explicit = str(settings["DISCO_NODE_MASTER"]).strip()
     if explicit:
         return explicit.rstrip("/")
@@ -94,6 +94,8 @@ def master_url_for(host: str, settings: Any, master_url: str) -> str:
     name = settings["DISCO_MASTER_HOST"]
     if name == "localhost":
         name = socket.getfqdn()
+        if is_loopback(name) or name.startswith("localhost"):
+            name = socket.gethostname()
     return "http://%s:%s" % (name, settings["DISCO_PORT"])
 
 
