@@ -1,7 +1,9 @@
 """A node: runs tasks the master sends, reports back, and serves the node's data.
 
 Started by the master (``python -m disco_core.node --host H --master URL``) with the
-cluster secret in ``DISCO_CLUSTER_SECRET``. It connects to the master's WebSocket and
+cluster secret in ``DISCO_CLUSTER_SECRET``, or over SSH with ``--settings-stdin`` (its
+settings, the secret among them, on the first line of stdin; it exits when stdin closes).
+It connects to the master's WebSocket (naming its core version) and
 keeps reconnecting if the connection drops. Its tasks go on meanwhile: each connection
 starts with a ``hello`` listing the attempts the node still runs; the master settles the
 others and kills those it gave up on (see ``Master.node_hello``). It exits when the
