@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from disco_core import comm
-from disco_core.access import data_key
+from disco_core.access import data_allowed, data_key
 from disco_core.dataserver import data_route
 from disco_core.errors import CommError
 from disco_core.testing import TornadoServer
@@ -17,8 +17,8 @@ from disco_core.testing import TornadoServer
 def keyed(tmp_path, monkeypatch):
     os.makedirs(tmp_path / "data" / "job")
     (tmp_path / "data" / "job" / "part").write_bytes(b"some data")
-    server = TornadoServer([data_route("disco", str(tmp_path / "data"), secret="s3cret",
-                                       token="the-token")])
+    allowed = lambda headers: data_allowed(headers, "s3cret", "the-token")  # noqa: E731
+    server = TornadoServer([data_route("disco", str(tmp_path / "data"), allowed)])
     monkeypatch.setenv("DISCO_PORT", str(server.port))
     monkeypatch.delenv("DISCO_DATA_KEY", raising=False)
     monkeypatch.delenv("DISCO_CLUSTER_SECRET", raising=False)

@@ -52,5 +52,6 @@ def test_a_node_gets_the_settings_but_not_the_masters_paths():
     assert values["DISCO_TOKEN"] == "the-token"
     assert not any(name.startswith("DISCO_SSH_") for name in values)
     assert not [p for p in LOCAL_PATHS if p in values and p != "DISCO_ROOT"]
-    assert "/srv/master-home" not in " ".join(values.values())
+    assert "/srv/master-home" not in " ".join(values.values())  # a plugin's data dir too
+    assert "DDFS_ROOT" not in values
     assert "DISCO_ROOT" not in node_settings(settings(), "http://m:1", "s", "")

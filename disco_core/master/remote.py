@@ -41,10 +41,12 @@ from ..access import is_loopback
 
 log = logging.getLogger("disco.master.remote")
 
-#: Settings that are paths on the master's machine: a node on another host uses its own.
+#: Settings that are paths on the master's machine: a node on another host uses its own
+#: (as it does for any setting whose value is a path under the master's DISCO_HOME or
+#: DISCO_ROOT, such as a plugin's data directory).
 LOCAL_PATHS = ("DISCO_HOME", "DISCO_ROOT", "DISCO_DATA", "DISCO_MASTER_ROOT",
                "DISCO_MASTER_CONFIG", "DISCO_LOG_DIR", "DISCO_PID_DIR", "DISCO_SECRET_FILE",
-               "DISCO_TOKEN_FILE", "DISCO_SETTINGS_FILE", "DDFS_ROOT", "DDFS_DATA")
+               "DISCO_TOKEN_FILE", "DISCO_SETTINGS_FILE")
 #: The last lines of a node's output kept to explain why it exited.
 TAIL = 20
 
@@ -101,15 +103,19 @@ def master_url_for(host: str, settings: Any, master_url: str) -> str:
 
 def node_settings(settings: Any, master_url: str, secret: str, token: str) -> dict[str, str]:
     """The settings a node on another host gets on its stdin: the master's, less the paths
-    of the master's machine (and the SSH settings), plus the cluster secret and the token."""
+    of the master's machine (:data:`LOCAL_PATHS` and any under its ``DISCO_HOME`` or
+    ``DISCO_ROOT``) and the SSH settings, plus the cluster secret and the token."""
     values = {}
+    homes = tuple(os.path.join(str(settings[name]), "") for name in ("DISCO_HOME", "DISCO_ROOT"))
     for name in settings.names:
         if name in LOCAL_PATHS or name.startswith("DISCO_SSH_"):
             continue
         try:
-            values[name] = str(settings[name])
+            value = str(settings[name])
         except (KeyError, ValueError):
             continue
+        if not value.startswith(homes):
+            values[name] = value
     root = str(settings["DISCO_NODE_ROOT"]).strip()
     if root:
         values["DISCO_ROOT"] = root

@@ -34,7 +34,7 @@ import tornado.web
 import tornado.websocket
 
 from .. import __version__
-from ..access import data_key, is_loopback
+from ..access import data_allowed, data_key, is_loopback
 from ..children import ChildWatcher
 from ..dataserver import data_routes
 from ..loopwatch import LoopWatch
@@ -171,8 +171,11 @@ class Node:
         if self.settings.flag("DISCO_WORKER_FORK"):
             self.forkserver = ForkServerClient(self.worker_env({}))
         s = self.settings
-        secret = "" if is_loopback(self.host) or not self.serve_data else self.secret
-        rules = data_routes(s["DISCO_DATA"], secret, str(s.get("DISCO_TOKEN", "") or ""))
+        allowed = None
+        if self.serve_data and not is_loopback(self.host):  # job data to the cluster only
+            token = str(s.get("DISCO_TOKEN", "") or "")
+            allowed = lambda headers: data_allowed(headers, self.secret, token)  # noqa: E731
+        rules = data_routes(s["DISCO_DATA"], allowed)
         rules += get_host().routes("disco_node_routes", node=self)
         app = tornado.web.Application(rules)
         if self.serve_data:
