@@ -164,6 +164,8 @@ def same_address(a: str, b: str) -> bool:
 class NodeProcess:
     """A node process the master started on this machine; restarted if it dies."""
 
+    ran = True  # it was started (a node over SSH may not have been: :mod:`.remote`)
+
     def __init__(self, host: str, argv: list[str], env: dict[str, str], log_path: str) -> None:
         self.host = host
         self.argv = argv
@@ -387,13 +389,21 @@ class NodeManager:
         values = remote.node_settings(self.settings, url, self.master.secret, self.master.token)
         log_path = os.path.join(self.settings["DISCO_LOG_DIR"], "node-%s.log" % host)
         proc = remote.RemoteNode(host, port, self.settings, command, values, log_path,
-                                 self.refused)
+                                 self._ssh_problem)
         proc.start()
         self.processes[host] = proc
 
     def remote_hosts(self) -> list[str]:
         """The hosts of the node table whose nodes are started over SSH."""
         return [h for h in self.master.scheduler.nodes if self.over_ssh(h)]
+
+    def _ssh_problem(self, host: str, why: str) -> None:
+        """A node over SSH could not start or ended: its problem, unless the host's node is
+        connected all the same (started by other means), which the log alone tells."""
+        if host in self.connections:
+            log.warning("%s (its node is connected all the same)", why)
+        else:
+            self.refused(host, why)
 
     def refused(self, host: str, why: str) -> None:
         """A node of the table could not be started or was refused: its ``problem`` (in
@@ -409,7 +419,7 @@ class NodeManager:
             for host, proc in list(self.processes.items()):
                 if proc.stopping or proc.alive():
                     continue
-                if host in self.missing:  # its tasks died with it: no use waiting
+                if host in self.missing and proc.ran:  # its tasks died with it: no use waiting
                     self._stop_waiting(host)
                     self.master.node_gone(host, "its process exited")
                 proc.restarts += 1
@@ -483,7 +493,7 @@ class NodeManager:
         if node is not None:
             node.connected = False
         proc = self.processes.get(host)
-        if proc is not None and not proc.alive():  # its tasks died with it: no use waiting
+        if proc is not None and proc.ran and not proc.alive():  # its tasks died with it
             self._stop_waiting(host)
             self.master.node_gone(host, "its process exited")
         elif host not in self.missing:  # (a session that ended before its hello: same wait)

@@ -158,7 +158,8 @@ class RemoteNode:
     """A node process the master started on another host over SSH; restarted (by the
     :class:`.nodes.NodeManager`) when its channel closes. The same face as a local
     :class:`.nodes.NodeProcess`: :meth:`start`, :meth:`alive`, :meth:`end`, :meth:`stop`,
-    ``restarts``, ``stopping``, and ``why`` (how it ended, for the log)."""
+    ``restarts``, ``stopping``, ``ran`` (whether its command ran: a start that failed
+    left no node whose end counts) and ``why`` (how it ended, for the log)."""
 
     proc = None  # no local process to wait for
 
@@ -176,6 +177,7 @@ class RemoteNode:
         self.stopping = False
         self.why = ""
         self.state = "new"  # starting, running, gone
+        self.ran = False  # its command ran, this time: its end is the node's
         self.client: Any = None
         self.channel: Any = None
         self.gone = threading.Event()
@@ -185,6 +187,7 @@ class RemoteNode:
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.state = "starting"
+        self.ran = False
         self.why = ""
         self.gone.clear()
         threading.Thread(target=self._run, name="ssh-node-%s" % self.host,
@@ -229,6 +232,7 @@ class RemoteNode:
                 self.why = self.explain_failure(exc)
                 self._say(self.why)
                 return
+            self.ran = True
             self.state = "running"
             status, tail = self._follow(self.channel)
             self.why = self.explain_exit(status, tail)
