@@ -233,3 +233,15 @@ def test_a_node_beyond_loopback_serves_job_data_only_with_the_key(http_server):
         request = urllib.request.Request(on_lan[0], headers={"X-Disco-Token": cluster.token})
         with urllib.request.urlopen(request, timeout=30) as resp:
             assert resp.status == 200
+
+
+def test_a_node_of_another_version_is_refused_and_stops():
+    other = ("import sys, disco_core; disco_core.__version__ = '0.0.1'; "
+             "from disco_core.node.app import main; main(sys.argv[1:])")
+    env = {"DISCO_NODE_COMMAND": '%s -c "%s"' % (sys.executable, other)}
+    with running_cluster([("127.0.0.2", 1)], ssh=True, extra_env=env) as cluster:
+        text = problem(cluster, "127.0.0.2", "runs disco_core 0.0.1")
+        assert "install disco_core %s there" % __version__ in text
+        assert not nodeinfo(cluster)["127.0.0.2"]["connected"]
+        wait_for(lambda: "the master refused this node: version mismatch" in
+                 cluster.log("node-127.0.0.2"), timeout=30)
