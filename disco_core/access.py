@@ -8,12 +8,20 @@ its token (``DISCO_TOKEN_REQUIRED``, on by default): in the ``X-Disco-Token`` he
 on the same machine reads that file (no configuration); another one sets ``DISCO_TOKEN``.
 The cluster's nodes prove themselves with the cluster secret instead.
 
+A node that listens beyond loopback serves job data (``/disco/`` on ``DISCO_PORT``) only to
+requests with the cluster's data key (``X-Disco-Data-Key``, :func:`data_key` of the secret:
+its workers have it in ``DISCO_DATA_KEY``, workers in any language, so the shuffle between
+nodes carries it) or the master's token (a client reading results); the secret itself never
+leaves the nodes and the master. :func:`data_headers_for` picks what a request carries.
+
 DDFS's read and write tokens (``Authorization: Basic``) are another thing and keep their
 meaning.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 from typing import Any
@@ -23,6 +31,7 @@ from .settings import DiscoSettings
 
 HEADER = "X-Disco-Token"
 SECRET_HEADER = "X-Disco-Secret"
+DATA_HEADER = "X-Disco-Data-Key"
 
 _cache: dict[str, tuple[float, str]] = {}
 
@@ -121,3 +130,46 @@ def request_token(headers: Any, cookies: Any, port: int | str) -> str:
 
 def same(given: str, expected: str) -> bool:
     return bool(given) and bool(expected) and hmac.compare_digest(given, expected)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address) is ``localhost`` or a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def data_key(secret: str) -> str:
+    """The key to the nodes' job data that the cluster secret ``secret`` gives ("" for
+    none): a digest, so that workers that read data need not see the secret."""
+    if not secret:
+        return ""
+    return hmac.new(secret.encode("utf-8"), b"disco job data", hashlib.sha256).hexdigest()
+
+
+def data_headers_for(url: str, settings: DiscoSettings | None = None) -> dict[str, str]:
+    """What a request for a node's job data (``/disco/...`` on ``DISCO_PORT``) carries: the
+    data key where this process has it (``DISCO_DATA_KEY``, or the cluster secret of a node
+    or the master), else the master's token (a client's); nothing for other URLs."""
+    s = settings if settings is not None else DiscoSettings()
+    try:
+        parts = urlsplit(url)
+        if not parts.path.startswith("/disco/") or parts.port != int(s["DISCO_PORT"]):
+            return {}
+    except (ValueError, KeyError):
+        return {}
+    key = os.environ.get("DISCO_DATA_KEY") or data_key(os.environ.get("DISCO_CLUSTER_SECRET",
+                                                                      ""))
+    if key:
+        return {DATA_HEADER: key}
+    token = client_token(s)
+    return {HEADER: token} if token else {}
+
+
+def data_allowed(headers: Any, secret: str, token: str) -> bool:
+    """Whether a request for job data carries the data key of ``secret`` or the token."""
+    return same(headers.get(DATA_HEADER, ""), data_key(secret)) \
+        or same(request_token(headers, {}, 0), token)

@@ -143,7 +143,8 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
         if rewind is not None:
             data.seek(rewind)  # type: ignore[union-attr]
         # the master's token goes to the master only (a redirect elsewhere never sees it)
-        sent = dict(hdrs) if access.HEADER in hdrs else {**hdrs, **access.headers_for(url)}
+        sent = dict(hdrs) if access.HEADER in hdrs else {
+            **access.data_headers_for(url), **hdrs, **access.headers_for(url)}
         try:
             try:
                 conn.request(method, path, body=data, headers=sent)

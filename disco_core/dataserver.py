@@ -5,7 +5,7 @@ a plugin that keeps data of its own on the nodes (a storage plugin's blobs) serv
 same way, adding :func:`data_route` rules through the ``disco_node_routes`` hook."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import tornado.web
 
@@ -24,11 +24,34 @@ class DataHandler(tornado.web.StaticFileHandler):
         self.finish({404: "Not found", 403: "Forbidden"}.get(status_code, self._reason))
 
 
-def data_route(prefix: str, directory: str) -> tuple:
-    """The rule serving ``directory`` under ``/<prefix>/``."""
+class KeyedDataHandler(DataHandler):
+    """A :class:`DataHandler` that answers only requests ``allowed`` lets through (a node's
+    job data once the node listens beyond loopback: the cluster's data key or the master's
+    token, :func:`disco_core.access.data_allowed`)."""
+
+    def initialize(self, path: str, default_filename: str | None = None,
+                   allowed: Callable[[Any], bool] | None = None) -> None:
+        super().initialize(path, default_filename)
+        self.allowed = allowed
+
+    def prepare(self) -> None:
+        if self.allowed is not None and not self.allowed(self.request.headers):
+            self.set_status(401)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish("this node serves job data only to requests with the cluster's data "
+                        "key (X-Disco-Data-Key, which its tasks have in DISCO_DATA_KEY) or the "
+                        "master's token (X-Disco-Token)")
+
+
+def data_route(prefix: str, directory: str,
+               allowed: Callable[[Any], bool] | None = None) -> tuple:
+    """The rule serving ``directory`` under ``/<prefix>/``; with ``allowed``, only to
+    requests whose headers it accepts (:class:`KeyedDataHandler`)."""
+    if allowed is not None:
+        return (r"/%s/(.+)" % prefix, KeyedDataHandler, {"path": directory, "allowed": allowed})
     return (r"/%s/(.+)" % prefix, DataHandler, {"path": directory})
 
 
-def data_routes(disco_data: str) -> list[tuple]:
-    """Core's data routes: job data under ``/disco/``."""
-    return [data_route("disco", disco_data)]
+def data_routes(disco_data: str, allowed: Callable[[Any], bool] | None = None) -> list[tuple]:
+    """Core's data routes: job data under ``/disco/`` (to requests ``allowed`` accepts)."""
+    return [data_route("disco", disco_data, allowed)]

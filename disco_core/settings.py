@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import socket
+import sys
 from typing import Any, Callable
 
 Default = Callable[["DiscoSettings"], Any]
@@ -82,6 +84,24 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_TOKEN_FILE": lambda s: os.path.join(s["DISCO_ROOT"], s["DISCO_NAME"] + ".token"),
     # a client's token for a master on another machine (else DISCO_TOKEN_FILE is read)
     "DISCO_TOKEN": "",
+    # nodes on other machines (disco_core.master.remote): started over SSH as this user, with
+    # this key, host keys checked against this file (new ones accepted only when told to)
+    "DISCO_SSH_USER": "",
+    "DISCO_SSH_KEY": "",
+    "DISCO_SSH_KNOWN_HOSTS": "~/.ssh/known_hosts",
+    "DISCO_SSH_ACCEPT_NEW_HOST_KEYS": 0,
+    "DISCO_SSH_PORT": 22,
+    "DISCO_SSH_TIMEOUT": 10.0,
+    # hosts started over SSH even if they look local, as host[:ssh-port] (commas or spaces)
+    "DISCO_SSH_HOSTS": "",
+    # what starts a node over SSH (--host, --master and --settings-stdin are added), its
+    # DISCO_ROOT there (empty: that host's default), the master's URL as nodes there reach it
+    # (empty: DISCO_MASTER_HOST, or this machine's name) and the master's listening address
+    # (empty: loopback, unless DISCO_MASTER_HOST or a node on another host needs more)
+    "DISCO_NODE_COMMAND": lambda s: "%s -m disco_core.node" % shlex.quote(sys.executable),
+    "DISCO_NODE_ROOT": "",
+    "DISCO_NODE_MASTER": "",
+    "DISCO_MASTER_BIND": "",
     "DISCO_DISABLE_PLUGINS": "",
     "DISCO_RAISE_PLUGIN_ERRORS": 0,
     "DDFS_ROOT": lambda s: os.path.join(s["DISCO_ROOT"], "ddfs"),
@@ -90,7 +110,7 @@ DEFAULTS: dict[str, Default | Any] = {
 }
 
 #: On/off settings: read with :meth:`DiscoSettings.flag`, which also takes yes/no, on/off.
-_FLAGS = {"DISCO_WORKER_FORK", "DISCO_RAISE_PLUGIN_ERRORS"}
+_FLAGS = {"DISCO_WORKER_FORK", "DISCO_RAISE_PLUGIN_ERRORS", "DISCO_SSH_ACCEPT_NEW_HOST_KEYS"}
 
 
 def _number_type(name: str, value: Any) -> type | None:

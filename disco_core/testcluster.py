@@ -41,6 +41,7 @@ class Cluster:
         self.env.update(extra_env or {})
         self.hosts = hosts
         self.saved: dict[str, str | None] = {}
+        self.sshd: Any = None  # the sshd its nodes are started through (running_cluster)
 
     @property
     def master(self) -> str:
@@ -133,18 +134,45 @@ class Cluster:
 def running_cluster(hosts: list[tuple[str, int]] | None = None,
                     extra_env: dict[str, str] | None = None,
                     preexec: Any = None, bindir: str | None = None,
-                    cwd: str | None = None) -> Iterator[Cluster]:
+                    cwd: str | None = None,
+                    ssh: bool | list[str] = False) -> Iterator[Cluster]:
     """A cluster for the ``with`` block. ``preexec`` runs in the ``disco start`` process
     before it starts the master and nodes, which inherit what it sets (``setrlimit``).
     ``bindir`` is the ``bin`` folder of the environment whose ``disco`` runs it (by
-    default this interpreter's), ``cwd`` the folder its commands run in."""
+    default this interpreter's), ``cwd`` the folder its commands run in.
+
+    ``ssh``: the master starts the nodes of these hosts (``True``: of every host in
+    ``hosts``, loopback addresses such as ``127.0.0.2``) over SSH, through a real sshd on
+    them (:class:`~disco_core.testsshd.SSHD`, ``cluster.sshd``) rather than as its own
+    children, as nodes on other machines are started; their ``DISCO_ROOT`` is
+    ``<home>/nodes``, and the master listens on loopback (a host that is one of this
+    machine's other addresses, such as its LAN address, is a node beyond loopback, which
+    reaches it there). ``extra_env`` overrides these settings (another known-hosts file,
+    another key). The sshd stops after the cluster, also when the block fails."""
     home = tempfile.mkdtemp(prefix="disco-test-")
-    cluster = Cluster(home, free_port(), hosts, extra_env, preexec, bindir, cwd)
+    sshd = None
+    env = dict(extra_env or {})
+    port = free_port()
     try:
-        cluster.start()  # inside: a start that fails still restores the environment
-        yield cluster
+        if ssh:
+            from .testsshd import SSHD
+            addresses = [h for h, _n in hosts or []] if ssh is True else list(ssh)
+            sshd = SSHD(addresses)
+            # every "other host" is this machine: the master stays on loopback, where they
+            # reach it
+            env = {**sshd.env, "DISCO_NODE_ROOT": os.path.join(home, "nodes"),
+                   "DISCO_MASTER_BIND": "127.0.0.1",
+                   "DISCO_NODE_MASTER": "http://localhost:%d" % port, **env}
+        cluster = Cluster(home, port, hosts, env, preexec, bindir, cwd)
+        cluster.sshd = sshd
+        try:
+            cluster.start()  # inside: a start that fails still restores the environment
+            yield cluster
+        finally:
+            cluster.stop()
     finally:
         try:
-            cluster.stop()
+            if sshd is not None:
+                sshd.stop()
         finally:
             shutil.rmtree(home, ignore_errors=True)

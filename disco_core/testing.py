@@ -12,7 +12,9 @@ Used as a pytest plugin (``pytest_plugins = ["disco_core.testing"]``) it provide
 * :func:`install_plugin`: a one-module plugin distribution for a test's cluster.
 
 and (from :mod:`disco_core.testcluster`) :func:`running_cluster`, a cluster for a ``with``
-block, its :class:`Cluster` and :func:`free_port`; (from :mod:`disco_core.contracts`), for
+block (``ssh=True``: its nodes started over a real sshd), its :class:`Cluster` and
+:func:`free_port`; (from :mod:`disco_core.testsshd`) :class:`SSHD`, that sshd, and
+``needs_sshd``, the mark of tests that skip without it; (from :mod:`disco_core.contracts`), for
 tests that drive the master's pure parts, :class:`RecordingActions` (the coordinator's window
 on the network), :func:`make_job` and :class:`SchedulerSim`.
 
@@ -37,6 +39,11 @@ from typing import Any, Iterator
 import pytest
 
 from .testcluster import Cluster, free_port, running_cluster  # noqa: F401
+from .testsshd import SSHD, keygen, sshd_missing  # noqa: F401
+
+#: Marks a test that needs a real sshd (``running_cluster(..., ssh=True)``, :class:`SSHD`):
+#: skipped, saying how to install it, where there is none.
+needs_sshd = pytest.mark.skipif(bool(sshd_missing()), reason=sshd_missing() or "sshd")
 
 
 def install_plugin(root: Any, dist: str, module: str, source: str, entry_points: str) -> None:

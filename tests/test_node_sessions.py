@@ -13,6 +13,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
+import disco_core
 from disco.core import Disco, Job, result_iterator
 from disco_core.settings import DiscoSettings
 from disco_core.testing import running_cluster, wait_for
@@ -32,7 +33,8 @@ class FakeNode:
         self.thread.start()
         with open(DiscoSettings()["DISCO_SECRET_FILE"]) as f:
             secret = f.read().strip()
-        url = "ws://localhost:%d/disco/node/connect?host=%s" % (cluster.port, host)
+        url = "ws://localhost:%d/disco/node/connect?host=%s&version=%s" % (
+            cluster.port, host, disco_core.__version__)
         request = tornado.httpclient.HTTPRequest(url, headers={"X-Disco-Secret": secret})
         self.conn = self._call(lambda: tornado.websocket.websocket_connect(request))
         self.seen = []

@@ -188,8 +188,9 @@ class Master:
         self.nodes.load()
         clear_incoming(self.incoming())
         app = self.application()
-        self.server = app.listen(int(s["DISCO_PORT"]),
-                                 address=_bind_address(s["DISCO_MASTER_HOST"]),
+        from .remote import bind_address
+        self.nodes.listen_address = bind_address(s, self.nodes.remote_hosts())
+        self.server = app.listen(int(s["DISCO_PORT"]), address=self.nodes.listen_address,
                                  max_body_size=MAX_REQUEST, xheaders=False)
         await self.nodes.start_all()
         loop = asyncio.get_running_loop()
@@ -697,12 +698,6 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def _bind_address(host: str) -> str:
-    if host == "localhost":
-        return "127.0.0.1"
-    return host
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,10 @@ plugin's: a node's cluster secret or the master's token (header, bearer or login
 lets it through; ``?token=`` on a page logs a browser in (a cookie, then a redirect to the
 page without it); anything else is a 401 that says where the token is, with a login form
 for a browser. ``DISCO_TOKEN_REQUIRED=0`` opens the door. Job data files (the node beside
-the master serves them on its port) are served as every node's data server serves them.
+the master serves them on its port) are served as every node's data server serves them
+(beyond loopback, only with the data key or the token: :mod:`disco_core.access`). A
+node's connection (``/disco/node/connect``) checks the cluster secret itself, to tell a
+refused node why (:class:`~.handlers.NodeSocket`).
 """
 from __future__ import annotations
 
@@ -91,13 +94,24 @@ class GuardedApplication(tornado.web.Application):
         delegate = super().find_handler(request, **kwargs)
         if request.method in ("GET", "HEAD") and isinstance(
                 getattr(delegate, "handler_class", None), type) \
-                and issubclass(delegate.handler_class, DataHandler):
+                and issubclass(delegate.handler_class, DataHandler) and self.data_open(request):
             return delegate  # job data, served as every node's data server serves it
+        if getattr(getattr(delegate, "handler_class", None), "checks_secret", False):
+            return delegate  # a node's connection: refused there, with the reason it is told
         verdict = self.check(request)
         if verdict is not None:
             handler, args = verdict
             return self.get_handler_delegate(request, handler, args)
         return delegate
+
+    def data_open(self, request: tornado.httputil.HTTPServerRequest) -> bool:
+        """Whether job data goes to ``request``: always while the master listens on loopback
+        only, else with the cluster's data key or the token, as a node's beyond loopback."""
+        master = self.master
+        where = master.nodes.listen_address
+        if not master.token_required or where is None or access.is_loopback(where):
+            return True
+        return access.data_allowed(request.headers, master.secret, master.token)
 
     def check(self, request: tornado.httputil.HTTPServerRequest) -> tuple | None:
         master = self.master

@@ -94,7 +94,11 @@ class SubmitHandler(APIHandler):
 
 
 class NodeSocket(tornado.websocket.WebSocketHandler):
-    """One node's connection: tasks go down, events and results come up."""
+    """One node's connection: tasks go down, events and results come up. It checks the
+    cluster secret itself (the master's guard lets it through), so that a node without it
+    is told why, records it as the node's problem, and stops."""
+
+    checks_secret = True
 
     def initialize(self, master: Any) -> None:
         self.master = master
@@ -107,10 +111,21 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
         secret = self.request.headers.get("X-Disco-Secret", "")
         host = self.get_query_argument("host", "")
         if not hmac.compare_digest(secret, self.master.secret):
+            self.master.nodes.refused(host, "node %s connected without the cluster secret "
+                                      "(or with another cluster's): give it this master's "
+                                      "DISCO_CLUSTER_SECRET" % host)
             self.close(4001, "wrong cluster secret")
             return
         if host not in self.master.scheduler.nodes:
             self.close(4004, "%s is not in the node table" % host)
+            return
+        version = self.get_query_argument("version", "")
+        if version != self.master.version:
+            why = ("node %s runs disco_core %s, the master %s: install disco_core %s there"
+                   % (host, version or "of an unknown version", self.master.version,
+                      self.master.version))
+            self.master.nodes.refused(host, why)
+            self.close(4009, "version mismatch: " + why)
             return
         self.host = host
         # the node beside the master serves its routes on this loopback port (.nodeproxy)

@@ -5,9 +5,11 @@ The node table is ``DISCO_MASTER_CONFIG``: ``{"hosts": [[spec, cores], ...], "bl
 (``nx01`` .. ``nx30``). With no file, the table is ``[["localhost", DISCO_WORKERS]]``.
 
 Nodes on this machine (``localhost``, any ``127.x.y.z`` address, the master's own host)
-are started as child processes of the master. Each node connects back to the master over
-a WebSocket (``/disco/node/connect``) authenticated with the cluster secret; the master
-sends it tasks and it reports events and results on the same connection.
+are started as child processes of the master, nodes on other hosts (and those
+``DISCO_SSH_HOSTS`` names) over SSH (:mod:`.remote`). Each node connects back to the master
+over a WebSocket (``/disco/node/connect``) authenticated with the cluster secret and naming
+its core version (another version is refused); the master sends it tasks and it reports
+events and results on the same connection.
 
 Each connection is a session: a newer one of the same host replaces (and closes) the older,
 whose messages are ignored from then on. A session gets tasks only after the node's
@@ -172,6 +174,8 @@ def same_address(a: str, b: str) -> bool:
 class NodeProcess:
     """A node process the master started on this machine; restarted if it dies."""
 
+    ran = True  # it was started (a node over SSH may not have been: :mod:`.remote`)
+
     def __init__(self, host: str, argv: list[str], env: dict[str, str], log_path: str) -> None:
         self.host = host
         self.argv = argv
@@ -228,6 +232,7 @@ class NodeOwner(Protocol):
     settings: Any
     url: str
     secret: str
+    token: str
     scheduler: Scheduler
 
     def kick(self) -> None: ...
@@ -263,6 +268,7 @@ class NodeManager:
         self.blacklist: list[str] = []
         self.gc_blacklist: list[str] = []
         self.problems: dict[str, str] = {}
+        self.listen_address: str | None = None  # where the master listens, once it does
         self.ping_interval = self.settings.seconds("DISCO_NODE_PING_INTERVAL")
         self.ping_timeout = self.settings.seconds("DISCO_NODE_PING_TIMEOUT")
         self.missing: dict[str, asyncio.TimerHandle] = {}  # disconnected, awaited back
@@ -347,10 +353,8 @@ class NodeManager:
         if proc is not None and proc.alive():
             return
         master_host = self.settings["DISCO_MASTER_HOST"]
-        if not is_local_host(host, master_host):
-            self.problems[host] = ("cannot start node %s: only nodes on this machine "
-                                   "(localhost, 127.x.y.z) can be started yet" % host)
-            log.warning(self.problems[host])
+        if self.over_ssh(host):
+            self.start_remote(host)
             return
         loop = asyncio.get_running_loop()
         serve = not await loop.run_in_executor(None, same_address, host, master_host)
@@ -370,6 +374,56 @@ class NodeManager:
         proc.start()
         self.processes[host] = proc
 
+    def over_ssh(self, host: str) -> bool:
+        """Whether ``host``'s node is started over SSH (:mod:`.remote`): another machine,
+        or a host ``DISCO_SSH_HOSTS`` names."""
+        from .remote import ssh_hosts
+        return host in ssh_hosts(self.settings) \
+            or not is_local_host(host, self.settings["DISCO_MASTER_HOST"])
+
+    def start_remote(self, host: str) -> None:
+        """Start ``host``'s node over SSH (see :mod:`.remote`); what goes wrong is its
+        problem."""
+        import shlex
+
+        from . import remote
+        port = remote.ssh_hosts(self.settings).get(host, int(self.settings["DISCO_SSH_PORT"]))
+        if self.listen_address is not None and remote.is_loopback(self.listen_address) \
+                and not remote.is_loopback(host) and not self.settings["DISCO_NODE_MASTER"]:
+            self.refused(host, "cannot start node %s: the master listens on %s only, which a "
+                         "node there cannot reach: set DISCO_MASTER_BIND (or "
+                         "DISCO_MASTER_HOST) and restart the master"
+                         % (host, self.listen_address))
+            return
+        url = remote.master_url_for(host, self.settings, self.master.url)
+        command = "%s --host %s --master %s --settings-stdin" % (
+            self.settings["DISCO_NODE_COMMAND"], shlex.quote(host), shlex.quote(url))
+        values = remote.node_settings(self.settings, url, self.master.secret, self.master.token)
+        log_path = os.path.join(self.settings["DISCO_LOG_DIR"], "node-%s.log" % host)
+        proc = remote.RemoteNode(host, port, self.settings, command, values, log_path,
+                                 self._ssh_problem)
+        proc.start()
+        self.processes[host] = proc
+
+    def remote_hosts(self) -> list[str]:
+        """The hosts of the node table whose nodes are started over SSH."""
+        return [h for h in self.master.scheduler.nodes if self.over_ssh(h)]
+
+    def _ssh_problem(self, host: str, why: str) -> None:
+        """A node over SSH could not start or ended: its problem, unless the host's node is
+        connected all the same (started by other means), which the log alone tells."""
+        if host in self.connections:
+            log.warning("%s (its node is connected all the same)", why)
+        else:
+            self.refused(host, why)
+
+    def refused(self, host: str, why: str) -> None:
+        """A node of the table could not be started or was refused: its ``problem`` (in
+        ``nodeinfo``) and a warning in the log; nothing for a host not in the table."""
+        if host in self.master.scheduler.nodes:
+            self.problems[host] = why
+            log.warning("%s", why)
+
     async def watch(self) -> None:
         """Restart local node processes that died (with a growing delay)."""
         while True:
@@ -377,13 +431,14 @@ class NodeManager:
             for host, proc in list(self.processes.items()):
                 if proc.stopping or proc.alive():
                     continue
-                if host in self.missing:  # its tasks died with it: no use waiting
+                if host in self.missing and proc.ran:  # its tasks died with it: no use waiting
                     self._stop_waiting(host)
                     self.master.node_gone(host, "its process exited")
                 proc.restarts += 1
                 delay = min(30.0, 0.5 * 2 ** min(proc.restarts, 6))
                 log.warning("node %s exited (%s); restarting in %.1fs", host,
-                            proc.proc.returncode if proc.proc else "?", delay)
+                            proc.proc.returncode if proc.proc else getattr(proc, "why", "?"),
+                            delay)
                 proc.stopping = True
                 asyncio.get_running_loop().call_later(delay, self._restart, host)
 
@@ -450,7 +505,7 @@ class NodeManager:
         if node is not None:
             node.connected = False
         proc = self.processes.get(host)
-        if proc is not None and not proc.alive():  # its tasks died with it: no use waiting
+        if proc is not None and proc.ran and not proc.alive():  # its tasks died with it
             self._stop_waiting(host)
             self.master.node_gone(host, "its process exited")
         elif host not in self.missing:  # (a session that ended before its hello: same wait)

@@ -236,8 +236,14 @@ def _static() -> dict[str, Any]:
                     _query("filter", "only events containing this text")],
             errors={400: "an unknown view", 404: "no such job"}, **{"x-stream": True})},
         "/disco/node/connect": {"get": _op(
-            "A node's WebSocket (nodes only: the cluster secret)",
-            {"description": "the WebSocket handshake"}, **{"x-nodes-only": True})},
+            "A node's WebSocket (nodes only: the cluster secret; a node of another core "
+            "version is refused)",
+            {"description": "the WebSocket handshake"},
+            params=[_query("host", "the node's host in the node table", required=True),
+                    _query("version", "the node's disco_core version", required=True),
+                    _query("data_port", "where the node beside the master serves its data",
+                           {"type": "integer"})],
+            **{"x-nodes-only": True})},
         "/disco/node/inputs": {"get": _op(
             "A running task's inputs, for its node (the cluster secret)", _json(URL_LISTS),
             params=[_query("job", "the job", required=True),

@@ -1,7 +1,9 @@
 """A node: runs tasks the master sends, reports back, and serves the node's data.
 
 Started by the master (``python -m disco_core.node --host H --master URL``) with the
-cluster secret in ``DISCO_CLUSTER_SECRET``. It connects to the master's WebSocket and
+cluster secret in ``DISCO_CLUSTER_SECRET``, or over SSH with ``--settings-stdin`` (its
+settings, the secret among them, on the first line of stdin; it exits when stdin closes).
+It connects to the master's WebSocket (naming its core version) and
 keeps reconnecting if the connection drops. Its tasks go on meanwhile: each connection
 starts with a ``hello`` listing the attempts the node still runs; the master settles the
 others and kills those it gave up on (see ``Master.node_hello``). It exits when the
@@ -31,6 +33,8 @@ import tornado.netutil
 import tornado.web
 import tornado.websocket
 
+from .. import __version__
+from ..access import data_allowed, data_key, is_loopback
 from ..children import ChildWatcher
 from ..dataserver import data_routes
 from ..loopwatch import LoopWatch
@@ -153,6 +157,7 @@ class Node:
         if self._base_env is None:
             env = self.settings.env
             env.pop("DISCO_CLUSTER_SECRET", None)
+            env["DISCO_DATA_KEY"] = data_key(self.secret)  # other nodes' job data, for tasks
             bindir = os.path.dirname(sys.executable)
             env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
             self._base_env = env
@@ -166,7 +171,11 @@ class Node:
         if self.settings.flag("DISCO_WORKER_FORK"):
             self.forkserver = ForkServerClient(self.worker_env({}))
         s = self.settings
-        rules = data_routes(s["DISCO_DATA"])
+        allowed = None
+        if self.serve_data and not is_loopback(self.host):  # job data to the cluster only
+            token = str(s.get("DISCO_TOKEN", "") or "")
+            allowed = lambda headers: data_allowed(headers, self.secret, token)  # noqa: E731
+        rules = data_routes(s["DISCO_DATA"], allowed)
         rules += get_host().routes("disco_node_routes", node=self)
         app = tornado.web.Application(rules)
         if self.serve_data:
@@ -197,7 +206,7 @@ class Node:
 
     async def connect_loop(self) -> None:
         url = self.master_url.replace("http://", "ws://").replace("https://", "wss://")
-        url += "/disco/node/connect?host=%s" % self.host
+        url += "/disco/node/connect?host=%s&version=%s" % (self.host, __version__)
         if self.data_port is not None:
             url += "&data_port=%d" % self.data_port
         orphan = float(os.environ.get("DISCO_NODE_ORPHAN_TIMEOUT", "60"))
@@ -239,7 +248,8 @@ class Node:
             # running tasks go on: the next session's hello tells the master about them
             if self.stop_event.is_set():
                 return
-            if reason and ("secret" in reason or "node table" in reason):
+            if reason and ("secret" in reason or "node table" in reason
+                           or "version" in reason):
                 log.error("the master refused this node: %s", reason)
                 self.stop_event.set()
                 return
@@ -370,7 +380,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-data-server", action="store_true",
                         help="the master serves this host's port: serve on a loopback "
                         "port the master hands requests on to")
+    parser.add_argument("--settings-stdin", action="store_true",
+                        help="read settings (a JSON object of names and values) from the "
+                        "first line of stdin, and exit when stdin closes (a node the master "
+                        "started over SSH: the channel closing means the master is gone)")
     args = parser.parse_args(argv)
+    if args.settings_stdin:
+        read_stdin_settings()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s node " + args.host + " %(levelname)s %(message)s")
     # DISCO_PROXY is a client's way in: the cluster's own processes (and tasks) reach each
@@ -382,6 +398,32 @@ def main(argv: list[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, node.stop_event.set)
+        if args.settings_stdin:
+            loop.add_reader(sys.stdin.fileno(), _stdin_readable, node)
         await node.run()
 
     asyncio.run(run())
+
+
+def read_stdin_settings() -> None:
+    """The settings a master sends a node it started over SSH, as the first line of stdin:
+    a JSON object of setting names and values, put in this process's environment (so the
+    cluster secret and the token never appear on a command line)."""
+    line = sys.stdin.buffer.readline()
+    try:
+        values = json.loads(line)
+        if not isinstance(values, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        sys.exit("node: --settings-stdin needs a JSON object of settings on the first line "
+                 "of stdin (%s)" % exc)
+    for name, value in values.items():
+        os.environ[str(name)] = str(value)
+
+
+def _stdin_readable(node: Node) -> None:
+    """Stdin of a node started over SSH: its end (the SSH channel closed) stops the node."""
+    if not os.read(sys.stdin.fileno(), 65536):
+        asyncio.get_running_loop().remove_reader(sys.stdin.fileno())
+        log.warning("stdin closed (the master's SSH connection ended): stopping")
+        node.stop_event.set()
