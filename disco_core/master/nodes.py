@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 from ..children import ChildWatcher
 from ..errors import DiscoError
+from .adopt import AdoptedPid, running_node
 from .scheduler import Scheduler
 
 log = logging.getLogger("disco.master.nodes")
@@ -162,7 +163,8 @@ def same_address(a: str, b: str) -> bool:
 class NodeProcess:
     """A node process the master started on this machine; restarted if it dies."""
 
-    def __init__(self, host: str, argv: list[str], env: dict[str, str], log_path: str) -> None:
+    def __init__(self, host: str, argv: list[str], env: dict[str, str], log_path: str,
+                 adopted: AdoptedPid | None = None) -> None:
         self.host = host
         self.argv = argv
         self.env = env
@@ -170,8 +172,11 @@ class NodeProcess:
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
         self.stopping = False
+        #: a node process an earlier master started, adopted (:mod:`.adopt`) until it exits
+        self.adopted = adopted
 
     def start(self) -> None:
+        self.adopted = None
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=logf, stderr=subprocess.STDOUT,
@@ -179,11 +184,16 @@ class NodeProcess:
         logf.close()
 
     def alive(self) -> bool:
+        if self.adopted is not None:
+            return self.adopted.alive()
         return self.proc is not None and self.proc.poll() is None
 
     async def end(self, children: ChildWatcher, timeout: float = 5.0) -> None:
         """:meth:`stop` without holding the loop while the process exits."""
         self.stopping = True
+        if self.adopted is not None:
+            await self.adopted.end(timeout)
+            return
         if self.proc is None or self.proc.poll() is not None:
             return
         exited = children.wait(self.proc)
@@ -199,6 +209,9 @@ class NodeProcess:
         """Terminate the process and wait for it (SIGKILL after ``timeout``); blocks, so
         only for a master that is shutting down."""
         self.stopping = True
+        if self.adopted is not None:
+            self.adopted.stop(timeout)
+            return
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
@@ -342,6 +355,8 @@ class NodeManager:
             return
         loop = asyncio.get_running_loop()
         serve = not await loop.run_in_executor(None, same_address, host, master_host)
+        adopted, problem = await loop.run_in_executor(None, running_node, self.settings, host,
+                                                      self.master.url)
         proc = self.processes.get(host)  # the table may have changed meanwhile
         if host not in self.master.scheduler.nodes or (proc is not None and proc.alive()):
             return
@@ -354,8 +369,13 @@ class NodeManager:
         if self.master.token:
             env["DISCO_TOKEN"] = self.master.token  # for the tasks' requests to the master
         log_path = os.path.join(self.settings["DISCO_LOG_DIR"], "node-%s.log" % host)
-        proc = NodeProcess(host, argv, env, log_path)
-        proc.start()
+        proc = NodeProcess(host, argv, env, log_path, adopted)
+        if adopted is None:
+            proc.start()
+        else:  # left running by an earlier master: it reconnects by itself (.adopt)
+            log.info("node %s: adopted the node process %d already running", host, adopted.pid)
+            if problem:
+                self.problems[host] = problem
         self.processes[host] = proc
 
     async def watch(self) -> None:
