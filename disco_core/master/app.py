@@ -27,10 +27,11 @@ from ..loopwatch import LoopWatch
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
 from ..util import schemesplit
-from . import jobrecord, saving
+from . import jobrecord, restore, saving
 from .coordinator import Job, Task
 from .events import EventLog
 from .jobrecord import JobRecord
+from .journal import JournaledJob, JournalWriter
 from .messages import current_attempt
 from .ctrl import core_ops
 from .nodes import NodeManager
@@ -115,6 +116,7 @@ class Master:
         self.accept_new_jobs = 1
         self.max_jobpack = int(s["DISCO_MAX_JOBPACK_SIZE"])
         self.submissions = Submissions()
+        self.journal = JournalWriter()  # the jobs' journals, to resume them (:mod:`.restore`)
         self.setup_timeout = SETUP_TIMEOUT
         self.retry = (float(s["DISCO_RETRY_BASE"]), float(s["DISCO_RETRY_MAX"]),
                       float(s["DISCO_RETRY_JITTER"]))
@@ -185,6 +187,7 @@ class Master:
             self.token = load_token(s["DISCO_TOKEN_FILE"], create=True)
         self.nodes.load()
         clear_incoming(self.incoming())
+        await restore.restore(self)  # the jobs of the master that ran here before
         app = self.application()
         self.server = app.listen(int(s["DISCO_PORT"]),
                                  address=_bind_address(s["DISCO_MASTER_HOST"]),
@@ -212,6 +215,7 @@ class Master:
         self.nodes.stop_all()
         if self.server is not None:
             self.server.stop()
+        self.journal.close()
 
     # -- scheduling ---------------------------------------------------------------------
     def kick(self) -> None:
@@ -474,8 +478,9 @@ class Master:
         os.makedirs(jobdir, exist_ok=True)
         os.replace(path, os.path.join(jobdir, "jobfile"))
         events = EventLog(os.path.join(jobdir, "events"), self._event_hook(name))
-        job = Job(name, pack.jobdict, pipeline, inputs, events, self, self.max_failure_rate,
-                  self.retry)
+        job = JournaledJob(name, pack.jobdict, pipeline, inputs, events, self,
+                           self.max_failure_rate, self.retry)
+        job.begin(self.journal, jobdir)
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)
