@@ -137,17 +137,29 @@ class JournaledJob(Job):
 
     def task_done(self, task: Task, runid: int, host: str, outputs: list[Output],
                   counts: dict | None = None) -> None:
-        if self._current(task, runid):
-            self._note(["done", task.id, runid, host, [o.to_json() for o in outputs],
-                        counts or {}, time.time()])
+        if not self._current(task, runid):
+            return
+        ended, attempt = time.time(), task.attempt
+        self._note(["done", task.id, runid, host, [o.to_json() for o in outputs], counts or {},
+                    ended])
         super().task_done(task, runid, host, outputs, counts)
+        ended_at(attempt, ended)
 
     def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str) -> None:
-        if self._current(task, runid):
-            self._note(["failed", task.id, runid, host, kind, message, time.time()])
+        if not self._current(task, runid):
+            return
+        ended, attempt = time.time(), task.attempt
+        self._note(["failed", task.id, runid, host, kind, message, ended])
         super().task_failed(task, runid, host, kind, message)
+        ended_at(attempt, ended)
 
     def kill(self, reason: str = "Job killed") -> None:
         if self.status == "active":
             self._note(["kill", reason])
         super().kill(reason)
+
+
+def ended_at(attempt: list | None, ended: float) -> None:
+    """The attempt ended when its journal entry says (the same time once replayed)."""
+    if attempt is not None and attempt[5] is not None:
+        attempt[5] = ended

@@ -26,14 +26,14 @@ from typing import Any
 from .. import jobpack as jp
 from .coordinator import Task
 from .events import EventLog, timestamp
-from .journal import JOURNAL, JournaledJob, read
+from .journal import JOURNAL, JournaledJob, ended_at, read
 from .jobrecord import RECORD, SUMMARY
 from .pipeline import Output
 
 log = logging.getLogger("disco.master.restore")
 
 
-class _Silent:
+class Silent:
     """The events of a job being replayed: they are in its event file already."""
 
     def add(self, host: str, message: str, notify: bool = True) -> None:
@@ -46,7 +46,7 @@ class _Silent:
         pass
 
 
-class _Replaying:
+class Replaying:
     """The actions of a job being replayed: what they did was done before the restart
     (the queueing that is still to do, :func:`resume` does)."""
 
@@ -131,16 +131,22 @@ def replay(name: str, jobdir: str, master: Any) -> JournaledJob | None:
     with open(os.path.join(jobdir, "jobfile"), "rb") as f:
         pack = jp.check_file(f)
     job = JournaledJob(name, pack.jobdict, jp.pipeline_of(pack),
-                       [Output.from_json(o) for o in inputs], _Silent(),
-                       _Replaying(master.cluster_hosts()), master.max_failure_rate,
+                       [Output.from_json(o) for o in inputs], Silent(),
+                       Replaying(master.cluster_hosts()), master.max_failure_rate,
                        master.retry)
     job.started, job.timestamp = started, timestamp(started)
+    play(job, entries[1:])
+    return job
+
+
+def play(job: JournaledJob, entries: list[list]) -> None:
+    """Start ``job`` (made with :class:`Replaying` actions, from the journal's first entry)
+    and replay the journal's other ``entries`` into it."""
     job.start()
-    for entry in entries[1:]:
+    for entry in entries:
         if job.status != "active":
             break
         _apply(job, entry)
-    return job
 
 
 def _apply(job: JournaledJob, entry: list) -> None:
@@ -170,8 +176,7 @@ def _apply(job: JournaledJob, entry: list) -> None:
             job.task_done(task, runid, host, outputs, entry[5])
         else:
             job.task_failed(task, runid, host, entry[4], entry[5])
-        if attempt is not None and attempt[5] is not None:
-            attempt[5] = entry[-1]
+        ended_at(attempt, entry[-1])
 
 
 async def restore(master: Any) -> None:
