@@ -36,6 +36,18 @@ def kill_master(cluster):
     wait_for(gone, timeout=10)
 
 
+def journaled(cluster, name, runs, done):
+    """Whether the job's journal on disk has at least ``runs`` attempts sent and ``done``
+    accepted: the master writes it a moment after it changes, and a test that kills the
+    master right after seeing the change waits for the journal first."""
+    from disco_core.jobpack import hexhash
+    from disco_core.master.journal import read
+    root = DiscoSettings(cluster.env)["DISCO_MASTER_ROOT"]
+    entries = read(os.path.join(root, hexhash(name), name, "journal"))
+    kinds = [e[0] for e in entries]
+    return kinds.count("run") >= runs and kinds.count("done") >= done
+
+
 def words(line, params):
     for word in line.split()[1:]:
         yield word, 1
@@ -113,6 +125,7 @@ def test_a_job_killed_mid_map_finishes_running_only_what_had_not_finished(tmp_pa
         job = Job().run(input=inputs, map=slow_after_three, reduce=count)
         wait_for(lambda: stage_counts(cluster, job.name, "map") == {"running": 2, "done": 3},
                  timeout=60)
+        wait_for(lambda: journaled(cluster, job.name, 5, 3))
         kill_master(cluster)
         with open(go, "w"):
             pass  # the two running maps end while the master is down
@@ -142,6 +155,7 @@ def test_a_job_killed_mid_reduce_runs_no_map_again(tmp_path):
     with running_cluster(hosts=[("localhost", 2)]) as cluster:
         job = Job().run(input=inputs, map=words, reduce=waiting_count, partitions=2)
         wait_for(lambda: stage_counts(cluster, job.name, "reduce")["running"] == 2, timeout=60)
+        wait_for(lambda: journaled(cluster, job.name, 9, 7))
         kill_master(cluster)
         cluster.cli("start")
         with open(go, "w"):
@@ -197,6 +211,7 @@ def test_a_resumed_job_whose_node_died_meanwhile_runs_its_task_again(tmp_path):
     with running_cluster(hosts=[("localhost", 1)]) as cluster:
         job = Job().run(input=["raw://only"], map=waiting)
         wait_for(lambda: stage_counts(cluster, job.name, "map")["running"] == 1, timeout=60)
+        wait_for(lambda: journaled(cluster, job.name, 1, 0))
         [node] = cluster.node_pids("localhost")
         kill_master(cluster)
         os.kill(node, signal.SIGKILL)  # the node and its task die with the master
