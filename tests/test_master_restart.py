@@ -223,3 +223,27 @@ def test_a_resumed_job_whose_node_died_meanwhile_runs_its_task_again(tmp_path):
         assert "0 tasks done, 1 still running on their nodes" in after[0], after
         assert [e for e in after if " assigned to " in e] == \
             ["map:0 assigned to localhost", "map_shuffle:1 assigned to localhost"], after
+
+
+def test_a_job_running_through_disco_restart_goes_on_after_it(tmp_path):
+    go = str(tmp_path / "go")
+
+    def second_waits(line, params):
+        number = int(line.split()[0])
+        while number == 1 and not os.path.exists(go):
+            time.sleep(0.05)
+        for word in line.split()[1:]:
+            yield word, 1
+
+    with running_cluster(hosts=[("localhost", 1)]) as cluster:
+        job = Job().run(input=["raw://0 a b", "raw://1 b c"], map=second_waits, reduce=count)
+        wait_for(lambda: stage_counts(cluster, job.name, "map") == {"running": 1, "done": 1},
+                 timeout=60)
+        cluster.cli("restart")  # the node stops too: the running map is lost, and run again
+        with open(go, "w"):
+            pass
+        assert dict(result_iterator(job.wait(timeout=120))) == {"a": 1, "b": 2, "c": 1}
+        after = resumed_events(job)
+        assert "1 tasks done, 1 still running on their nodes" in after[0], after
+        assert [e.split()[0] for e in after if " assigned to " in e] == \
+            ["map:1", "map_shuffle:2", "reduce:3"], after

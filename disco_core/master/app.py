@@ -208,9 +208,12 @@ class Master:
                 job.events.flush()
 
     def shutdown(self) -> None:
+        """Stop serving and stop the nodes; an active job stays as its journal has it, and
+        goes on when a master starts here again (:mod:`.restore`)."""
         for job in self.jobs.values():
             if job.status == "active":
-                job.kill("Job killed: the master is shutting down")
+                job.events.add("master", "WARN: the master is shutting down: the job goes on "
+                               "when it starts again")
             job.events.close()
         self.nodes.stop_all()
         if self.server is not None:

@@ -44,15 +44,19 @@ class JournalWriter:
     def __init__(self) -> None:
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.thread: threading.Thread | None = None
+        self.closed = False
 
     def append(self, path: str, entry: list) -> None:
+        if self.closed:
+            return  # the master is stopping: the journals stay as they were
         if self.thread is None:
             self.thread = threading.Thread(target=self._run, name="journal", daemon=True)
             self.thread.start()
         self.queue.put((path, json.dumps(entry, ensure_ascii=False) + "\n"))
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued, then stop the thread."""
+        """Write what is queued, then stop the thread (and take no more)."""
+        self.closed = True
         if self.thread is not None:
             self.queue.put(None)
             self.thread.join(timeout)

@@ -408,6 +408,9 @@ class NodeManager:
                 conn.send({"op": "stop"})
             except Exception:
                 pass
+        # from now on what the nodes say (or their going) changes no job: a job's tasks stay
+        # as they are for the next master to resume (.restore)
+        self.connections.clear()
         deadline = time.time() + 5
         for proc in self.processes.values():
             proc.stopping = True
