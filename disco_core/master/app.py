@@ -84,7 +84,9 @@ class Master:
       closes its event file (:meth:`finished`), and the oldest finished job beyond the bound
       leaves ``jobs`` for ``archived`` (its name, start time and status: what ``joblist``
       needs), after which :meth:`get_job` reads its record from disk. ``purged`` names the
-      jobs :meth:`purge` removed, for the nodes' data GC.
+      jobs :meth:`purge` removed, for the nodes' data GC. Each job journals what it needs to
+      be resumed (``journal``, :mod:`.journal`); a master that starts lists the recorded
+      jobs and resumes the journaled ones it finds on disk (:mod:`.restore`).
     * ``scheduler``: the queues and the nodes' slots (:class:`~.scheduler.Scheduler`); the
       master queues and ends tasks in it and runs it (:meth:`kick`), the node manager keeps
       its view of the nodes in step with the node table.

@@ -5,9 +5,11 @@ The node table is ``DISCO_MASTER_CONFIG``: ``{"hosts": [[spec, cores], ...], "bl
 (``nx01`` .. ``nx30``). With no file, the table is ``[["localhost", DISCO_WORKERS]]``.
 
 Nodes on this machine (``localhost``, any ``127.x.y.z`` address, the master's own host)
-are started as child processes of the master. Each node connects back to the master over
-a WebSocket (``/disco/node/connect``) authenticated with the cluster secret; the master
-sends it tasks and it reports events and results on the same connection.
+are started as child processes of the master, unless a node process an earlier master
+started still runs for the host: then it is adopted (:mod:`.adopt`). Each node connects
+back to the master over a WebSocket (``/disco/node/connect``) authenticated with the
+cluster secret; the master sends it tasks and it reports events and results on the same
+connection.
 
 Each connection is a session: a newer one of the same host replaces (and closes) the older,
 whose messages are ignored from then on. A session gets tasks only after the node's
