@@ -31,6 +31,10 @@ from .jobrecord import RECORD, SUMMARY
 from .pipeline import Output
 
 log = logging.getLogger("disco.master.restore")
+#: How far past its newest journaled attempt a task's run id moves when it is queued again
+#: after a restart: past an attempt sent just before the master died and not journaled yet,
+#: whose node may report it (a report of another run id is not taken for the new attempt's).
+RUNID_GAP = 2
 
 
 class Silent:
@@ -219,13 +223,14 @@ def resume(master: Any, job: JournaledJob, jobdir: str) -> None:
                 node.running.add(task)  # the node's report or hello settles it
                 kept.append(task)
                 continue
-            job.attempt_abandoned(task, task.host, "the master restarted")
+            job.attempt_abandoned(task, task.host, "the master restarted")  # queued soon
+            queued += 1
         elif task.state == "queued":
-            task.runid += 1  # past any attempt sent before the restart and not journaled
+            task.runid += RUNID_GAP
             master.queue(task)
             queued += 1
         elif task.state == "waiting":
-            task.runid += 1
+            task.runid += RUNID_GAP - 1  # and one more as it is queued again
             job.requeue(task)
             queued += 1
     job.events.add("master", "Resumed after the master restarted: %d tasks done, %d still "
