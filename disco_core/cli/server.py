@@ -35,7 +35,17 @@ def running_pid(ctx: Context) -> int | None:
         return None
     except PermissionError:
         return pid
+    if _zombie(pid):  # killed, and not yet reaped by whoever inherited it
+        return None
     return pid
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False  # no /proc (macOS): os.kill said it is there
 
 
 def master_ready(ctx: Context) -> bool:

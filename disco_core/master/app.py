@@ -27,10 +27,11 @@ from ..loopwatch import LoopWatch
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
 from ..util import schemesplit
-from . import jobrecord, saving
+from . import jobrecord, restore, saving
 from .coordinator import Job, Task
 from .events import EventLog
 from .jobrecord import JobRecord
+from .journal import JournaledJob, JournalWriter
 from .messages import current_attempt
 from .ctrl import core_ops
 from .nodes import NodeManager
@@ -84,7 +85,9 @@ class Master:
       closes its event file (:meth:`finished`), and the oldest finished job beyond the bound
       leaves ``jobs`` for ``archived`` (its name, start time and status: what ``joblist``
       needs), after which :meth:`get_job` reads its record from disk. ``purged`` names the
-      jobs :meth:`purge` removed, for the nodes' data GC.
+      jobs :meth:`purge` removed, for the nodes' data GC. Each job journals what it needs to
+      be resumed (``journal``, :mod:`.journal`); a master that starts lists the recorded
+      jobs and resumes the journaled ones it finds on disk (:mod:`.restore`).
     * ``scheduler``: the queues and the nodes' slots (:class:`~.scheduler.Scheduler`); the
       master queues and ends tasks in it and runs it (:meth:`kick`), the node manager keeps
       its view of the nodes in step with the node table.
@@ -116,6 +119,7 @@ class Master:
         self.accept_new_jobs = 1
         self.max_jobpack = int(s["DISCO_MAX_JOBPACK_SIZE"])
         self.submissions = Submissions()
+        self.journal = JournalWriter()  # the jobs' journals, to resume them (:mod:`.restore`)
         self.setup_timeout = SETUP_TIMEOUT
         self.retry = (float(s["DISCO_RETRY_BASE"]), float(s["DISCO_RETRY_MAX"]),
                       float(s["DISCO_RETRY_JITTER"]))
@@ -187,6 +191,7 @@ class Master:
             self.token = load_token(s["DISCO_TOKEN_FILE"], create=True)
         self.nodes.load()
         clear_incoming(self.incoming())
+        await restore.restore(self)  # the jobs of the master that ran here before
         app = self.application()
         from .remote import bind_address
         self.nodes.listen_address = bind_address(s, self.nodes.remote_hosts())
@@ -209,13 +214,17 @@ class Master:
                 job.events.flush()
 
     def shutdown(self) -> None:
+        """Stop serving and stop the nodes; an active job stays as its journal has it, and
+        goes on when a master starts here again (:mod:`.restore`)."""
         for job in self.jobs.values():
             if job.status == "active":
-                job.kill("Job killed: the master is shutting down")
+                job.events.add("master", "WARN: the master is shutting down: the job goes on "
+                               "when it starts again")
             job.events.close()
         self.nodes.stop_all()
         if self.server is not None:
             self.server.stop()
+        self.journal.close()
 
     # -- scheduling ---------------------------------------------------------------------
     def kick(self) -> None:
@@ -479,8 +488,9 @@ class Master:
         os.makedirs(jobdir, exist_ok=True)
         os.replace(path, os.path.join(jobdir, "jobfile"))
         events = EventLog(os.path.join(jobdir, "events"), self._event_hook(name))
-        job = Job(name, pack.jobdict, pipeline, inputs, events, self, self.max_failure_rate,
-                  self.retry)
+        job = JournaledJob(name, pack.jobdict, pipeline, inputs, events, self,
+                           self.max_failure_rate, self.retry)
+        job.begin(self.journal, jobdir)
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)

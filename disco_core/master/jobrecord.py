@@ -2,9 +2,10 @@
 job is no longer in memory.
 
 The master keeps only the newest ``DISCO_KEEP_FINISHED_JOBS`` finished jobs in memory.
-When a job finishes, :func:`write` puts two files beside its ``jobfile`` and ``events``:
-``record.json`` (its status, results, stage results, ``jobinfo`` reply, attempts and counters) and
-``tasks.json`` (each task's ``taskinfo``). :class:`JobRecord` reads them back on demand and
+When a job finishes, :func:`write` puts three files beside its ``jobfile`` and ``events``:
+``record.json`` (its status, results, stage results, ``jobinfo`` reply, attempts and counters),
+``tasks.json`` (each task's ``taskinfo``) and ``summary.json`` (its name, start and status,
+for the job list of a master that restarts). :class:`JobRecord` reads them back on demand and
 answers the way a finished :class:`~.coordinator.Job` does, so ``jobinfo``, ``results``,
 ``get_stageresults``, ``jobevents``, ``rawevents`` and ``taskinfo`` reply the same before
 and after the job leaves memory. A record is never changed once written.
@@ -20,6 +21,9 @@ from .events import EventLog
 
 RECORD = "record.json"
 TASKS = "tasks.json"
+#: The job's name, start time and status alone: what the job list needs of the record, read
+#: for every recorded job when the master starts (:mod:`.restore`).
+SUMMARY = "summary.json"
 
 
 def write(job: Job, jobdir: str) -> None:
@@ -32,6 +36,8 @@ def write(job: Job, jobdir: str) -> None:
                  "results": job.results, "stage_results": job.stage_results,
                  "info": job.info(), "failed_task": failed, "attempts": job.attempts,
                  "counters": job.counters})
+    _write_json(os.path.join(jobdir, SUMMARY),
+                {"name": job.name, "started": job.started, "status": job.status})
 
 
 def exists(jobdir: str) -> bool:

@@ -5,11 +5,12 @@ The node table is ``DISCO_MASTER_CONFIG``: ``{"hosts": [[spec, cores], ...], "bl
 (``nx01`` .. ``nx30``). With no file, the table is ``[["localhost", DISCO_WORKERS]]``.
 
 Nodes on this machine (``localhost``, any ``127.x.y.z`` address, the master's own host)
-are started as child processes of the master, nodes on other hosts (and those
-``DISCO_SSH_HOSTS`` names) over SSH (:mod:`.remote`). Each node connects back to the master
-over a WebSocket (``/disco/node/connect``) authenticated with the cluster secret and naming
-its core version (another version is refused); the master sends it tasks and it reports
-events and results on the same connection.
+are started as child processes of the master (unless a node process an earlier master
+started still runs for the host: then it is adopted, :mod:`.adopt`), nodes on other hosts
+(and those ``DISCO_SSH_HOSTS`` names) over SSH (:mod:`.remote`). Each node connects back to
+the master over a WebSocket (``/disco/node/connect``) authenticated with the cluster secret
+and naming its core version (another version is refused); the master sends it tasks and it
+reports events and results on the same connection.
 
 Each connection is a session: a newer one of the same host replaces (and closes) the older,
 whose messages are ignored from then on. A session gets tasks only after the node's
@@ -42,6 +43,7 @@ from typing import Any, Protocol
 
 from ..children import ChildWatcher
 from ..errors import DiscoError
+from .adopt import AdoptedPid, running_node
 from .scheduler import Scheduler
 
 log = logging.getLogger("disco.master.nodes")
@@ -176,7 +178,8 @@ class NodeProcess:
 
     ran = True  # it was started (a node over SSH may not have been: :mod:`.remote`)
 
-    def __init__(self, host: str, argv: list[str], env: dict[str, str], log_path: str) -> None:
+    def __init__(self, host: str, argv: list[str], env: dict[str, str], log_path: str,
+                 adopted: AdoptedPid | None = None) -> None:
         self.host = host
         self.argv = argv
         self.env = env
@@ -184,8 +187,11 @@ class NodeProcess:
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
         self.stopping = False
+        #: a node process an earlier master started, adopted (:mod:`.adopt`) until it exits
+        self.adopted = adopted
 
     def start(self) -> None:
+        self.adopted = None
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=logf, stderr=subprocess.STDOUT,
@@ -193,11 +199,16 @@ class NodeProcess:
         logf.close()
 
     def alive(self) -> bool:
+        if self.adopted is not None:
+            return self.adopted.alive()
         return self.proc is not None and self.proc.poll() is None
 
     async def end(self, children: ChildWatcher, timeout: float = 5.0) -> None:
         """:meth:`stop` without holding the loop while the process exits."""
         self.stopping = True
+        if self.adopted is not None:
+            await self.adopted.end(timeout)
+            return
         if self.proc is None or self.proc.poll() is not None:
             return
         exited = children.wait(self.proc)
@@ -213,6 +224,9 @@ class NodeProcess:
         """Terminate the process and wait for it (SIGKILL after ``timeout``); blocks, so
         only for a master that is shutting down."""
         self.stopping = True
+        if self.adopted is not None:
+            self.adopted.stop(timeout)
+            return
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.terminate()
@@ -358,6 +372,8 @@ class NodeManager:
             return
         loop = asyncio.get_running_loop()
         serve = not await loop.run_in_executor(None, same_address, host, master_host)
+        adopted, problem = await loop.run_in_executor(None, running_node, self.settings, host,
+                                                      self.master.url)
         proc = self.processes.get(host)  # the table may have changed meanwhile
         if host not in self.master.scheduler.nodes or (proc is not None and proc.alive()):
             return
@@ -370,8 +386,13 @@ class NodeManager:
         if self.master.token:
             env["DISCO_TOKEN"] = self.master.token  # for the tasks' requests to the master
         log_path = os.path.join(self.settings["DISCO_LOG_DIR"], "node-%s.log" % host)
-        proc = NodeProcess(host, argv, env, log_path)
-        proc.start()
+        proc = NodeProcess(host, argv, env, log_path, adopted)
+        if adopted is None:
+            proc.start()
+        else:  # left running by an earlier master: it reconnects by itself (.adopt)
+            log.info("node %s: adopted the node process %d already running", host, adopted.pid)
+            if problem:
+                self.problems[host] = problem
         self.processes[host] = proc
 
     def over_ssh(self, host: str) -> bool:
@@ -455,6 +476,9 @@ class NodeManager:
                 conn.send({"op": "stop"})
             except Exception:
                 pass
+        # from now on what the nodes say (or their going) changes no job: a job's tasks stay
+        # as they are for the next master to resume (.restore)
+        self.connections.clear()
         deadline = time.time() + 5
         for proc in self.processes.values():
             proc.stopping = True

@@ -38,6 +38,7 @@ from ..access import data_allowed, data_key, is_loopback
 from ..children import ChildWatcher
 from ..dataserver import data_routes
 from ..loopwatch import LoopWatch
+from .. import nodelock
 from ..plugins import get_host
 from ..settings import DiscoSettings
 from .gc import DataGC
@@ -45,6 +46,9 @@ from .jobhome import JobHomes
 from .runner import TaskRun
 
 log = logging.getLogger("disco.node")
+#: The exit status of a node process that found another one running for its host and data
+#: root (:mod:`disco_core.nodelock`).
+LOCKED_EXIT = 3
 
 
 class ForkServerClient:
@@ -149,6 +153,7 @@ class Node:
         self.stop_event = asyncio.Event()
         self.session = uuid.uuid4().hex  # this node process, as its hello names it
         self._base_env: dict[str, str] | None = None
+        self.lock_fd: int | None = None  # the node lock (:mod:`disco_core.nodelock`)
         self.gc = DataGC(self.jobhomes.root, self.settings, self.ask_gc,
                          lambda: {job for job, _taskid in self.tasks})
 
@@ -168,6 +173,10 @@ class Node:
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         os.makedirs(self.jobhomes.root, exist_ok=True)
+        # one node process per host and data root: a second one stops here (NodeLocked)
+        self.lock_fd = nodelock.acquire(
+            nodelock.lock_path(self.settings["DISCO_DATA"], self.host),
+            {"pid": os.getpid(), "host": self.host, "master": self.master_url})
         if self.settings.flag("DISCO_WORKER_FORK"):
             self.forkserver = ForkServerClient(self.worker_env({}))
         s = self.settings
@@ -203,6 +212,9 @@ class Node:
             run.kill()
         if self.forkserver is not None:
             self.forkserver.close()
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)  # releases the node lock
+            self.lock_fd = None
 
     async def connect_loop(self) -> None:
         url = self.master_url.replace("http://", "ws://").replace("https://", "wss://")
@@ -402,7 +414,11 @@ def main(argv: list[str] | None = None) -> None:
             loop.add_reader(sys.stdin.fileno(), _stdin_readable, node)
         await node.run()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except nodelock.NodeLocked as exc:
+        log.error("node %s cannot start: %s", args.host, exc)
+        sys.exit(LOCKED_EXIT)
 
 
 def read_stdin_settings() -> None:
