@@ -111,6 +111,32 @@ def test_gc_start_during_a_run_queues_another(gc_cluster):
     wait_for(lambda: ctrl(ddfs, "gc_status") == "", timeout=60, interval=0.1)
 
 
+def test_a_gc_blacklisted_node_is_emptied_and_then_safe_to_remove(gc_cluster):
+    ddfs = DDFS()
+    ddfs.push("test:gc:moving", [(io.BytesIO(b"moving\n"), "m")], forceon=["127.0.0.2"])
+    [[url]] = ddfs.urls("test:gc:moving")
+    assert url.startswith("disco://127.0.0.2/")
+
+    def post(op, host):
+        return ddfs._request("POST", "/disco/ctrl/" + op, host)
+    post("gc_blacklist", "127.0.0.2")
+    try:
+        assert ddfs._request("GET", "/disco/ctrl/get_gc_blacklist") == ["127.0.0.2"]
+        assert ctrl(ddfs, "safe_gc_blacklist") == []
+        # the blacklisting starts a run by itself: the blob moves, the tag follows
+        wait_for(lambda: ctrl(ddfs, "safe_gc_blacklist") == ["127.0.0.2"], timeout=60,
+                 interval=0.2)
+        [[moved]] = ddfs.urls("test:gc:moving")
+        assert moved.startswith("disco://127.0.0.3/")
+        assert open(local(gc_cluster, moved), "rb").read() == b"moving\n"
+        assert all(u.startswith("http://127.0.0.3:") for u in ddfs.new_blob("n", replicas=1))
+    finally:
+        post("gc_whitelist", "127.0.0.2")
+    assert ddfs._request("GET", "/disco/ctrl/get_gc_blacklist") == []
+    assert ctrl(ddfs, "safe_gc_blacklist") == []
+    ddfs.delete("test:gc:moving")
+
+
 def lines(line, params):
     yield line.strip(), 1
 
@@ -168,3 +194,4 @@ def test_a_rotten_replica_is_never_served_and_the_scrub_repairs_it(scrub_cluster
     assert "0 corrupt, 0 missing, 0 copies made, 0 lost" in again, again
     report = json.loads(json.dumps(ctrl(ddfs, "scrub", "")))
     assert report["checked"] == 4 and not report["corrupt"]
+
