@@ -7,12 +7,16 @@ import io
 import json
 import os
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from disco.core import Job, result_iterator
 from disco.ddfs import DDFS
 from disco_core.comm import upload
+from disco_core.errors import CommError
+from disco_core.settings import DiscoSettings
 from disco_core.testing import running_cluster, wait_for
 
 SAFETY = 3.0  # DDFS_ORPHAN_PURGE_TIMEOUT of these tests
@@ -136,6 +140,39 @@ def test_a_gc_blacklisted_node_is_emptied_and_then_safe_to_remove(gc_cluster):
     assert ctrl(ddfs, "safe_gc_blacklist") == []
     ddfs.delete("test:gc:moving")
 
+
+
+def test_bad_maintenance_requests_get_clear_errors(gc_cluster):
+    ddfs = DDFS()
+    for op, body, code, words in [("drain", 42, 400, "give the host"),
+                                  ("drain", "nosuch", 404, "Unknown host"),
+                                  ("nonsense", "", 404, "Unknown operation")]:
+        with pytest.raises(CommError) as err:
+            ctrl(ddfs, op, body)
+        assert err.value.code == code and words in str(err.value), (op, err.value)
+    with pytest.raises(CommError) as err:
+        ddfs._request("GET", "/ddfs/ctrl/drain_status", query={"host": "nosuch"})
+    assert err.value.code == 404
+    out = gc_cluster.cli("ddfs", "drain", "nosuch", check=False)
+    assert out.returncode != 0 and "'nosuch' is not in the node table" in out.stderr
+    # the nodes' maintenance endpoints answer only the cluster's own master
+    base = "http://127.0.0.2:%s/ddfs/upkeep/" % gc_cluster.env["DDFS_PUT_PORT"]
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(base + "blobs", timeout=10)
+    assert err.value.code == 403 and "cluster secret" in err.value.read().decode()
+    secret = open(DiscoSettings(gc_cluster.env)["DISCO_SECRET_FILE"]).read().strip()
+    request = urllib.request.Request(base + "delete", data=b'"everything"',
+                                     headers={"X-Disco-Secret": secret})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=10)
+    assert err.value.code == 400 and "list of blob names" in err.value.read().decode()
+    assert gc_cluster.disco.nodeinfo()["127.0.0.2"]["connected"]
+
+
+def test_ddfs_gc_runs_and_prints_the_counts(gc_cluster):
+    out = gc_cluster.cli("ddfs", "gc").stdout
+    assert out.splitlines()[0] in ("GC has started", "GC is waiting")
+    assert "Blobs kept: " in out and "Tags deleted: " in out
 
 def lines(line, params):
     yield line.strip(), 1
