@@ -8,8 +8,8 @@
   it out of the tags. Refused (409), changing nothing, when too few other nodes can hold
   ``DDFS_BLOB_REPLICAS`` replicas. ``GET drain_status?host=H``: ``{"host", "blobs_left"
   (blobs the tags still reference on it), "gc_blacklisted", "safe", "gc" (the status),
-  "runs" (GC runs so far), "report" (the last run's)}``. ``ddfs drain`` removes the node
-  from the table once it is safe.
+  "runs" (GC runs so far), "report" (the last run's counts, and its first failed
+  copies)}``. ``ddfs drain`` removes the node from the table once it is safe.
 * ``POST scrub``: a GC run in which every node first checks its replicas' checksums and
   deletes the bad ones, which the run then copies again from good replicas; the run's
   report (``checked``, ``corrupt`` [host, blob, why], ``missing`` [host, blob] (a tag names
@@ -69,9 +69,12 @@ def drain_status(ddfs: Any, host: str) -> dict[str, Any]:
     upkeep = ddfs.upkeep
     gc_black = host in ddfs.master.nodes.gc_blacklist
     left = len(upkeep.hosts_in_tags().get(host, ()))
+    report = {key: len(value) if isinstance(value, list) else value
+              for key, value in upkeep.report.items()}
+    report["failed"] = upkeep.report.get("failed", [])[:10]
     return {"host": host, "blobs_left": left, "gc_blacklisted": gc_black,
             "safe": gc_black and not left, "gc": upkeep.status(), "runs": upkeep.runs,
-            "report": upkeep.report}
+            "report": report}
 
 
 async def drain(ddfs: Any, host: str) -> dict[str, Any]:

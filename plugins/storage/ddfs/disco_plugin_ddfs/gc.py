@@ -75,16 +75,25 @@ class Upkeep:
         self.lost: set[str] = set()
         self.seen_hosts: set[str] = set()
         self.seen_gc_black: set[str] = set()
+        self.complained: set[str] = set()
 
     def number(self, name: str) -> float:
-        value = self.settings[name]
+        """A number setting; a bad value is logged (naming the setting and the fix) and its
+        default used, so that GC keeps running."""
+        value: Any = "?"
         try:
+            value = self.settings[name]
             number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError("setting %s=%r is not a number" % (name, value)) from None
-        if number < 0:
-            raise ValueError("setting %s=%r is negative" % (name, value))
-        return number
+            if number >= 0:
+                return number
+        except Exception:  # (the settings say what is wrong: logged below)
+            pass
+        default = settings_defaults()[name]
+        if name not in self.complained:
+            self.complained.add(name)
+            log.error("setting %s=%r is not a non-negative number: using %g; set it to a "
+                      "number or unset it", name, value, default)
+        return default
 
     # -- the schedule --------------------------------------------------------------------
     def status(self) -> str:
@@ -94,10 +103,10 @@ class Upkeep:
 
     def start(self) -> str:
         """``gc_start``: a run now, or, when one is under way, another one after it."""
+        self.wake.set()
         if self.lock.locked():
             self.again = True
             return "GC is waiting"
-        self.wake.set()
         return "GC has started"
 
     async def run_forever(self) -> None:
