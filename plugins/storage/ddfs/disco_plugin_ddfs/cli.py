@@ -448,3 +448,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def entry() -> None:
     sys.exit(main())
+
+
+from . import upkeep_cli  # noqa: E402,F401 (drain, fsck, scrub, gc: registered on import)

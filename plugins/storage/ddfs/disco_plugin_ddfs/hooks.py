@@ -13,8 +13,10 @@ _master: dict[str, Any] = {}
 
 @hookimpl
 def disco_settings() -> dict[str, Any]:
+    from .gc import settings_defaults
     return {"DDFS_BLOB_REPLICAS": 1, "DDFS_TAG_REPLICAS": 1, "DDFS_TAG_MIN_REPLICAS": 1,
-            "DDFS_READ_TOKEN": None, "DDFS_WRITE_TOKEN": None, "DDFS_VOLUMES": "local"}
+            "DDFS_READ_TOKEN": None, "DDFS_WRITE_TOKEN": None, "DDFS_VOLUMES": "local",
+            **settings_defaults()}
 
 
 @hookimpl
@@ -37,6 +39,13 @@ def disco_master_started(master: Any) -> None:
     if ddfs is not None:
         import asyncio
         ddfs.space_watcher = asyncio.ensure_future(ddfs.watch_space())
+        ddfs.gc_tasks = [asyncio.ensure_future(ddfs.upkeep.run_forever()),
+                         asyncio.ensure_future(ddfs.upkeep.watch_nodes())]
+
+
+@hookimpl
+def disco_webui_links(master: Any) -> list[dict[str, str]]:
+    return [{"title": "ddfs gc", "url": "/ddfs/gc"}] if "ddfs" in _master else []
 
 
 @hookimpl

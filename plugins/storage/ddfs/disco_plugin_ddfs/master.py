@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import random
+import time
 from typing import Any
 
 import tornado.web
@@ -49,6 +50,9 @@ class DDFSMaster:
         self.tags = TagStore(root, lambda name: "%s/ddfs/tag/%s" % (master.url, name))
         self.tags.load()
         self.space: dict[str, tuple[int, int]] = {}  # host -> (free, used) bytes
+        self.handed_out: dict[str, float] = {}  # blob name -> when new_blob named it
+        from .gc import Upkeep
+        self.upkeep = Upkeep(self)
 
     async def watch_space(self) -> None:
         """Ask every connected node for its free space, again and again."""
@@ -109,8 +113,18 @@ class DDFSMaster:
             others.sort(key=lambda h: self.space.get(h, (0, 0))[0], reverse=True)
             chosen += others[:k - len(chosen)]
         name = "%s$%s" % (blob_prefix(prefix), timestamp())
+        self.handed_out[name] = time.time()
         port = self.settings["DDFS_PUT_PORT"]
         return ["http://%s:%s/ddfs/%s" % (host, port, name) for host in chosen]
+
+
+    def recent_blobs(self, since: float) -> set[str]:
+        """The blobs ``new_blob`` named after ``since`` (being written, maybe not tagged
+        yet: GC keeps them); older ones are forgotten."""
+        for name, when in list(self.handed_out.items()):
+            if when < since:
+                del self.handed_out[name]
+        return set(self.handed_out)
 
 
 def request_token(request: Any) -> str | None:
@@ -244,10 +258,12 @@ class TagHandler(DDFSHandler):
 
 
 def master_routes(master: Any) -> list[tuple]:
+    from .ctrl import ctrl_routes
     ddfs = DDFSMaster(master)
     master.ddfs = ddfs
     kw = {"ddfs": ddfs}
     return [(r"/ddfs/new_blob/([^/]+)", NewBlobHandler, kw),
             (r"/ddfs/tags/?(.*)", TagsHandler, kw),
+            *ctrl_routes(ddfs),
             (r"/ddfs/tag/([^/]+)/([^/]+)", TagHandler, kw),
             (r"/ddfs/tag/([^/]+)/?", TagHandler, kw)]

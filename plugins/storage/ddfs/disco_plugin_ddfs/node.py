@@ -287,7 +287,9 @@ def start_put_server(node: Any) -> Any:
     volumes = volumes_of(s, node.host)
     for path in volumes.drop_partials():
         log.info("deleted %s, an upload the node's last run did not finish", path)
+    from .upkeep import upkeep_routes
     app = tornado.web.Application([(r"/ddfs/space", SpaceHandler, {"volumes": volumes}),
+                                   *upkeep_routes(volumes, node),
                                    (r"/ddfs/([^/]+)", BlobPutHandler,
                                     {"volumes": volumes, "host": node.host})])
     address = "127.0.0.1" if node.host == "localhost" else node.host

@@ -35,6 +35,41 @@ def _op(summary: str, ok: dict, params: list, errors: dict, body: dict | None = 
     return op
 
 
+def ctrl_paths() -> dict[str, Any]:
+    """The maintenance operations (:mod:`.ctrl`)."""
+    text = {"type": "string"}
+    host = {"name": "host", "in": "query", "required": True, "schema": text,
+            "description": "a node of the table"}
+    report = {"type": "object", "description": "checked, corrupt [host, blob, why], missing "
+              "[host, blob], copied [blob, url], failed, lost, unreachable, seconds"}
+    drain = {"type": "object", "properties": {
+        "host": text, "blobs_left": {"type": "integer"}, "gc_blacklisted": {"type": "boolean"},
+        "safe": {"type": "boolean"}, "gc": text, "runs": {"type": "integer"},
+        "report": {"type": "object"}}}
+    gets = {"gc_status": ("The GC's phase ('' when idle)", text),
+            "gc_start": ("Start a GC run ('GC has started' or 'GC is waiting')", text),
+            "gc_stats": ("The last run's counts ('' before the first)", {}),
+            "safe_gc_blacklist": ("gc-blacklisted hosts no tag references (safe to remove)",
+                                  URLS)}
+    out: dict[str, Any] = {"/ddfs/ctrl/%s" % name: {"get": _op(summary, _reply(schema), [], {})}
+                           for name, (summary, schema) in gets.items()}
+    out["/ddfs/ctrl/drain_status"] = {"get": _op(
+        "How far a drain is", _reply(drain), [host], _errors(_404="not in the node table"))}
+    out["/ddfs/ctrl/drain"] = {"post": _op(
+        "Drain a node: gc-blacklist it and copy its blobs away", _reply(drain), [],
+        _errors(_404="not in the node table",
+                _409="too few other nodes for the replicas: nothing changed"), body=text)}
+    out["/ddfs/ctrl/scrub"] = {"post": _op(
+        "Check every replica's checksum, repair from good replicas", _reply(report), [], {},
+        body={})}
+    for path, what, kind in (("/ddfs/gc", "The web UI's GC panel", "text/html"),
+                             ("/ddfs/gc/gc.js", "The GC panel's script",
+                              "application/javascript")):
+        out[path] = {"get": {"summary": what, "parameters": [], "responses": {"200": {
+            "description": what, "content": {kind: {"schema": text}}}}}}
+    return out
+
+
 def paths() -> dict[str, Any]:
     bad = _errors(_403="an invalid name or body", _401="a wrong token",
                   _404="no such tag or attribute")
@@ -70,4 +105,5 @@ def paths() -> dict[str, Any]:
                        body={"type": "string"}),
             "delete": _op("Delete an attribute", _reply({"type": "string"}), [TAG, ATTR],
                           bad)},
+        **ctrl_paths(),
     }

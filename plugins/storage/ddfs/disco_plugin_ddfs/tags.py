@@ -371,6 +371,33 @@ class TagStore:
             await self._save(name, None)
             return "deleted"
 
+    # -- upkeep (the GC, :mod:`.gc`) -----------------------------------------------------
+    async def update_urls(self, name: str, fix: Any) -> bool:
+        """Replace the tag's replica sets with ``fix(urls)`` under the tag's lock (so no
+        append in between is lost); a new incarnation only if they changed."""
+        async with self._lock(name):
+            await self._flush(name)
+            doc = self.docs.get(name)
+            if doc is None:
+                return False
+            urls = fix(doc["urls"])
+            if urls == doc["urls"]:
+                return False
+            doc = self._writable(name, INTERNAL)
+            doc["urls"] = urls
+            await self._commit(name, doc)
+            return True
+
+    async def forget_deleted(self, before: float) -> int:
+        """Take the tags deleted before ``before`` off ``+deleted``; how many."""
+        old = [n for n, when in self.deleted.items() if when < before]
+        if not old:
+            return 0
+        for name in old:
+            del self.deleted[name]
+        await self._save_deleted()
+        return len(old)
+
     async def _save_deleted(self) -> None:
         doc = {"version": 1, "id": "%s$%s" % (DELETED, timestamp()),
                "last-modified": _now_text(),
