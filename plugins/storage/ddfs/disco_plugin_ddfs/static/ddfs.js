@@ -140,6 +140,8 @@
   disco.follow("view=status", view => {
     jobs.update(view.jobs, view.jobcount);
     disco.setLinks(view.links);
+    document.querySelectorAll("header nav a.plugin-link").forEach(a =>
+      a.classList.toggle("here", a.getAttribute("href") === window.location.pathname));
     disco.footer(view.version);
   });
 })();
