@@ -162,3 +162,24 @@ def test_a_blob_with_a_blake2b_checksum_is_still_checked(disco_cluster):
         read_blob(ddfs, "test:xfer:old")
     assert "checksum mismatch" in str(err.value)
     ddfs.delete("test:xfer:old")
+
+
+def test_a_blob_past_100_mb_is_read_through_the_master_of_a_one_machine_cluster(
+        disco_cluster, tmp_path):
+    # the node beside the master serves its blobs behind the master's port
+    path = tmp_path / "past-100MB.bin"
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        for _ in range(101):
+            f.write(block)
+    ddfs = DDFS()
+    _r, [[url]] = ddfs.push("test:xfer:huge", [str(path)])
+    assert url.startswith("disco://localhost/")
+    [conn] = list(ddfs.pull("test:xfer:huge"))
+    got = 0
+    with conn:
+        for data in iter(lambda: conn.read(1 << 20), b""):
+            assert data == block
+            got += len(data)
+    assert got == 101 << 20
+    ddfs.delete("test:xfer:huge")
