@@ -183,3 +183,25 @@ def test_a_blob_past_100_mb_is_read_through_the_master_of_a_one_machine_cluster(
             got += len(data)
     assert got == 101 << 20
     ddfs.delete("test:xfer:huge")
+
+
+def test_a_blob_is_read_whole_in_ranges_and_by_head(disco_cluster):
+    # (the whole of it goes by sendfile, ranges and HEAD as any data file)
+    from disco_core.comm import _http_url, open_remote
+    ddfs = DDFS()
+    data = os.urandom(1 << 20) * 3
+    _r, [[url]] = ddfs.push("test:xfer:ranges", [(io.BytesIO(data), "ranges")])
+    http = _http_url(url)
+    resp = open_remote(http)
+    assert resp.status == 200 and resp.read() == data
+    resp.close()
+    resp = open_remote(http, offset=(5, 10))
+    assert resp.status == 206 and resp.read() == data[5:11]  # both ends included
+    resp.close()
+    resp = open_remote(http, offset=(3 << 20) - 4)
+    assert resp.read() == data[-4:]
+    resp.close()
+    resp = open_remote(http, "HEAD")
+    assert resp.status == 200 and resp.read() == b""
+    resp.close()
+    ddfs.delete("test:xfer:ranges")
