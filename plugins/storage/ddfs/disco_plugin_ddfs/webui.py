@@ -167,7 +167,17 @@ def openapi_paths() -> dict[str, Any]:
                   "content": {"application/json": {"schema": {"type": "object"}}}}
     error = {"description": "what went wrong",
              "content": {"application/json": {"schema": {"type": "string"}}}}
+    html = {"description": "the page", "content": {"text/html": {"schema": {"type": "string"}}}}
     return {
+        "/ddfs/browse": {"get": {
+            "summary": "The tag browser's page (?tag=NAME: one tag, ?prefix=P: the list)",
+            "parameters": [], "responses": {"200": html}}},
+        "/ddfs/static/{path}": {"get": {
+            "summary": "The tag browser's script and style sheet",
+            "parameters": [{"name": "path", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "the file"},
+                          "404": {"description": "no such file"}}}},
         "/ddfs/ui/tags": {"get": {
             "summary": "The tag browser's list: a page of tag names with a prefix",
             "parameters": [query("prefix", "the names' prefix")] + paging,
