@@ -260,6 +260,9 @@ class BlobPutHandler(tornado.web.RequestHandler):
                 await self.replied
         except tornado.iostream.StreamClosedError:
             self._discard()  # the client went away: a half-written blob never gets its name
+        except Exception as exc:
+            log.error("storing blob %s failed: %s", self.objname, exc)
+            self._discard()
         finally:
             stream.close()
 
