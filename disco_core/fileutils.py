@@ -43,7 +43,20 @@ def _size(name: str, value: Any) -> int:
     return int(value)
 
 
-def _pickled_size(record: Any) -> int:
+#: More than the bytes pickle adds to a bytes or str record (opcodes, length, framing).
+_PICKLE_OVERHEAD = 32
+
+
+def _pickled_size(record: Any, limit: int | None = None) -> int:
+    """The record's size pickled; with ``limit``, a bytes or str record that is surely
+    within it counts as its length plus :data:`_PICKLE_OVERHEAD` (no pickling: a chunked
+    text file is millions of lines)."""
+    if limit is not None:
+        kind = type(record)
+        if kind is bytes and len(record) + _PICKLE_OVERHEAD <= limit:
+            return len(record) + _PICKLE_OVERHEAD
+        if kind is str and 4 * len(record) + _PICKLE_OVERHEAD <= limit:
+            return len(record) + _PICKLE_OVERHEAD
     from .records import PROTOCOL
     return len(pickle.dumps(record, PROTOCOL))
 
@@ -97,7 +110,7 @@ class Chunker:
             yield from place(batch, n, hunk)
 
         for n, record in enumerate(records):
-            size = _pickled_size(record)
+            size = _pickled_size(record, self.max_record_size)
             if size > self.max_record_size:
                 raise _too_large(n, size, self.max_record_size)
             pending.append(record)
@@ -180,7 +193,7 @@ class DiscoOutputStream_v1:  # noqa: N801 (the original's name)
 
     def append(self, record: Any) -> None:
         if self.max_record_size is not None:
-            size = _pickled_size(record)
+            size = _pickled_size(record, self.max_record_size)
             if size > self.max_record_size:
                 raise _too_large(self.count, size, self.max_record_size)
         self.writer.append(record)

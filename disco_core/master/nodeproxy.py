@@ -20,9 +20,27 @@ import tornado.web
 
 from .. import access
 
+#: The largest body handed on from the node (Tornado's client stops at 100 MB by default,
+#: and a DDFS blob is often bigger).
+MAX_BODY = 1 << 40
+_clients: dict[int, Any] = {}
+
 #: Headers not handed on either way (they describe one hop, not the resource).
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
                "proxy-authorization", "proxy-authenticate", "content-length", "host"}
+
+
+def _client() -> Any:
+    """The HTTP client of this process's loop that takes bodies up to :data:`MAX_BODY`."""
+    import asyncio
+
+    import tornado.simple_httpclient
+    key = id(asyncio.get_running_loop())
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = tornado.simple_httpclient.SimpleAsyncHTTPClient(
+            force_instance=True, max_body_size=MAX_BODY)
+    return client
 
 
 def local_data_port(master: Any) -> int | None:
@@ -70,7 +88,7 @@ class NodeRouteProxy(tornado.web.RequestHandler):
             header_callback=self._header_line, streaming_callback=self._chunk)
         self._status: int | None = None
         try:
-            await tornado.httpclient.AsyncHTTPClient().fetch(request, raise_error=False)
+            await _client().fetch(request, raise_error=False)
         except Exception as exc:  # the node went away half-way
             if not self._headers_written:
                 raise tornado.web.HTTPError(502, "the local node did not answer: %s", exc) \
@@ -88,9 +106,9 @@ class NodeRouteProxy(tornado.web.RequestHandler):
             if name.strip().lower() not in HOP_HEADERS:
                 self.add_header(name.strip(), value.strip())
 
-    def _chunk(self, data: bytes) -> None:
+    def _chunk(self, data: bytes) -> Any:
         self.write(data)
-        self.flush()
+        return self.flush()  # the node's next piece waits until this one is sent
 
     get = head = post = put = delete = options = patch = _forward  # type: ignore[assignment]
 

@@ -292,28 +292,19 @@ class DDFS:
 
     def _upload(self, source: Callable[[], BinaryIO], prefix: str, replicas: int | None,
                 forceon: Iterable, retries: int) -> list[str]:
-        """Store one blob: ask for a name and nodes, PUT it to each; on a failure try again
-        with the failing node excluded."""
+        """Store one blob: ask for a name and nodes, PUT it to all of them at once
+        (:mod:`.transfer`); on a failure try again with the failing nodes excluded."""
+        from .transfer import put_replicas
         exclude: list[str] = []
         errors: list[str] = []
         for _attempt in range(max(1, retries)):
             targets = self.new_blob(prefix, replicas, exclude, forceon)
-            stored = []
-            for url in targets:
-                try:
-                    with source() as data:
-                        resp = open_remote(url, "PUT", data, retries=1)
-                        try:
-                            stored.append(json.loads(resp.read()))
-                        finally:
-                            resp.close()
-                except CommError as exc:
-                    errors.append(str(exc))
-                    host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
-                    exclude.append(host)
-                    break
-            else:
+            stored, failed = put_replicas(targets, source)
+            if not failed:
                 return stored
+            for url, exc in failed:
+                errors.append(str(exc))
+                exclude.append(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0])
         raise CommError("cannot store blob %s: %s" % (prefix, "; ".join(errors[-3:])), prefix)
 
     def push(self, tag: Any, files: Iterable, replicas: int | None = None,
@@ -344,14 +335,14 @@ class DDFS:
         kwargs.setdefault("reader", None)
         chunker = Chunker(chunk_size, max_record_size)
         blobs = []
-        for url in urls:
-            url_name = url[0] if isiterable(url) else url
-            base = os.path.basename(str(url_name).rstrip("/")) or "chunk"
-            records = result_iterator([url], **kwargs)
-            for n, chunk in enumerate(chunker.chunks(records)):
-                prefix = names.safe_name("%s-%d" % (base, n))
-                blobs.append(self._upload(lambda c=chunk: io.BytesIO(c), prefix, replicas,
-                                          forceon, retries))
+        with _Uploads(self, replicas, forceon, retries) as uploads:
+            for url in urls:
+                url_name = url[0] if isiterable(url) else url
+                base = os.path.basename(str(url_name).rstrip("/")) or "chunk"
+                records = result_iterator([url], **kwargs)
+                for n, chunk in enumerate(chunker.chunks(records)):
+                    uploads.add(chunk, names.safe_name("%s-%d" % (base, n)))
+            blobs = uploads.results()
         return self.tag(tag, blobs, token=token, delayed=delayed, update=update), blobs
 
     def save(self, jobname: str, paths: Iterable[str], retries: int = 600) -> tuple:
@@ -379,6 +370,37 @@ class DDFS:
                     data = gzip.compress(data, 2)
                     name += "_gz"
                 yield name, io.BytesIO(data), len(data)
+
+
+class _Uploads:
+    """Chunks stored in a thread while the next ones are cut: at most :data:`AHEAD` wait
+    (each is up to a chunk's size in memory); the replica lists come back in order."""
+
+    AHEAD = 2
+
+    def __init__(self, ddfs: DDFS, replicas: int | None, forceon: Iterable,
+                 retries: int) -> None:
+        import concurrent.futures
+        self.ddfs, self.replicas, self.forceon, self.retries = ddfs, replicas, forceon, retries
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, "ddfs-chunk")
+        self.futures: builtins.list = []
+
+    def add(self, chunk: bytes, prefix: str) -> None:
+        waiting = [f for f in self.futures if not f.done()]
+        if len(waiting) >= self.AHEAD:
+            waiting[0].result()  # an upload that failed raises here, before more are cut
+        self.futures.append(self.pool.submit(self.ddfs._upload, lambda: io.BytesIO(chunk),
+                                             prefix, self.replicas, self.forceon,
+                                             self.retries))
+
+    def results(self) -> builtins.list:
+        return [f.result() for f in self.futures]
+
+    def __enter__(self) -> "_Uploads":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _replica_lists(urls: Iterable) -> builtins.list:

@@ -1,6 +1,6 @@
-"""The DDFS plugin's hooks: settings, the master's and the nodes' routes, the nodes' PUT
-servers, saving job results, and the ``ddfs`` subcommands. Cheap to import: the work is
-in the modules each hook imports when it is called."""
+"""The DDFS plugin's hooks: settings, the master's and the nodes' routes, the tag browser's
+link, the nodes' PUT servers, saving job results, and the ``ddfs`` subcommands. Cheap to
+import: the work is in the modules each hook imports when it is called."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,15 +22,24 @@ def disco_settings() -> dict[str, Any]:
 @hookimpl
 def disco_master_routes(master: Any) -> list[tuple]:
     from .master import master_routes
+    from .webui import webui_routes
     routes = master_routes(master)
     _master["ddfs"] = master.ddfs
-    return routes
+    return routes + webui_routes(master.ddfs)
+
+
+@hookimpl
+def disco_webui_links(master: Any) -> list[dict[str, str]]:
+    """The tag browser and the GC panel."""
+    from .webui import links
+    return links() + [{"title": "ddfs gc", "url": "/ddfs/gc"}]
 
 
 @hookimpl
 def disco_openapi_paths(master: Any) -> dict[str, Any]:
     from .openapi import paths
-    return paths()
+    from .webui import openapi_paths
+    return {**paths(), **openapi_paths()}
 
 
 @hookimpl
@@ -41,11 +50,6 @@ def disco_master_started(master: Any) -> None:
         ddfs.space_watcher = asyncio.ensure_future(ddfs.watch_space())
         ddfs.gc_tasks = [asyncio.ensure_future(ddfs.upkeep.run_forever()),
                          asyncio.ensure_future(ddfs.upkeep.watch_nodes())]
-
-
-@hookimpl
-def disco_webui_links(master: Any) -> list[dict[str, str]]:
-    return [{"title": "ddfs gc", "url": "/ddfs/gc"}] if "ddfs" in _master else []
 
 
 @hookimpl

@@ -13,23 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import hmac
 import json
 import logging
 import os
 import re
+import socket
 import time
 from typing import Any
 
+import tornado.iostream
 import tornado.web
+from tornado.httputil import responses
 
 from disco_core.dataserver import DataHandler
 
 from .names import BLOB, hexhash
-from .volumes import CHECKSUM, LocalVolumes, new_hash
+from .volumes import CHECKSUM, CHECKSUMS, LocalVolumes, new_hash
 
 log = logging.getLogger("disco.ddfs.node")
 MAX_BLOB = 1 << 40
+#: Bytes the PUT server reads from a connection at a time (Tornado's default is 64 KiB).
+READ_CHUNK = 1 << 16
+#: Pieces of an upload read ahead of the one being written and hashed.
+WRITES_AHEAD = 4
+#: Bytes of each buffer an upload of known length is read into.
+RECEIVE_BUFFER = 1 << 20
 BLOB_PATH = re.compile(r"[^/]+/(vol\d+)/blob/[0-9a-f]{2}/([^/]+)")
 
 
@@ -59,15 +69,25 @@ def read_checksum(path: str) -> str | None:
         return None
 
 
-def file_checksum(path: str) -> str:
-    h = new_hash()
+def file_checksum(path: str, name: str = CHECKSUM) -> str:
+    """``NAME:HEX``, the checksum ``name`` of the file's bytes."""
+    h = new_hash(name)
     with open(path, "rb") as f:
         while True:
             data = f.read(1 << 20)
             if not data:
                 break
             h.update(data)
-    return "%s:%s" % (CHECKSUM, h.hexdigest())
+    return "%s:%s" % (name, h.hexdigest())
+
+
+def checksum_like(path: str, expected: str) -> str:
+    """The file's checksum in the kind ``expected`` names (``crc32:...``, ``blake2b:...``);
+    a kind this node does not know gives a text that matches nothing."""
+    name = expected.partition(":")[0]
+    if name not in CHECKSUMS:
+        return "(no checksum %r known)" % name
+    return file_checksum(path, name)
 
 
 def _fsync_dir(path: str) -> None:
@@ -105,6 +125,60 @@ def _finish_upload(partial: str, final: str, sum_path: str, checksum: str,
     _fsync_dir(os.path.dirname(final))
 
 
+class BlobWriter:
+    """Writes and hashes an upload's pieces in a thread of its own, in order, while the
+    node's loop reads the next ones: the hash (which lets go of the GIL) runs beside the
+    reading. At most :data:`WRITES_AHEAD` pieces wait; then :meth:`add` returns what to
+    wait for, so Tornado reads no more until the writer catches up."""
+
+    def __init__(self, file: Any, hash: Any) -> None:
+        self.file, self.hash = file, hash
+        self.error: OSError | None = None
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, "ddfs-put")
+        self.waiting: collections.deque = collections.deque()
+
+    def _write(self, chunk: bytes) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.file.write(chunk)
+        except OSError as exc:
+            self.error = exc
+            return
+        except ValueError:  # the upload was dropped meanwhile (its file closed)
+            return
+        self.hash.update(chunk)
+
+    def submit(self, chunk: Any) -> "asyncio.Future[None]":
+        """Write and hash ``chunk`` after those before it; done when it is."""
+        future = asyncio.wrap_future(self.pool.submit(self._write, chunk))
+        waiting = self.waiting
+        waiting.append(future)
+        while waiting and waiting[0].done():
+            waiting.popleft()
+        return future
+
+    def add(self, chunk: bytes) -> Any:
+        self.submit(chunk)
+        return self.waiting[0] if len(self.waiting) > WRITES_AHEAD else None
+
+    async def drain(self) -> None:
+        if self.waiting:
+            await self.waiting[-1]  # one thread, in order: the last done is all done
+        self.waiting.clear()
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def fixed_length(headers: Any) -> int | None:
+    """The body's length when the request gives one (and is not chunked)."""
+    if "Transfer-Encoding" in headers:
+        return None
+    text = headers.get("Content-Length", "")
+    return int(text) if text.strip().isdigit() else None
+
+
 @tornado.web.stream_request_body
 class BlobPutHandler(tornado.web.RequestHandler):
     """``PUT /ddfs/<prefix>$<ts>``: store one blob (see the module docstring)."""
@@ -115,9 +189,12 @@ class BlobPutHandler(tornado.web.RequestHandler):
         self.volumes = volumes
         self.host = host
         self.file: Any = None
+        self.writer: BlobWriter | None = None
         self.partial = ""
+        self.raw: Any = None       # the connection, once taken from Tornado
+        self.replied: Any = None   # the write of the reply on it
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         if self.request.method != "PUT":
             _json_error(self, 501, "Method not supported: blobs are stored with PUT")
             return
@@ -148,21 +225,79 @@ class BlobPutHandler(tornado.web.RequestHandler):
             return
         self.file = os.fdopen(fd, "wb")
         self.hash = new_hash()
+        length = fixed_length(self.request.headers)
+        if length is not None and length > MAX_BLOB:
+            self._discard()
+            _json_error(self, 413, "Blob too large: a blob is at most %d bytes" % MAX_BLOB)
+        elif length is not None:
+            await self._receive_detached(length)
 
-    def data_received(self, chunk: bytes) -> None:
-        if self.file is None or self._finished:
-            return
+    async def _receive_detached(self, length: int) -> None:
+        """Read a body of known length off the connection straight into buffers of ours
+        (Tornado's own reading copies every piece twice and reads 64 KiB at a time), write
+        and hash them in the writer's thread, store the blob and answer, then close the
+        connection. Tornado does nothing more with the request."""
+        expect = self.request.headers.get("Expect", "").lower() == "100-continue"
+        stream = self.raw = self.request.connection.detach()
+        self._finished = True  # Tornado's request handling ends with this method
         try:
-            self.file.write(chunk)
-        except OSError as exc:  # a full disk, say: the upload fails, the node goes on
+            if expect:
+                await stream.write(b"HTTP/1.1 100 (Continue)\r\n\r\n")
+            self.writer = writer = BlobWriter(self.file, self.hash)
+            views = [memoryview(bytearray(RECEIVE_BUFFER)) for _ in range(WRITES_AHEAD + 1)]
+            written: list[Any] = [None] * len(views)
+            left, i = length, 0
+            while left > 0 and writer.error is None:
+                if written[i] is not None:
+                    await written[i]  # that buffer's bytes are in the file: fill it again
+                view = views[i][:min(RECEIVE_BUFFER, left)]
+                n = await stream.read_into(view, partial=True)  # type: ignore[arg-type]
+                left -= n
+                written[i] = writer.submit(view[:n])
+                i = (i + 1) % len(views)
+            await self.put("")
+            if self.replied is not None:
+                await self.replied
+        except tornado.iostream.StreamClosedError:
+            self._discard()  # the client went away: a half-written blob never gets its name
+        except Exception as exc:
             log.error("storing blob %s failed: %s", self.objname, exc)
             self._discard()
-            _json_error(self, 507, "Cannot store blob %s on %s: %s"
-                        % (self.objname, self.host, exc.strerror or exc))
+        finally:
+            stream.close()
+
+    def data_received(self, chunk: bytes) -> Any:
+        if self.file is None or self._finished:
+            return None
+        if self.writer is None:
+            self.writer = BlobWriter(self.file, self.hash)
+        if self.writer.error is not None:
+            self._write_failed(self.writer.error)
+            return None
+        return self.writer.add(chunk)  # awaitable when the writer is behind: wait for it
+
+    def _write_failed(self, exc: OSError) -> None:
+        # a full disk, say: the upload fails, the node goes on
+        log.error("storing blob %s failed: %s", self.objname, exc)
+        self._discard()
+        self._reply(507, "Cannot store blob %s on %s: %s"
+                    % (self.objname, self.host, exc.strerror or exc))
+
+    def _reply(self, status: int, value: Any) -> None:
+        """The JSON reply, through Tornado, or on the connection taken from it."""
+        if self.raw is None:
+            _json_error(self, status, value)
             return
-        self.hash.update(chunk)
+        body = json.dumps(value).encode("utf-8")
+        head = ("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                "Connection: close\r\n\r\n" % (status, responses.get(status, "Unknown"),
+                                                 len(body)))
+        self.replied = self.raw.write(head.encode("ascii") + body)
 
     def _discard(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
+            self.writer = None
         if self.file is not None:
             self.file.close()
             self.file = None
@@ -178,8 +313,16 @@ class BlobPutHandler(tornado.web.RequestHandler):
         super().on_connection_close()
 
     async def put(self, _name: str) -> None:
-        if self._finished or self.file is None:
+        if self.file is None or (self._finished and self.raw is None):
             return
+        if self.writer is not None:
+            await self.writer.drain()
+            error = self.writer.error
+            self.writer.stop()
+            self.writer = None
+            if error is not None:
+                self._write_failed(error)
+                return
         final = self.volumes.path(self.volume, self.objname)
         sums = self.volumes.path(self.volume, self.objname, "sums")
         checksum = "%s:%s" % (CHECKSUM, self.hash.hexdigest())
@@ -189,19 +332,18 @@ class BlobPutHandler(tornado.web.RequestHandler):
             await asyncio.get_running_loop().run_in_executor(
                 None, _finish_upload, partial, final, sums, checksum, fileobj)
         except FileExistsError:
-            _json_error(self, 409, "Blob %s exists on %s: a blob is never written twice"
+            self._reply(409, "Blob %s exists on %s: a blob is never written twice"
                         % (self.objname, self.host))
             return
         except OSError as exc:
             log.error("storing blob %s failed: %s", self.objname, exc)
-            _json_error(self, 500, "Cannot store blob %s on %s: %s"
+            self._reply(500, "Cannot store blob %s on %s: %s"
                         % (self.objname, self.host, exc))
             return
+        mark_verified(final)  # its bytes are the ones just hashed: a read now needs no check
         url = "disco://%s/ddfs/%s/%s" % (self.host, self.host,
                                          self.volumes.relpath(self.volume, self.objname))
-        self.set_status(201)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(url))
+        self._reply(201, url)
 
     get = head = post = delete = patch = options = put  # type: ignore[assignment]
 
@@ -251,7 +393,7 @@ class BlobGetHandler(DataHandler):
             expected = read_checksum(sums)
             if expected is not None and os.path.isfile(blob) and not recently_verified(blob):
                 actual = await asyncio.get_running_loop().run_in_executor(
-                    None, file_checksum, blob)
+                    None, checksum_like, blob, expected)
                 if not hmac.compare_digest(actual, expected):
                     log.error("blob %s is corrupt: its checksum is %s, %s was recorded",
                               blob, actual, expected)
@@ -261,7 +403,41 @@ class BlobGetHandler(DataHandler):
                                 "another replica" % m.group(2))
                     return
                 mark_verified(blob)
+            if include_body and "Range" not in self.request.headers \
+                    and os.path.isfile(blob):
+                await self._send_whole(blob)
+                return
         await super().get(path, include_body)
+
+    async def _send_whole(self, path: str) -> None:
+        """A whole blob with ``sendfile`` in a thread: the kernel copies it from the page
+        cache to the socket (Tornado would read and write it 64 KiB at a time). The
+        connection is taken from Tornado and closed after the blob."""
+        size = os.path.getsize(path)
+        stream = self.detach()
+        head = ("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: %d\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n"
+                % size)
+        try:
+            await stream.write(head.encode("ascii"))
+            await asyncio.get_running_loop().run_in_executor(
+                None, send_file, stream.socket.fileno(), path, size)
+        except (tornado.iostream.StreamClosedError, OSError) as exc:
+            log.debug("sending %s stopped: %s", path, exc)
+        finally:
+            stream.close()
+
+
+def send_file(fd: int, path: str, size: int, timeout: float = 600.0) -> None:
+    """``size`` bytes of ``path`` to the socket ``fd`` (a loop's non-blocking socket: its
+    own socket object waits for room with a timeout)."""
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        sock.settimeout(timeout)
+        with open(path, "rb") as f:
+            sock.sendfile(f, 0, size)
+    finally:
+        sock.close()
 
 
 class SpaceHandler(tornado.web.RequestHandler):
@@ -293,7 +469,8 @@ def start_put_server(node: Any) -> Any:
                                    (r"/ddfs/([^/]+)", BlobPutHandler,
                                     {"volumes": volumes, "host": node.host})])
     address = "127.0.0.1" if node.host == "localhost" else node.host
-    server = app.listen(int(s["DDFS_PUT_PORT"]), address=address, max_body_size=MAX_BLOB)
+    server = app.listen(int(s["DDFS_PUT_PORT"]), address=address, max_body_size=MAX_BLOB,
+                        chunk_size=READ_CHUNK)
     log.info("DDFS blobs of %s in %s, PUT on %s:%s", node.host, volumes.root, address,
              s["DDFS_PUT_PORT"])
     return server

@@ -30,8 +30,8 @@ import tornado.web
 from disco_core.access import SECRET_HEADER, same
 
 from .names import BLOB
-from .node import _finish_upload, file_checksum, read_checksum
-from .volumes import CHECKSUM, new_hash
+from .node import _finish_upload, checksum_like, file_checksum, read_checksum
+from .volumes import CHECKSUMS, new_hash
 
 log = logging.getLogger("disco.ddfs.upkeep")
 #: Seconds an unfinished upload may sit before maintenance deletes it (the original: 1 day).
@@ -105,7 +105,7 @@ def scrub(volumes: Any) -> tuple[int, list[list[str]]]:
     for name, (volume, path) in sorted(files.items()):
         expected = read_checksum(volumes.path(volume, name, "sums"))
         try:
-            actual = file_checksum(path)
+            actual = checksum_like(path, expected) if expected else file_checksum(path)
         except OSError as exc:
             actual, why = None, "cannot be read: %s" % exc
         if expected is None:
@@ -194,7 +194,8 @@ class UpkeepHandler(tornado.web.RequestHandler):
         except Exception as exc:
             raise tornado.web.HTTPError(502, "cannot read the checksum of %s from %s: %s"
                                         % (name, sums, exc)) from None
-        if not expected.startswith(CHECKSUM + ":"):
+        kind = expected.partition(":")[0]
+        if kind not in CHECKSUMS:
             raise tornado.web.HTTPError(502, "%s is no checksum: %r" % (sums, expected[:80]))
         volume = self.volumes.choose()
         final = self.volumes.path(volume, name)
@@ -206,7 +207,7 @@ class UpkeepHandler(tornado.web.RequestHandler):
         except FileExistsError:
             raise tornado.web.HTTPError(409, "blob %s is being copied to %s already"
                                         % (name, self.node.host)) from None
-        digest = new_hash()
+        digest = new_hash(kind)
 
         def chunk(data: bytes) -> None:
             fileobj.write(data)
@@ -214,7 +215,7 @@ class UpkeepHandler(tornado.web.RequestHandler):
         try:
             await client.fetch(source, streaming_callback=chunk, request_timeout=FETCH_TIMEOUT,
                                headers={SECRET_HEADER: self.node.secret})
-            actual = "%s:%s" % (CHECKSUM, digest.hexdigest())
+            actual = "%s:%s" % (kind, digest.hexdigest())
             if not hmac.compare_digest(actual, expected):
                 raise tornado.web.HTTPError(502, "the copy of %s from %s is corrupt (checksum "
                                             "%s, %s recorded): not kept" % (name, source,

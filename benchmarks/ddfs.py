@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""DDFS throughput: ``ddfs push``, ``ddfs cat`` and ``ddfs chunk`` of one big file against
+``cp`` and ``curl`` of the same bytes, side by side.
+
+    .venv/bin/python benchmarks/ddfs.py [--mb 256] [--runs 3] [--setups one,four]
+
+1. Makes the text with ``make_corpus.py --mb MB`` (cached in ``benchmarks/data/``).
+2. For each setup, starts a cluster under a temporary ``DISCO_HOME`` on free ports, like the
+   test suite does: ``one`` is one node (localhost) with one replica per blob, ``four`` is
+   four nodes on 127.0.0.2-5 with three replicas. A plain HTTP server
+   (``python -m http.server``) serves the file's folder on 127.0.0.1.
+3. Alternates, ``--runs`` times, each timed as a whole process (interpreter start
+   included, as a user sees it): ``cp FILE`` into the cluster's folder (same disk as the
+   blobs), ``curl -o /dev/null`` of the file from the HTTP server, ``ddfs push -n R TAG
+   FILE``, ``ddfs cat TAG > /dev/null`` (checks every byte read against the file's size),
+   ``ddfs chunk -n R TAG FILE``, and a job whose one map task reads the file's lines
+   (``file://`` input, the word count's map reading without the counting), timed from
+   ``Job().run()`` to its end.
+4. Prints every run, the medians as MB/s and the ratios: push and cat against curl
+   (target >= 0.7), chunk against the map task's reading (target >= 1.0); the same
+   without the start of the ``ddfs`` command (the median time of ``ddfs ls`` of no tag:
+   interpreter, imports, plugins, one request), which a small file cannot hide; and the
+   load average before and after (other work on the machine skews every figure).
+
+Every server it starts (clusters, the HTTP server) is stopped at the end, also when a step
+fails or the run is interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN = os.path.dirname(sys.executable)
+PUSH_CAT_TARGET = 0.7
+CHUNK_TARGET = 1.0
+SETUPS = {"one": ([("localhost", 1)], 1),
+          "four": ([("127.0.0.%d" % i, 1) for i in range(2, 6)], 3)}
+
+for path in (ROOT, HERE):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from wordcount import ensure_corpus, warm_page_cache  # noqa: E402
+
+
+def read_lines(line, params):
+    return ()
+
+
+def timed(argv: list[str], stdout: Any = subprocess.DEVNULL) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, stdout=stdout, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit("%s failed (%d): %s" % (" ".join(argv), proc.returncode,
+                                                  proc.stderr.decode(errors="replace")))
+    return elapsed
+
+
+def free_port() -> int:
+    from disco_core.testing import free_port as free
+    return free()
+
+
+@contextlib.contextmanager
+def http_server(folder: str) -> Iterator[str]:
+    """``python -m http.server`` on 127.0.0.1 serving ``folder``; its base URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                             "--directory", folder, str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from disco_core.comm import host_is_up
+        deadline = time.monotonic() + 20
+        while not host_is_up("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the HTTP server did not start")
+            time.sleep(0.05)
+        yield "http://127.0.0.1:%d" % port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def ddfs_cmd(*args: str) -> list[str]:
+    return [os.path.join(BIN, "ddfs"), *args]
+
+
+def cat_bytes(tag: str) -> float:
+    """``ddfs cat TAG``, its output counted (not kept); the seconds it took."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(ddfs_cmd("cat", tag), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    got = 0
+    assert proc.stdout is not None
+    while True:
+        data = proc.stdout.read1(1 << 20)
+        if not data:
+            break
+        got += len(data)
+    err = proc.stderr.read() if proc.stderr else b""
+    if proc.wait() != 0:
+        raise SystemExit("ddfs cat %s failed: %s" % (tag, err.decode(errors="replace")))
+    cat_bytes.last = got  # type: ignore[attr-defined]
+    return time.perf_counter() - t0
+
+
+def map_read(path: str) -> float:
+    from disco.core import Job
+    t0 = time.perf_counter()
+    job = Job().run(input=["file://" + path], map=read_lines)
+    job.wait()
+    elapsed = time.perf_counter() - t0
+    job.purge()
+    return elapsed
+
+
+def run_setup(name: str, corpus: str, runs: int) -> dict[str, list[float]]:
+    from disco.ddfs import DDFS
+    from disco_core.testing import running_cluster
+    hosts, replicas = SETUPS[name]
+    size = os.path.getsize(corpus)
+    times: dict[str, list[float]] = {k: [] for k in ("cp", "curl", "ddfs start", "push",
+                                                      "cat", "chunk", "map read")}
+    with running_cluster(hosts=hosts) as cluster, \
+            http_server(os.path.dirname(corpus)) as web:
+        print("setup %s: %d node(s) (%s), %d replica(s); cluster at %s"
+              % (name, len(hosts), ", ".join(h for h, _ in hosts), replicas, cluster.master),
+              flush=True)
+        ddfs = DDFS()
+        url = web + "/" + os.path.basename(corpus)
+        copy = os.path.join(cluster.home, "cp-copy")
+        n = str(replicas)
+        for i in range(1, runs + 1):
+            row = {}
+            row["cp"] = timed(["cp", corpus, copy])
+            os.unlink(copy)
+            row["curl"] = timed(["curl", "-sS", "-o", "/dev/null", url])
+            row["ddfs start"] = timed(ddfs_cmd("ls", "bench:none:"))
+            tag = "bench:push:%d" % i
+            row["push"] = timed(ddfs_cmd("push", "-n", n, tag, corpus))
+            row["cat"] = cat_bytes(tag)
+            if cat_bytes.last != size:  # type: ignore[attr-defined]
+                raise SystemExit("ddfs cat gave %d bytes, the file has %d"
+                                 % (cat_bytes.last, size))  # type: ignore[attr-defined]
+            got = [len(r) for r in ddfs.blobs(tag)]
+            if got != [replicas]:
+                raise SystemExit("the pushed blob has %s replicas, not %d" % (got, replicas))
+            ctag = "bench:chunk:%d" % i
+            row["chunk"] = timed(ddfs_cmd("chunk", "-n", n, ctag, corpus))
+            row["map read"] = map_read(corpus)
+            ddfs.delete(tag)
+            ddfs.delete(ctag)
+            for key, value in row.items():
+                times[key].append(value)
+            print("  run %d: %s" % (i, "  ".join("%s %.2f s (%.0f MB/s)"
+                                                 % (k, v, size / 1e6 / v)
+                                                 for k, v in row.items())), flush=True)
+    return times
+
+
+def report(name: str, times: dict[str, list[float]], size: int) -> list[str]:
+    mb = size / 1e6
+    med = {k: statistics.median(v) for k, v in times.items()}
+    rate = {k: mb / v for k, v in med.items()}
+    print("setup %s, medians of %d runs:" % (name, len(times["cp"])))
+    for key, value in med.items():
+        print("  %-9s %6.2f s  %7.1f MB/s   (runs: %s)" % (
+            key, value, rate[key], " ".join("%.2f" % t for t in times[key])))
+    missed = []
+    for key, base, target in (("push", "curl", PUSH_CAT_TARGET), ("cat", "curl",
+                              PUSH_CAT_TARGET), ("chunk", "map read", CHUNK_TARGET)):
+        ratio = rate[key] / rate[base]
+        ok = ratio >= target
+        print("  %s / %s = %.2f (target >= %.1f): %s" % (key, base, ratio, target,
+                                                       "met" if ok else "MISSED"))
+        if not ok:
+            missed.append("%s %s" % (name, key))
+    print("  push / cp = %.2f, cat / cp = %.2f" % (rate["push"] / rate["cp"],
+                                                  rate["cat"] / rate["cp"]))
+    start = med["ddfs start"]
+    moved = {k: mb / max(med[k] - start, 1e-3) for k in ("push", "cat", "chunk")}
+    print("  without the ddfs command's start (%.2f s, the median of `ddfs ls`): push %.0f "
+          "MB/s = %.2f x curl, cat %.0f MB/s = %.2f x curl, chunk %.0f MB/s = %.2f x map read"
+          % (start, moved["push"], moved["push"] / rate["curl"], moved["cat"],
+             moved["cat"] / rate["curl"], moved["chunk"], moved["chunk"] / rate["map read"]))
+    return missed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--mb", type=float, default=256, help="file size in MB (default 256)")
+    ap.add_argument("--runs", type=int, default=3, help="rounds (default 3)")
+    ap.add_argument("--setups", default="one,four",
+                    help="one (1 node, 1 replica), four (4 loopback nodes, 3 replicas)")
+    a = ap.parse_args()
+    setups = [s for s in a.setups.split(",") if s]
+    for s in setups:
+        if s not in SETUPS:
+            ap.error("unknown setup %r: give one, four or one,four" % s)
+    if shutil.which("curl") is None:
+        ap.error("curl is not installed (apt-get install curl)")
+    corpus = ensure_corpus(a.mb)
+    size = os.path.getsize(corpus)
+    warm_page_cache([corpus])
+    print("python %s, %d cores; file %s (%.1f MB); load average %s"
+          % (sys.executable, os.cpu_count() or 0, os.path.relpath(corpus), size / 1e6,
+             " ".join("%.2f" % x for x in os.getloadavg())), flush=True)
+    results = {s: run_setup(s, corpus, a.runs) for s in setups}
+    print()
+    missed = []
+    for s in setups:
+        missed += report(s, results[s], size)
+    print("load average at the end %s (other work on the machine skews every figure)"
+          % " ".join("%.2f" % x for x in os.getloadavg()))
+    print("targets missed: %s" % (", ".join(missed) if missed else "none"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Sending a blob's bytes to the nodes that store its replicas: one PUT per replica, all at
+once, each with a ``Content-Length`` and, for a file, ``sendfile`` (the kernel copies the
+page cache to the socket; the client neither reads nor chunks the bytes).
+
+The bytes a source gives are sent from memory (``BytesIO``) or from a regular file's
+descriptor at explicit offsets, so every replica's PUT reads the same bytes without
+sharing a file position. Any other source (a pipe, a caller's file object) goes replica by
+replica through :func:`disco_core.comm.open_remote`, reopened for each.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import io
+import json
+import os
+import stat
+from typing import Any, BinaryIO, Callable
+from urllib.parse import urlsplit
+
+from disco_core.comm import TIMEOUT, _message, open_remote
+from disco_core.errors import CommError
+
+class Body:
+    """What one blob's PUTs send: a range of a regular file, or a memory view."""
+
+    def __init__(self, size: int, file: Any = None, start: int = 0,
+                 view: memoryview | None = None) -> None:
+        self.size, self.file, self.start, self.view = size, file, start, view
+
+    def send(self, sock: Any) -> None:
+        if self.view is not None:
+            sock.sendall(self.view)
+            return
+        # os.sendfile at explicit offsets: every replica's thread reads the same file
+        sent = sock.sendfile(self.file, self.start, self.size)
+        if sent < self.size:
+            raise CommError("the file shrank while it was sent (%d bytes short)"
+                            % (self.size - sent), getattr(self.file, "name", ""))
+
+
+def body_of(f: Any) -> Body | None:
+    """How to send the bytes of ``f`` from its current position to its end, or None when
+    they can only be read in turn."""
+    if isinstance(f, io.BytesIO):
+        view = memoryview(f.getvalue())[f.tell():]  # no copy of a BytesIO of bytes
+        return Body(len(view), view=view)
+    try:
+        fd = f.fileno()
+        st = os.fstat(fd)
+        start = f.tell()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return Body(max(0, st.st_size - start), file=f, start=start)
+
+
+def put_one(url: str, body: Body, timeout: float = TIMEOUT, retries: int = 1) -> Any:
+    """PUT ``body`` to ``url``; the node's JSON reply. A refused connection or one that
+    drops is tried again ``retries`` times; an error status is a :class:`CommError` with
+    the node's message."""
+    parts = urlsplit(url)
+    path = parts.path + ("?" + parts.query if parts.query else "")
+    last: Exception | None = None
+    for _attempt in range(retries + 1):
+        conn = http.client.HTTPConnection(parts.hostname or "localhost", parts.port,
+                                          timeout=timeout)
+        try:
+            conn.putrequest("PUT", path, skip_accept_encoding=True)
+            conn.putheader("Content-Length", str(body.size))
+            conn.putheader("Content-Type", "application/octet-stream")
+            conn.endheaders()
+            try:
+                body.send(conn.sock)
+            except OSError:
+                # the node may have answered and stopped reading (409, 507): read its word
+                conn.sock.settimeout(5.0)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            last = exc
+            continue
+        finally:
+            conn.close()
+        if not 200 <= resp.status < 300:
+            raise CommError(_message(raw) or resp.reason, url, resp.status)
+        return json.loads(raw)
+    raise CommError("%s: %s" % (type(last).__name__, last), url)
+
+
+def put_replicas(urls: list[str], source: Callable[[], BinaryIO],
+                 timeout: float = TIMEOUT) -> tuple[list[Any], list[tuple[str, Exception]]]:
+    """PUT the bytes of ``source()`` to every URL, all at once; the replies of those that
+    stored them, in order, and ``(url, error)`` of those that did not."""
+    with source() as f:
+        body = body_of(f)
+        if body is None:
+            return _one_by_one(urls, source, timeout)
+        if len(urls) == 1:
+            try:
+                return [put_one(urls[0], body, timeout)], []
+            except CommError as exc:
+                return [], [(urls[0], exc)]
+        with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
+            futures = [pool.submit(put_one, url, body, timeout) for url in urls]
+        stored, failed = [], []
+        for url, future in zip(urls, futures):
+            exc = future.exception()
+            if exc is None:
+                stored.append(future.result())
+            else:
+                failed.append((url, exc))
+        return stored, failed
+
+
+def _one_by_one(urls: list[str], source: Callable[[], BinaryIO],
+                timeout: float) -> tuple[list[Any], list[tuple[str, Exception]]]:
+    stored: list[Any] = []
+    for url in urls:
+        try:
+            with source() as data:
+                resp = open_remote(url, "PUT", data, retries=1, timeout=timeout)
+                try:
+                    stored.append(json.loads(resp.read()))
+                finally:
+                    resp.close()
+        except CommError as exc:
+            return stored, [(url, exc)]
+    return stored, []
