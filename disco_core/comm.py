@@ -74,8 +74,13 @@ def _message(body: bytes) -> str:
 def open_remote(url: str, method: str = "GET", data: bytes | None = None,
                 headers: dict | None = None, timeout: float = TIMEOUT,
                 retries: int = RETRIES, offset: int | tuple = 0,
-                token: str | None = None, redirects: bool = True) -> http.client.HTTPResponse:
+                token: str | None = None, redirects: bool = True,
+                connect_timeout: float | None = None) -> http.client.HTTPResponse:
     """An open response whose body streams with ``read(n)``; raises CommError on non-2xx.
+
+    ``connect_timeout`` bounds the wait for the reply's headers (a server that accepts
+    and never answers, a stopped process, fails fast); the body then reads with
+    ``timeout``.
 
     ``offset`` asks for a byte range (:func:`range_header`); ``token`` is sent as the
     ``Authorization`` header (:func:`auth_header`). Redirects are followed with the same
@@ -89,7 +94,7 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
     last: Exception | None = None
     rewind = data.tell() if hasattr(data, "read") and hasattr(data, "seek") else None
     for attempt in range(retries + 1):
-        conn, path = _connection(url, timeout)
+        conn, path = _connection(url, connect_timeout or timeout)
         if rewind is not None:
             data.seek(rewind)  # type: ignore[union-attr]
         # the master's token goes to the master only (a redirect elsewhere never sees it)
@@ -104,6 +109,8 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
                     raise
             else:
                 resp = conn.getresponse()
+            if connect_timeout and conn.sock is not None:
+                conn.sock.settimeout(timeout)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             last = exc
@@ -284,10 +291,12 @@ class ResumingStream(io.RawIOBase):
     first response announced, unless ``size`` is given."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = TIMEOUT,
-                 retries: int = RETRIES, size: int | None = None) -> None:
+                 retries: int = RETRIES, size: int | None = None,
+                 connect_timeout: float | None = None) -> None:
         self.url = url
         self.token = token
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.retries = retries
         self.offset = 0
         self.resp: Any = self.open_at(0)
@@ -321,7 +330,8 @@ class ResumingStream(io.RawIOBase):
     def open_at(self, offset: int) -> Any:
         """A response whose body is the resource from byte ``offset`` on."""
         resp = open_remote(self.url, timeout=self.timeout, retries=self.retries,
-                           offset=offset, token=self.token)
+                           offset=offset, token=self.token,
+                           connect_timeout=self.connect_timeout)
         if not offset:
             return resp
         if resp.status == 206:
@@ -373,11 +383,11 @@ def open_local(path: str) -> Connection:
 
 
 def open_http(url: str, token: str | None = None, timeout: float = TIMEOUT,
-              retries: int = RETRIES) -> Connection:
+              retries: int = RETRIES, connect_timeout: float | None = None) -> Connection:
     """A :class:`Connection` to a remote resource (``disco://``, ``dir://`` and ``tag://``
-    URLs are resolved to http first)."""
+    URLs are resolved to http first; ``connect_timeout`` as for :func:`open_remote`)."""
     url = _http_url(url)
-    raw = ResumingStream(url, token, timeout, retries)
+    raw = ResumingStream(url, token, timeout, retries, connect_timeout=connect_timeout)
     return Connection(raw, url, raw.size)
 
 
