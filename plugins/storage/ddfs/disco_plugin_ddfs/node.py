@@ -12,21 +12,19 @@
 from __future__ import annotations
 
 import asyncio
-import collections
-import hmac
 import json
 import logging
 import os
 import re
-import time
 from typing import Any
 
 import tornado.web
 
 from disco_core.dataserver import DataHandler
+from disco_core.errors import DataError
 
-from .names import BLOB, hexhash
-from .volumes import CHECKSUM, LocalVolumes, new_hash
+from .names import BLOB
+from .volumes import CHECKSUM, LocalVolumes, new_hash, verify
 
 log = logging.getLogger("disco.ddfs.node")
 MAX_BLOB = 1 << 40
@@ -49,25 +47,6 @@ def _json_error(handler: tornado.web.RequestHandler, status: int, message: str) 
     handler.set_status(status)
     handler.set_header("Content-Type", "application/json")
     handler.finish(json.dumps(message))
-
-
-def read_checksum(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            return f.read().strip()
-    except (OSError, ValueError):
-        return None
-
-
-def file_checksum(path: str) -> str:
-    h = new_hash()
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(1 << 20)
-            if not data:
-                break
-            h.update(data)
-    return "%s:%s" % (CHECKSUM, h.hexdigest())
 
 
 def _fsync_dir(path: str) -> None:
@@ -134,18 +113,26 @@ class BlobPutHandler(tornado.web.RequestHandler):
                         "twice; ask the master for a new name" % (objname, self.host,
                                                                   existing))
             return
-        self.volume = self.volumes.choose()
-        final = self.volumes.path(self.volume, objname)
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        ts = objname.rsplit("$", 1)[1]
-        self.partial = os.path.join(os.path.dirname(final), "!partial-%s.%s" % (ts, objname))
         try:
-            fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self.volume = self.volumes.choose()
+        except OSError as exc:
+            log.error("cannot store blob %s: %s", objname, exc)
+            _json_error(self, 507, "Cannot store blob %s on %s: %s" % (objname, self.host, exc))
+            return
+        final = self.volumes.path(self.volume, objname)
+        ts = objname.rsplit("$", 1)[1]
+        partial = os.path.join(os.path.dirname(final), "!partial-%s.%s" % (ts, objname))
+        try:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            self.partial = ""
             _json_error(self, 409, "Blob %s is being uploaded to %s already"
                         % (objname, self.host))
             return
+        except OSError as exc:
+            self._volume_failed(exc)
+            return
+        self.partial = partial
         self.file = os.fdopen(fd, "wb")
         self.hash = new_hash()
 
@@ -155,12 +142,19 @@ class BlobPutHandler(tornado.web.RequestHandler):
         try:
             self.file.write(chunk)
         except OSError as exc:  # a full disk, say: the upload fails, the node goes on
-            log.error("storing blob %s failed: %s", self.objname, exc)
             self._discard()
-            _json_error(self, 507, "Cannot store blob %s on %s: %s"
-                        % (self.objname, self.host, exc.strerror or exc))
+            self._volume_failed(exc)
             return
         self.hash.update(chunk)
+
+    def _volume_failed(self, exc: OSError) -> None:
+        """A write to the chosen volume failed: it is bad for a while (the next upload
+        goes to another volume) and this one fails with a 507 the client retries."""
+        log.error("storing blob %s in %s failed: %s", self.objname, self.volume, exc)
+        if hasattr(self.volumes, "write_failed"):
+            self.volumes.write_failed(self.volume, exc)
+        _json_error(self, 507, "Cannot store blob %s on %s (volume %s): %s"
+                    % (self.objname, self.host, self.volume, exc.strerror or exc))
 
     def _discard(self) -> None:
         if self.file is not None:
@@ -193,9 +187,7 @@ class BlobPutHandler(tornado.web.RequestHandler):
                         % (self.objname, self.host))
             return
         except OSError as exc:
-            log.error("storing blob %s failed: %s", self.objname, exc)
-            _json_error(self, 500, "Cannot store blob %s on %s: %s"
-                        % (self.objname, self.host, exc))
+            self._volume_failed(exc)
             return
         url = "disco://%s/ddfs/%s/%s" % (self.host, self.host,
                                          self.volumes.relpath(self.volume, self.objname))
@@ -206,38 +198,6 @@ class BlobPutHandler(tornado.web.RequestHandler):
     get = head = post = delete = patch = options = put  # type: ignore[assignment]
 
 
-#: How long a blob found intact is served without hashing it again (seconds): a reader
-#: resuming a download, or many tasks reading one blob, cost one hash, not one each.
-VERIFIED_FOR = 60.0
-_verified: "collections.OrderedDict[str, tuple[tuple, float]]" = collections.OrderedDict()
-_VERIFIED_MAX = 4096
-
-
-def _file_key(path: str) -> tuple:
-    st = os.stat(path)
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def recently_verified(path: str) -> bool:
-    entry = _verified.get(path)
-    if entry is None or time.monotonic() - entry[1] > VERIFIED_FOR:
-        return False
-    try:
-        return entry[0] == _file_key(path)
-    except OSError:
-        return False
-
-
-def mark_verified(path: str) -> None:
-    try:
-        _verified[path] = (_file_key(path), time.monotonic())
-    except OSError:
-        return
-    _verified.move_to_end(path)
-    while len(_verified) > _VERIFIED_MAX:
-        _verified.popitem(last=False)
-
-
 class BlobGetHandler(DataHandler):
     """Files of ``DDFS_DATA``; blobs are checked against their checksum first (again after
     :data:`VERIFIED_FOR` seconds, or at once when the file changed)."""
@@ -246,35 +206,30 @@ class BlobGetHandler(DataHandler):
         m = BLOB_PATH.fullmatch(path)
         if m is not None:
             blob = os.path.join(self.root, path)
-            sums = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(blob))),
-                                "sums", hexhash(m.group(2)), m.group(2))
-            expected = read_checksum(sums)
-            if expected is not None and os.path.isfile(blob) and not recently_verified(blob):
-                actual = await asyncio.get_running_loop().run_in_executor(
-                    None, file_checksum, blob)
-                if not hmac.compare_digest(actual, expected):
-                    log.error("blob %s is corrupt: its checksum is %s, %s was recorded",
-                              blob, actual, expected)
+            if os.path.isfile(blob):
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, verify, blob)
+                except DataError as exc:
                     self.set_status(500)
                     self.set_header("Content-Type", "text/plain; charset=utf-8")
-                    self.finish("Blob %s is corrupt on this node (checksum mismatch): read "
-                                "another replica" % m.group(2))
+                    self.finish(exc.msg)
                     return
-                mark_verified(blob)
         await super().get(path, include_body)
 
 
 class SpaceHandler(tornado.web.RequestHandler):
-    """``GET /ddfs/space`` on the PUT port: ``{"free": bytes, "used": bytes}`` of the
-    node's volumes, which the master asks for to place blobs (and shows in nodeinfo)."""
+    """``GET /ddfs/space`` on the PUT port: ``{"free": bytes, "used": bytes, "bad":
+    {volume: why}}`` of the node's volumes, which the master asks for to place blobs (and
+    shows in nodeinfo)."""
 
     def initialize(self, volumes: Any) -> None:
         self.volumes = volumes
 
     def get(self) -> None:
         free, used = self.volumes.space()
+        bad = self.volumes.bad() if hasattr(self.volumes, "bad") else {}
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"free": free, "used": used}))
+        self.finish(json.dumps({"free": free, "used": used, "bad": bad}))
 
 
 def node_routes(node: Any) -> list[tuple]:
