@@ -14,7 +14,7 @@ visible; uploads in progress are ``blob/<hh>/!partial-<ts>.<name>``;
 and HTTP readers of one blob hash it once a minute, not once each).
 
 A volume whose directory cannot be listed, whose ``blob`` directory is not one, or whose
-file system is full (or whose last write failed) is *bad*: new blobs go to the other
+file system is read-only or full (or whose last write failed) is *bad*: new blobs go to the other
 volumes, and the node reports it (``/ddfs/space``, the master's nodeinfo, its log) while
 it goes on serving the others.
 """
@@ -186,9 +186,12 @@ class LocalVolumes:
             blobs = os.path.join(path, "blob")
             if os.path.lexists(blobs):
                 os.listdir(blobs)
-            free = shutil.disk_usage(path).free
+            stat = os.statvfs(path)
         except OSError as exc:
             return "unreadable: %s" % (exc.strerror or exc)
+        if stat.f_flag & os.ST_RDONLY:
+            return "read-only"
+        free = stat.f_bavail * stat.f_frsize
         if free < FULL:
             return "full: %d bytes free" % free
         failed = self.failed.get(volume)
