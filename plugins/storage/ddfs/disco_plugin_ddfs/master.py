@@ -152,15 +152,15 @@ class DDFSMaster:
     def space_aware(self, hosts: list[str], k: int) -> list[str] | None:
         """With ``DDFS_SPACE_AWARE``: ``k`` of ``hosts`` drawn at random without
         replacement, each weighted by its share of free space (its free bytes with
-        ``DDFS_ABSOLUTE_SPACE``); None without the setting, or when too few hosts have a
-        known, non-zero weight (the default choice then)."""
+        ``DDFS_ABSOLUTE_SPACE``); None without the setting, when a host has not said its
+        space yet, or when too few have room (the default choice then)."""
         if not k or not _on(self.settings.get("DDFS_SPACE_AWARE")):
             return None
         absolute = _on(self.settings.get("DDFS_ABSOLUTE_SPACE"))
         weights = {}
         for host in hosts:
-            if host not in self.space:
-                continue
+            if host not in self.space:  # not heard from yet: no weights to go by
+                return None
             free, used = self.space[host]
             weight = free if absolute else free / max(1, free + used)
             if weight > 0:
