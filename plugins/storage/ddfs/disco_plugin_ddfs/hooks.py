@@ -38,6 +38,7 @@ def disco_master_started(master: Any) -> None:
     if ddfs is not None:
         import asyncio
         ddfs.space_watcher = asyncio.ensure_future(ddfs.watch_space())
+        ddfs.tag_watcher = asyncio.ensure_future(ddfs.tag_replicas.watch())
 
 
 @hookimpl

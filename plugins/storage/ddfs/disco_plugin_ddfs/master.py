@@ -51,6 +51,9 @@ class DDFSMaster:
         root = os.path.join(self.settings["DISCO_MASTER_ROOT"], "ddfs", "tags")
         self.tags = TagStore(root, lambda name: "%s/ddfs/tag/%s" % (master.url, name))
         self.tags.load()
+        from .tagreplicas import TagReplicas
+        self.tag_replicas = TagReplicas(self)
+        self.tags.replicate = self.tag_replicas.write
         self.space: dict[str, tuple[int, int]] = {}  # host -> (free, used) bytes
         self.bad: dict[str, dict[str, str]] = {}  # host -> {bad volume: why}
 

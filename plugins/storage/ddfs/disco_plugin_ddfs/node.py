@@ -242,7 +242,10 @@ def start_put_server(node: Any) -> Any:
     volumes = volumes_of(s, node.host)
     for path in volumes.drop_partials():
         log.info("deleted %s, an upload the node's last run did not finish", path)
+    from .nodetags import tag_routes
+    secret = getattr(node, "secret", "") or os.environ.get("DISCO_CLUSTER_SECRET", "")
     app = tornado.web.Application([(r"/ddfs/space", SpaceHandler, {"volumes": volumes}),
+                                   *tag_routes(volumes, secret),
                                    (r"/ddfs/([^/]+)", BlobPutHandler,
                                     {"volumes": volumes, "host": node.host})])
     address = "127.0.0.1" if node.host == "localhost" else node.host
