@@ -78,46 +78,6 @@ def timed(fn):
     return value, time.monotonic() - start
 
 
-def test_reads_pass_over_a_node_that_does_not_answer(two_nodes):
-    ddfs = DDFS()
-    stopped_first(ddfs, "test:faults:frozen", b"still here\n")
-    with frozen(two_nodes, STOPPED):
-        reads_pass_over_it(two_nodes, ddfs)
-
-
-def reads_pass_over_it(two_nodes, ddfs):
-    # the master has not noticed yet: each replica on the frozen node costs one
-    # DDFS_CONNECT_TIMEOUT (1 s), not the long read timeout
-    got, took = timed(lambda: [c.read() for c in ddfs.pull("test:faults:frozen")])
-    assert got == [b"still here\n"] and took < 8, took
-    got, took = timed(lambda: list(result_iterator(["tag://test:faults:frozen"],
-                                                   reader=None)))
-    assert got == ["still here\n"] and took < 8, took
-    out, took = timed(lambda: two_nodes.cli("ddfs", "cat", "test:faults:frozen").stdout)
-    assert out == "still here\n" and took < 15, took
-
-
-def test_replicas_on_nodes_the_master_knows_are_down_are_tried_last(two_nodes):
-    ddfs = DDFS()
-    stopped_first(ddfs, "test:faults:down", b"quick\n")
-    with frozen(two_nodes, STOPPED):
-        tried_last(two_nodes, ddfs)
-
-
-def tried_last(two_nodes, ddfs):
-    wait_for(lambda: not connected(two_nodes, STOPPED), timeout=30)
-    for _ in range(3):
-        got, took = timed(lambda: [c.read() for c in ddfs.pull("test:faults:down")])
-        assert got == [b"quick\n"] and took < 0.9, took  # no connect timeout spent
-    out, took = timed(lambda: two_nodes.cli("ddfs", "cat", "test:faults:down").stdout)
-    assert out == "quick\n"
-
-    def where(line, params):
-        yield this_host(), line.strip()  # noqa: F821
-    job = Job().run(input=["tag://test:faults:down"], map=where)
-    assert list(result_iterator(job.wait(timeout=120))) == [(LIVE, "quick")]
-
-
 def test_a_task_does_not_get_a_corrupt_local_replica(disco_cluster, http_server):
     """The task runs where the blob is and would read the file directly: it checks it
     against its checksum first, and falls over to the next replica (here another copy of
@@ -250,6 +210,47 @@ def test_a_read_only_volume_is_bad_and_new_blobs_go_elsewhere():
                 subprocess.run(["umount", "-l", vol1], check=False)
         finally:
             subprocess.run(["umount", "-l", vol0], check=False)
+
+
+# -- last: the module's own cluster of two nodes sets the environment while it runs --
+def test_reads_pass_over_a_node_that_does_not_answer(two_nodes):
+    ddfs = DDFS()
+    stopped_first(ddfs, "test:faults:frozen", b"still here\n")
+    with frozen(two_nodes, STOPPED):
+        reads_pass_over_it(two_nodes, ddfs)
+
+
+def reads_pass_over_it(two_nodes, ddfs):
+    # the master has not noticed yet: each replica on the frozen node costs one
+    # DDFS_CONNECT_TIMEOUT (1 s), not the long read timeout
+    got, took = timed(lambda: [c.read() for c in ddfs.pull("test:faults:frozen")])
+    assert got == [b"still here\n"] and took < 8, took
+    got, took = timed(lambda: list(result_iterator(["tag://test:faults:frozen"],
+                                                   reader=None)))
+    assert got == ["still here\n"] and took < 8, took
+    out, took = timed(lambda: two_nodes.cli("ddfs", "cat", "test:faults:frozen").stdout)
+    assert out == "still here\n" and took < 15, took
+
+
+def test_replicas_on_nodes_the_master_knows_are_down_are_tried_last(two_nodes):
+    ddfs = DDFS()
+    stopped_first(ddfs, "test:faults:down", b"quick\n")
+    with frozen(two_nodes, STOPPED):
+        tried_last(two_nodes, ddfs)
+
+
+def tried_last(two_nodes, ddfs):
+    wait_for(lambda: not connected(two_nodes, STOPPED), timeout=30)
+    for _ in range(3):
+        got, took = timed(lambda: [c.read() for c in ddfs.pull("test:faults:down")])
+        assert got == [b"quick\n"] and took < 0.9, took  # no connect timeout spent
+    out, took = timed(lambda: two_nodes.cli("ddfs", "cat", "test:faults:down").stdout)
+    assert out == "quick\n"
+
+    def where(line, params):
+        yield this_host(), line.strip()  # noqa: F821
+    job = Job().run(input=["tag://test:faults:down"], map=where)
+    assert list(result_iterator(job.wait(timeout=120))) == [(LIVE, "quick")]
 
 
 if __name__ == "__main__":
