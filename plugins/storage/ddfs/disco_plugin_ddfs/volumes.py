@@ -135,6 +135,8 @@ def verify(blob: str) -> None:
         return
     try:
         actual = file_checksum(blob)
+    except FileNotFoundError:
+        raise  # not here: the caller reads it elsewhere
     except OSError as exc:
         raise DataError("cannot read blob %s: %s" % (os.path.basename(blob),
                                                      exc.strerror or exc), blob) from None
