@@ -16,7 +16,7 @@ import pytest
 from disco.core import Job, result_iterator
 from disco.ddfs import DDFS
 from disco_core.comm import open_remote
-from disco_core.errors import DataError
+from disco_core.errors import CommError, DataError
 from disco_core.testing import running_cluster, wait_for
 
 HOSTS = [("127.0.0.2", 1), ("127.0.0.3", 1)]
@@ -61,11 +61,21 @@ def frozen(cluster, host):
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
+        # the master may drop the node's old session only now (its pings went unanswered)
+        time.sleep(3)
         wait_for(lambda: connected(cluster, host), timeout=60)
+
+
+def usable(ddfs):
+    try:
+        return ddfs.new_blob("probe", replicas=2)
+    except CommError:
+        return False
 
 
 def stopped_first(ddfs, tag, data):
     """A blob with a replica on each node, tagged with the one on STOPPED first."""
+    wait_for(lambda: usable(ddfs), timeout=60)
     _reply, [replicas] = ddfs.push(tag, [(io.BytesIO(data), "b")], replicas=2)
     ordered = sorted(replicas, key=lambda u: host_of(u) != STOPPED)
     ddfs.put(tag, [ordered])
