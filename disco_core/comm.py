@@ -120,10 +120,15 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
                 headers: dict | None = None, timeout: float = TIMEOUT,
                 retries: int = RETRIES, offset: int | tuple = 0,
                 token: str | None = None, redirects: bool = True,
-                proxied: bool = True) -> http.client.HTTPResponse:
+                proxied: bool = True,
+                connect_timeout: float | None = None) -> http.client.HTTPResponse:
     """An open response whose body streams with ``read(n)``; raises CommError on non-2xx.
     A node's URL goes through ``DISCO_PROXY`` when that is set (:func:`through_proxy`;
     ``proxied=False``: never).
+
+    ``connect_timeout`` bounds the wait for the reply's headers (a server that accepts
+    and never answers, a stopped process, fails fast); the body then reads with
+    ``timeout``.
 
     ``offset`` asks for a byte range (:func:`range_header`); ``token`` is sent as the
     ``Authorization`` header (:func:`auth_header`). Redirects are followed with the same
@@ -139,7 +144,7 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
     if proxied:
         url = through_proxy(url, method)
     for attempt in range(retries + 1):
-        conn, path = _connection(url, timeout)
+        conn, path = _connection(url, connect_timeout or timeout)
         if rewind is not None:
             data.seek(rewind)  # type: ignore[union-attr]
         # the master's token goes to the master only (a redirect elsewhere never sees it)
@@ -155,6 +160,8 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
                     raise
             else:
                 resp = conn.getresponse()
+            if connect_timeout and conn.sock is not None:
+                conn.sock.settimeout(timeout)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             last = exc
@@ -337,10 +344,12 @@ class ResumingStream(io.RawIOBase):
     first response announced, unless ``size`` is given."""
 
     def __init__(self, url: str, token: str | None = None, timeout: float = TIMEOUT,
-                 retries: int = RETRIES, size: int | None = None) -> None:
+                 retries: int = RETRIES, size: int | None = None,
+                 connect_timeout: float | None = None) -> None:
         self.url = url
         self.token = token
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.retries = retries
         self.offset = 0
         self.resp: Any = self.open_at(0)
@@ -374,7 +383,8 @@ class ResumingStream(io.RawIOBase):
     def open_at(self, offset: int) -> Any:
         """A response whose body is the resource from byte ``offset`` on."""
         resp = open_remote(self.url, timeout=self.timeout, retries=self.retries,
-                           offset=offset, token=self.token)
+                           offset=offset, token=self.token,
+                           connect_timeout=self.connect_timeout)
         if not offset:
             return resp
         if resp.status == 206:
@@ -426,11 +436,11 @@ def open_local(path: str) -> Connection:
 
 
 def open_http(url: str, token: str | None = None, timeout: float = TIMEOUT,
-              retries: int = RETRIES) -> Connection:
+              retries: int = RETRIES, connect_timeout: float | None = None) -> Connection:
     """A :class:`Connection` to a remote resource (``disco://``, ``dir://`` and ``tag://``
-    URLs are resolved to http first)."""
+    URLs are resolved to http first; ``connect_timeout`` as for :func:`open_remote`)."""
     url = _http_url(url)
-    raw = ResumingStream(url, token, timeout, retries)
+    raw = ResumingStream(url, token, timeout, retries, connect_timeout=connect_timeout)
     return Connection(raw, url, raw.size)
 
 

@@ -386,3 +386,29 @@ def test_a_dropped_connection_reads_on(ranges):
         assert int(log[1][len("bytes="):-1]) > 0
     finally:
         server.close()
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout():
+    """The kernel takes the connection (as it does for a stopped process); no reply comes."""
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    url = "http://127.0.0.1:%d/x" % listener.getsockname()[1]
+    try:
+        start = time.monotonic()
+        from disco_core.comm import open_remote as core_open_remote
+        with pytest.raises(CommError):
+            core_open_remote(url, retries=0, connect_timeout=0.3)
+        assert time.monotonic() - start < 3
+    finally:
+        listener.close()
+
+
+def test_the_body_reads_with_the_long_timeout_after_the_headers(echo_server):
+    from disco_core.comm import open_remote as core_open_remote
+    resp = core_open_remote(echo_server.url("echo/x"), connect_timeout=0.5, timeout=30)
+    try:
+        assert resp._owned_sock.gettimeout() == 30
+    finally:
+        resp.close()

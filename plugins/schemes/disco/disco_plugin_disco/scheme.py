@@ -16,7 +16,7 @@ import os
 from typing import Any, BinaryIO, Iterator
 
 from disco_core.comm import open_remote
-from disco_core.errors import DataError
+from disco_core.errors import DataError, DiscoError
 from disco_core.settings import DiscoSettings
 from disco_core.util import local_hostnames
 
@@ -48,6 +48,39 @@ def local_path(path: str, task: Any) -> str | None:
     return None
 
 
+def _open_local(lpath: str, path: str) -> BinaryIO:
+    """A local file; a DDFS blob only once the volume driver (``DDFS_VOLUMES``) finds it
+    intact, when the driver can check (``open_verified``): a corrupt one is a DataError,
+    so the reader goes on to another replica."""
+    if path.startswith("ddfs/"):
+        opener = _ddfs_opener()
+        if opener is not None:
+            return opener(lpath)
+    f = open(lpath, "rb")
+    f.size = os.fstat(f.fileno()).st_size  # type: ignore[attr-defined]
+    return f
+
+
+def _ddfs_opener() -> Any:
+    from disco_core.plugins import driver
+    try:
+        volumes = driver("volume", settings().get("DDFS_VOLUMES") or "local")
+    except DiscoError:
+        return None
+    return getattr(volumes, "open_verified", None)
+
+
+def _connect_timeout(path: str) -> float | None:
+    """A DDFS blob has other replicas: a node that does not answer in
+    ``DDFS_CONNECT_TIMEOUT`` seconds is given up for them."""
+    if not path.startswith("ddfs/"):
+        return None
+    try:
+        return float(settings().get("DDFS_CONNECT_TIMEOUT") or 5.0)
+    except (TypeError, ValueError):
+        return 5.0
+
+
 def open_data(url: str, task: Any = None) -> BinaryIO:
     host, path = split(url)
     local = host == task.host if task is not None else host in local_hostnames()
@@ -55,15 +88,14 @@ def open_data(url: str, task: Any = None) -> BinaryIO:
         lpath = local_path(path, task)
         if lpath is not None:
             try:
-                f = open(lpath, "rb")
+                return _open_local(lpath, path)
             except FileNotFoundError:
                 if task is not None:
                     raise DataError("no such file on %s" % host, url) from None
-            else:
-                f.size = os.fstat(f.fileno()).st_size  # type: ignore[attr-defined]
-                return f
     port = getattr(task, "disco_port", None) or settings()["DISCO_PORT"]
-    return open_remote("http://%s:%s/%s" % (host, port, path), retries=3)
+    timeout = _connect_timeout(path)
+    return open_remote("http://%s:%s/%s" % (host, port, path), retries=1 if timeout else 3,
+                       connect_timeout=timeout)
 
 
 class DiscoScheme:

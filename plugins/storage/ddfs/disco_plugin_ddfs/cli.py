@@ -187,34 +187,35 @@ def _inputs(args: argparse.Namespace, ctx: Context) -> Iterator[list[str]]:
         is_tag = isinstance(item, str) and ("://" not in item and "/" not in item
                                             or item.startswith("tag://"))
         (tags if is_tag else plain).append(item if not is_tag else canonizetag(first))
+    reader = ddfs.reader()
     for item in plain:
         yield [item] if isinstance(item, str) else list(item)
-    for tag in tags:
-        yield from ddfs.blobs(tag, ignore_missing=args.ignore_missing)
+    for tag in tags:  # a blob's replicas on nodes the master knows are down go last
+        for replicas in ddfs.blobs(tag, ignore_missing=args.ignore_missing):
+            yield reader.order(replicas)
 
 
 @command("print the raw bytes of URLs, tags' blobs (after the URLs) or jobs' results",
          lambda p: read_args(p, None))
 def cat(args: argparse.Namespace, ctx: Context) -> int:
-    from disco_core.comm import open_data
-    from disco_core.errors import DataError
+    from disco_core.comm import open_local
+    from disco_core.errors import CommError, DataError
     out = sys.stdout.buffer
+    reader = _ddfs(ctx).reader()
     for replicas in _inputs(args, ctx):
-        errors = []
-        for url in replicas:
-            try:
-                conn = open_data(url)
-            except DataError as exc:
-                errors.append(str(exc))
+        try:
+            if len(replicas) == 1 and "://" not in replicas[0] \
+                    or replicas[0].startswith("file://"):
+                conn = open_local(replicas[0])
+            else:
+                conn = reader.open(replicas)
+        except (CommError, DataError) as exc:
+            if args.ignore_missing:
                 continue
-            with conn:
-                for data in iter(lambda: conn.read(1 << 20), b""):
-                    out.write(data)
-            break
-        else:
-            if not args.ignore_missing:
-                raise DataError("no replica could be read: %s" % "; ".join(errors),
-                                replicas[0])
+            raise DataError(str(exc), replicas[0]) from None
+        with conn:
+            for data in iter(lambda: conn.read(1 << 20), b""):
+                out.write(data)
     out.flush()
     return 0
 

@@ -14,13 +14,12 @@ import builtins
 import io
 import json
 import os
-import random
 import tarfile
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 from urllib.parse import quote, urlencode
 
-from disco_core.comm import open_http, open_remote
-from disco_core.errors import CommError, DataError, DiscoError
+from disco_core.comm import open_remote
+from disco_core.errors import CommError, DiscoError
 from disco_core.settings import DiscoSettings
 from disco_core.util import isiterable, master_url, urltoken
 
@@ -259,23 +258,25 @@ class DDFS:
     def pull(self, tag: Any, blobfilter: Callable[[str], bool] = lambda x: True,
              token: str | None = None) -> Iterator[Any]:
         """An open connection to each blob of the tag whose name passes ``blobfilter``
-        (replicas in random order, the next one tried when one fails)."""
+        (replicas in random order, those on nodes the master knows are down last, the next
+        one tried when one fails or does not answer in ``DDFS_CONNECT_TIMEOUT`` seconds)."""
         tag = canonizetag(tag)
+        reader = self.reader()
         for replicas in self.blobs(tag, ignore_missing=False, token=token):
             if not blobfilter(names.blob_name(replicas[0])):
                 continue
-            last: Exception | None = None
-            for url in random.sample(replicas, len(replicas)):
-                try:
-                    conn = open_http(url)
-                    conn.url = url
-                    yield conn
-                    break
-                except (CommError, DataError) as exc:
-                    last = exc
-            else:
+            try:
+                conn = reader.open(replicas, shuffle=True)
+            except CommError as exc:
                 raise CommError("no replica of %s could be read: %s"
-                                % (names.blob_name(replicas[0]), last), replicas[0])
+                                % (names.blob_name(replicas[0]), exc), replicas[0]) from None
+            yield conn
+
+    def reader(self) -> Any:
+        """A :class:`~.reading.ReplicaReader`: opens a blob from its first replica that
+        answers, replicas on the nodes the master knows are down last."""
+        from .reading import ReplicaReader
+        return ReplicaReader(self.master, self.settings)
 
     # -- blobs ---------------------------------------------------------------------------
     def new_blob(self, prefix: str, replicas: int | None = None, exclude: Iterable = (),
@@ -297,6 +298,7 @@ class DDFS:
         from .transfer import put_replicas
         exclude: list[str] = []
         errors: list[str] = []
+        refused: set[str] = set()  # hosts that refused once for a bad volume
         for _attempt in range(max(1, retries)):
             targets = self.new_blob(prefix, replicas, exclude, forceon)
             stored, failed = put_replicas(targets, source)
@@ -304,7 +306,11 @@ class DDFS:
                 return stored
             for url, exc in failed:
                 errors.append(str(exc))
-                exclude.append(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0])
+                host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+                if getattr(exc, "code", None) == 507 and host not in refused:
+                    refused.add(host)  # its other volumes get the next try
+                else:
+                    exclude.append(host)
         raise CommError("cannot store blob %s: %s" % (prefix, "; ".join(errors[-3:])), prefix)
 
     def push(self, tag: Any, files: Iterable, replicas: int | None = None,

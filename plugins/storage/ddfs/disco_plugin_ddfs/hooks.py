@@ -16,6 +16,7 @@ def disco_settings() -> dict[str, Any]:
     from .gc import settings_defaults
     return {"DDFS_BLOB_REPLICAS": 1, "DDFS_TAG_REPLICAS": 1, "DDFS_TAG_MIN_REPLICAS": 1,
             "DDFS_READ_TOKEN": None, "DDFS_WRITE_TOKEN": None, "DDFS_VOLUMES": "local",
+            "DDFS_CONNECT_TIMEOUT": 5.0, "DDFS_SPACE_AWARE": "", "DDFS_ABSOLUTE_SPACE": "",
             **settings_defaults()}
 
 
@@ -50,14 +51,19 @@ def disco_master_started(master: Any) -> None:
         ddfs.space_watcher = asyncio.ensure_future(ddfs.watch_space())
         ddfs.gc_tasks = [asyncio.ensure_future(ddfs.upkeep.run_forever()),
                          asyncio.ensure_future(ddfs.upkeep.watch_nodes())]
+        ddfs.tag_watcher = asyncio.ensure_future(ddfs.tag_replicas.watch())
 
 
 @hookimpl
 def disco_node_info(host: str) -> dict[str, Any] | None:
-    space = _master["ddfs"].space.get(host) if "ddfs" in _master else None
+    ddfs = _master.get("ddfs")
+    space = ddfs.space.get(host) if ddfs is not None else None
     if space is None:
         return None
-    return {"diskfree": space[0] // 1024, "diskused": space[1] // 1024}
+    info = {"diskfree": space[0] // 1024, "diskused": space[1] // 1024}
+    if ddfs.bad_volumes(host):
+        info["bad_volumes"] = ddfs.bad_volumes(host)
+    return info
 
 
 @hookimpl

@@ -6,7 +6,10 @@
   gc-blacklisted and have more than 1 GiB free (the nodes with the most free space when
   there are too few of those), ``include`` hosts first, ``exclude`` hosts left out. The
   master asks every node for its free space every :data:`SPACE_INTERVAL` seconds; a node
-  not heard from yet counts as having room.
+  not heard from yet counts as having room. With ``DDFS_SPACE_AWARE`` the nodes are drawn
+  at random weighted by their free share of space (``DDFS_ABSOLUTE_SPACE``: by their free
+  bytes), so the emptier nodes fill first. The nodes' answers also name their bad
+  volumes (:meth:`DDFSMaster.bad_volumes`).
 * ``GET /ddfs/tags[/<prefix>]``: the tag names, sorted.
 * ``GET|POST|PUT|DELETE /ddfs/tag/<tag>[/<attr>]``: the tags (:mod:`.tags`).
 
@@ -49,10 +52,14 @@ class DDFSMaster:
         root = os.path.join(self.settings["DISCO_MASTER_ROOT"], "ddfs", "tags")
         self.tags = TagStore(root, lambda name: "%s/ddfs/tag/%s" % (master.url, name))
         self.tags.load()
+        from .tagreplicas import TagReplicas
+        self.tag_replicas = TagReplicas(self)
+        self.tags.replicate = self.tag_replicas.write
         self.space: dict[str, tuple[int, int]] = {}  # host -> (free, used) bytes
         self.handed_out: dict[str, float] = {}  # blob name -> when new_blob named it
         from .gc import Upkeep
         self.upkeep = Upkeep(self)
+        self.bad: dict[str, dict[str, str]] = {}  # host -> {bad volume: why}
 
     async def watch_space(self) -> None:
         """Ask every connected node for its free space, again and again."""
@@ -67,10 +74,39 @@ class DDFSMaster:
                         connect_timeout=2, request_timeout=5)
                     got = json.loads(resp.body)
                     self.space[host] = (int(got["free"]), int(got["used"]))
+                    self.note_bad_volumes(host, got.get("bad") or {})
                 except Exception as exc:  # a node that does not answer keeps its last word
                     log.debug("no free space from %s: %s", host, exc)
             unheard = any(h not in self.space for h in self.master.scheduler.nodes)
             await asyncio.sleep(1.0 if unheard else SPACE_INTERVAL)
+
+    def note_bad_volumes(self, host: str, bad: dict[str, str]) -> None:
+        """What a node said of its bad volumes (in its ``/ddfs/space`` answer)."""
+        if bad != self.bad.get(host, {}):
+            for volume, why in sorted(bad.items()):
+                log.warning("node %s: volume %s is bad (%s)", host, volume, why)
+        if bad:
+            self.bad[host] = dict(bad)
+        else:
+            self.bad.pop(host, None)
+
+    def bad_volumes(self, host: str) -> list[str]:
+        """The volumes of ``host`` that are bad (its replicas there count as missing)."""
+        return sorted(self.bad.get(host, {}))
+
+    def replica_present(self, url: str) -> bool:
+        """Whether a blob replica ``disco://HOST/ddfs/HOST/volN/...`` is on a volume that
+        is not bad (a URL of another form counts as present)."""
+        from .reading import replica_host
+        parts = url.split("/")
+        if len(parts) < 6 or parts[3] != "ddfs":
+            return True
+        return parts[5] not in self.bad.get(replica_host(url), {})
+
+    def replica_count(self, replicas: list[str]) -> int:
+        """The replicas of a blob that count: distinct hosts, none on a bad volume."""
+        from .reading import replica_host
+        return len({replica_host(u) for u in replicas if self.replica_present(u)})
 
     def roomy(self, hosts: list[str]) -> list[str]:
         """The hosts with room for new blobs (unknown counts as room)."""
@@ -107,7 +143,10 @@ class DDFSMaster:
                            % (k, len(chosen) + len(others),
                               ", not excluded" if exclude else ""))
         roomy = self.roomy(others)
-        if len(roomy) >= k - len(chosen):
+        weighted = self.space_aware(others, k - len(chosen))
+        if weighted is not None:
+            chosen += weighted
+        elif len(roomy) >= k - len(chosen):
             chosen += random.sample(roomy, k - len(chosen))
         else:  # too few with room: those with the most
             others.sort(key=lambda h: self.space.get(h, (0, 0))[0], reverse=True)
@@ -125,6 +164,41 @@ class DDFSMaster:
             if when < since:
                 del self.handed_out[name]
         return set(self.handed_out)
+
+    def space_aware(self, hosts: list[str], k: int) -> list[str] | None:
+        """With ``DDFS_SPACE_AWARE``: ``k`` of ``hosts`` drawn at random without
+        replacement, each weighted by its share of free space (its free bytes with
+        ``DDFS_ABSOLUTE_SPACE``); None without the setting, when a host has not said its
+        space yet, or when too few have room (the default choice then)."""
+        if not k or not _on(self.settings.get("DDFS_SPACE_AWARE")):
+            return None
+        absolute = _on(self.settings.get("DDFS_ABSOLUTE_SPACE"))
+        weights = {}
+        for host in hosts:
+            if host not in self.space:  # not heard from yet: no weights to go by
+                return None
+            free, used = self.space[host]
+            weight = free if absolute else free / max(1, free + used)
+            if weight > 0:
+                weights[host] = float(weight)
+        if len(weights) < k:
+            return None
+        chosen = []
+        for _ in range(k):
+            total = sum(weights.values())
+            point = random.uniform(0, total)
+            for host, weight in weights.items():
+                point -= weight
+                if point <= 0:
+                    break
+            chosen.append(host)
+            del weights[host]
+        return chosen
+
+
+def _on(value: Any) -> bool:
+    """A flag setting: set and not ``0``/``false``/``no``/``off``."""
+    return bool(value) and str(value).strip().lower() not in ("0", "false", "no", "off")
 
 
 def request_token(request: Any) -> str | None:

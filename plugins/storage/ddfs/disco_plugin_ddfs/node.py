@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import hmac
 import json
 import logging
 import os
 import re
 import socket
-import time
 from typing import Any
 
 import tornado.iostream
@@ -28,9 +26,10 @@ import tornado.web
 from tornado.httputil import responses
 
 from disco_core.dataserver import DataHandler
+from disco_core.errors import DataError
 
-from .names import BLOB, hexhash
-from .volumes import CHECKSUM, CHECKSUMS, LocalVolumes, new_hash
+from .names import BLOB
+from .volumes import CHECKSUM, LocalVolumes, mark_verified, new_hash, verify
 
 log = logging.getLogger("disco.ddfs.node")
 MAX_BLOB = 1 << 40
@@ -59,35 +58,6 @@ def _json_error(handler: tornado.web.RequestHandler, status: int, message: str) 
     handler.set_status(status)
     handler.set_header("Content-Type", "application/json")
     handler.finish(json.dumps(message))
-
-
-def read_checksum(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            return f.read().strip()
-    except (OSError, ValueError):
-        return None
-
-
-def file_checksum(path: str, name: str = CHECKSUM) -> str:
-    """``NAME:HEX``, the checksum ``name`` of the file's bytes."""
-    h = new_hash(name)
-    with open(path, "rb") as f:
-        while True:
-            data = f.read(1 << 20)
-            if not data:
-                break
-            h.update(data)
-    return "%s:%s" % (name, h.hexdigest())
-
-
-def checksum_like(path: str, expected: str) -> str:
-    """The file's checksum in the kind ``expected`` names (``crc32:...``, ``blake2b:...``);
-    a kind this node does not know gives a text that matches nothing."""
-    name = expected.partition(":")[0]
-    if name not in CHECKSUMS:
-        return "(no checksum %r known)" % name
-    return file_checksum(path, name)
 
 
 def _fsync_dir(path: str) -> None:
@@ -211,18 +181,26 @@ class BlobPutHandler(tornado.web.RequestHandler):
                         "twice; ask the master for a new name" % (objname, self.host,
                                                                   existing))
             return
-        self.volume = self.volumes.choose()
-        final = self.volumes.path(self.volume, objname)
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        ts = objname.rsplit("$", 1)[1]
-        self.partial = os.path.join(os.path.dirname(final), "!partial-%s.%s" % (ts, objname))
         try:
-            fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self.volume = self.volumes.choose()
+        except OSError as exc:
+            log.error("cannot store blob %s: %s", objname, exc)
+            _json_error(self, 507, "Cannot store blob %s on %s: %s" % (objname, self.host, exc))
+            return
+        final = self.volumes.path(self.volume, objname)
+        ts = objname.rsplit("$", 1)[1]
+        partial = os.path.join(os.path.dirname(final), "!partial-%s.%s" % (ts, objname))
+        try:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            self.partial = ""
             _json_error(self, 409, "Blob %s is being uploaded to %s already"
                         % (objname, self.host))
             return
+        except OSError as exc:
+            self._volume_failed(exc)
+            return
+        self.partial = partial
         self.file = os.fdopen(fd, "wb")
         self.hash = new_hash()
         length = fixed_length(self.request.headers)
@@ -278,10 +256,8 @@ class BlobPutHandler(tornado.web.RequestHandler):
 
     def _write_failed(self, exc: OSError) -> None:
         # a full disk, say: the upload fails, the node goes on
-        log.error("storing blob %s failed: %s", self.objname, exc)
         self._discard()
-        self._reply(507, "Cannot store blob %s on %s: %s"
-                    % (self.objname, self.host, exc.strerror or exc))
+        self._volume_failed(exc)
 
     def _reply(self, status: int, value: Any) -> None:
         """The JSON reply, through Tornado, or on the connection taken from it."""
@@ -293,6 +269,15 @@ class BlobPutHandler(tornado.web.RequestHandler):
                 "Connection: close\r\n\r\n" % (status, responses.get(status, "Unknown"),
                                                  len(body)))
         self.replied = self.raw.write(head.encode("ascii") + body)
+
+    def _volume_failed(self, exc: OSError) -> None:
+        """A write to the chosen volume failed: it is bad for a while (the next upload
+        goes to another volume) and this one fails with a 507 the client retries."""
+        log.error("storing blob %s in %s failed: %s", self.objname, self.volume, exc)
+        if hasattr(self.volumes, "write_failed"):
+            self.volumes.write_failed(self.volume, exc)
+        self._reply(507, "Cannot store blob %s on %s (volume %s): %s"
+                    % (self.objname, self.host, self.volume, exc.strerror or exc))
 
     def _discard(self) -> None:
         if self.writer is not None:
@@ -336,9 +321,7 @@ class BlobPutHandler(tornado.web.RequestHandler):
                         % (self.objname, self.host))
             return
         except OSError as exc:
-            log.error("storing blob %s failed: %s", self.objname, exc)
-            self._reply(500, "Cannot store blob %s on %s: %s"
-                        % (self.objname, self.host, exc))
+            self._volume_failed(exc)
             return
         mark_verified(final)  # its bytes are the ones just hashed: a read now needs no check
         url = "disco://%s/ddfs/%s/%s" % (self.host, self.host,
@@ -346,38 +329,6 @@ class BlobPutHandler(tornado.web.RequestHandler):
         self._reply(201, url)
 
     get = head = post = delete = patch = options = put  # type: ignore[assignment]
-
-
-#: How long a blob found intact is served without hashing it again (seconds): a reader
-#: resuming a download, or many tasks reading one blob, cost one hash, not one each.
-VERIFIED_FOR = 60.0
-_verified: "collections.OrderedDict[str, tuple[tuple, float]]" = collections.OrderedDict()
-_VERIFIED_MAX = 4096
-
-
-def _file_key(path: str) -> tuple:
-    st = os.stat(path)
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def recently_verified(path: str) -> bool:
-    entry = _verified.get(path)
-    if entry is None or time.monotonic() - entry[1] > VERIFIED_FOR:
-        return False
-    try:
-        return entry[0] == _file_key(path)
-    except OSError:
-        return False
-
-
-def mark_verified(path: str) -> None:
-    try:
-        _verified[path] = (_file_key(path), time.monotonic())
-    except OSError:
-        return
-    _verified.move_to_end(path)
-    while len(_verified) > _VERIFIED_MAX:
-        _verified.popitem(last=False)
 
 
 class BlobGetHandler(DataHandler):
@@ -388,21 +339,14 @@ class BlobGetHandler(DataHandler):
         m = BLOB_PATH.fullmatch(path)
         if m is not None:
             blob = os.path.join(self.root, path)
-            sums = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(blob))),
-                                "sums", hexhash(m.group(2)), m.group(2))
-            expected = read_checksum(sums)
-            if expected is not None and os.path.isfile(blob) and not recently_verified(blob):
-                actual = await asyncio.get_running_loop().run_in_executor(
-                    None, checksum_like, blob, expected)
-                if not hmac.compare_digest(actual, expected):
-                    log.error("blob %s is corrupt: its checksum is %s, %s was recorded",
-                              blob, actual, expected)
+            if os.path.isfile(blob):
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, verify, blob)
+                except DataError as exc:
                     self.set_status(500)
                     self.set_header("Content-Type", "text/plain; charset=utf-8")
-                    self.finish("Blob %s is corrupt on this node (checksum mismatch): read "
-                                "another replica" % m.group(2))
+                    self.finish(exc.msg)
                     return
-                mark_verified(blob)
             if include_body and "Range" not in self.request.headers \
                     and os.path.isfile(blob):
                 await self._send_whole(blob)
@@ -441,16 +385,18 @@ def send_file(fd: int, path: str, size: int, timeout: float = 600.0) -> None:
 
 
 class SpaceHandler(tornado.web.RequestHandler):
-    """``GET /ddfs/space`` on the PUT port: ``{"free": bytes, "used": bytes}`` of the
-    node's volumes, which the master asks for to place blobs (and shows in nodeinfo)."""
+    """``GET /ddfs/space`` on the PUT port: ``{"free": bytes, "used": bytes, "bad":
+    {volume: why}}`` of the node's volumes, which the master asks for to place blobs (and
+    shows in nodeinfo)."""
 
     def initialize(self, volumes: Any) -> None:
         self.volumes = volumes
 
     def get(self) -> None:
         free, used = self.volumes.space()
+        bad = self.volumes.bad() if hasattr(self.volumes, "bad") else {}
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"free": free, "used": used}))
+        self.finish(json.dumps({"free": free, "used": used, "bad": bad}))
 
 
 def node_routes(node: Any) -> list[tuple]:
@@ -463,9 +409,12 @@ def start_put_server(node: Any) -> Any:
     volumes = volumes_of(s, node.host)
     for path in volumes.drop_partials():
         log.info("deleted %s, an upload the node's last run did not finish", path)
+    from .nodetags import tag_routes
     from .upkeep import upkeep_routes
+    secret = getattr(node, "secret", "") or os.environ.get("DISCO_CLUSTER_SECRET", "")
     app = tornado.web.Application([(r"/ddfs/space", SpaceHandler, {"volumes": volumes}),
                                    *upkeep_routes(volumes, node),
+                                   *tag_routes(volumes, secret),
                                    (r"/ddfs/([^/]+)", BlobPutHandler,
                                     {"volumes": volumes, "host": node.host})])
     address = "127.0.0.1" if node.host == "localhost" else node.host

@@ -4,13 +4,13 @@
 task can be placed beside a replica and fall back to the others); clients expand a job's
 tag inputs with it before they submit (``disco.util.inputlist``), as the original did, and
 ``result_iterator`` reads a saved job's results with it. ``open(url)`` streams the bytes of
-every blob in turn (a replica that fails is replaced by the next one).
+every blob in turn (a replica that fails, or does not answer in ``DDFS_CONNECT_TIMEOUT``
+seconds, is replaced by the next one; see :mod:`.reading`).
 """
 from __future__ import annotations
 
 from typing import Any, BinaryIO, Iterator
 
-from disco_core.comm import open_http
 from disco_core.errors import CommError, DataError
 
 
@@ -22,25 +22,22 @@ def _ddfs(task: Any = None) -> Any:
 class _Concatenated:
     """The blobs of a tag, one after the other, as one binary stream."""
 
-    def __init__(self, replica_lists: list[list[str]], url: str) -> None:
+    def __init__(self, replica_lists: list[list[str]], url: str, reader: Any) -> None:
         self.pending = list(replica_lists)
         self.url = url
+        self.reader = reader
         self.current: Any = None
         self.size = None
 
     def _next(self) -> bool:
-        while self.pending:
-            replicas = self.pending.pop(0)
-            errors = []
-            for replica in replicas:
-                try:
-                    self.current = open_http(replica)
-                    return True
-                except (CommError, DataError) as exc:
-                    errors.append(str(exc))
-            raise DataError("no replica of a blob of the tag could be read: %s"
-                            % "; ".join(errors), self.url)
-        return False
+        if not self.pending:
+            return False
+        try:
+            self.current = self.reader.open(self.pending.pop(0))
+        except CommError as exc:
+            raise DataError("no replica of a blob of the tag could be read: %s" % exc.msg,
+                            self.url) from None
+        return True
 
     def read(self, n: int = -1) -> bytes:
         out = []
@@ -71,12 +68,17 @@ class TagScheme:
     name = "tag"
 
     def expand(self, url: str, label: Any = "all", task: Any = None) -> list[list[str]]:
-        """One input (a list of replica URLs) per blob the tag reaches, breadth first."""
-        return [list(blob) for _tag, _subtags, blobs in _ddfs(task).findtags([url])
+        """One input (a list of replica URLs) per blob the tag reaches, breadth first; the
+        replicas on nodes the master knows are down last."""
+        ddfs = _ddfs(task)
+        reader = ddfs.reader()
+        return [reader.order(list(blob)) for _tag, _subtags, blobs in ddfs.findtags([url])
                 for blob in blobs]
 
     def open(self, url: str, task: Any = None) -> BinaryIO:
-        return _Concatenated(self.expand(url, "all", task), url)  # type: ignore[return-value]
+        reader = _ddfs(task).reader()
+        return _Concatenated(self.expand(url, "all", task), url,  # type: ignore[return-value]
+                             reader)
 
 
 tag = TagScheme()

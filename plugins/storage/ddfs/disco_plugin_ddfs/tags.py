@@ -123,6 +123,10 @@ class TagStore:
         self.deleted: dict[str, float] = {}   # name -> when it was deleted
         self._locks: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, list] = {}   # delayed appends: name -> [(urls, update, fut)]
+        self.deleted_doc: dict | None = None  # the +deleted document last stored
+        #: Called with every document before it is stored (the copies on the nodes,
+        #: :mod:`.tagreplicas`); what it raises fails the write.
+        self.replicate: Any = None
 
     # -- disk ----------------------------------------------------------------------------
     def path(self, name: str) -> str:
@@ -150,6 +154,7 @@ class TagStore:
                     continue
                 docs[fname] = doc
         marker = docs.pop(DELETED, None)
+        self.deleted_doc = marker
         if marker is not None:
             self.deleted = {k: float(v) for k, v in marker.get("deleted-at", {}).items()}
         for name, doc in docs.items():
@@ -177,7 +182,46 @@ class TagStore:
         os.replace(tmp, path)
 
     async def _save(self, name: str, doc: dict | None) -> None:
+        if doc is not None and self.replicate is not None:
+            await self.replicate(name, doc)
         await asyncio.get_running_loop().run_in_executor(None, self._write, name, doc)
+
+    # -- copies kept elsewhere -------------------------------------------------------------
+    def current(self, name: str) -> dict | None:
+        """The stored document of a tag (``+deleted`` too), None when there is none."""
+        return self.deleted_doc if name == DELETED else self.docs.get(name)
+
+    async def restore(self, name: str, doc: dict) -> bool:
+        """Take back a version of a tag kept elsewhere (a node's copy) when it is newer
+        than this store's and than the tag's deletion; whether it was taken."""
+        if name != DELETED:
+            check_tag_name(name)
+        if not isinstance(doc.get("id"), str) or not isinstance(doc.get("urls"), list):
+            return False
+        save = asyncio.get_running_loop().run_in_executor
+        async with self._lock(name):
+            await self._flush(name)
+            current = self.current(name)
+            if current is not None and ts_seconds(current["id"]) >= ts_seconds(doc["id"]):
+                return False
+            if name == DELETED:
+                for gone, when in dict(doc.get("deleted-at", {})).items():
+                    when = float(when)
+                    if when > self.deleted.get(gone, 0.0):
+                        self.deleted[gone] = when
+                    kept = self.docs.get(gone)
+                    if kept is not None and ts_seconds(kept["id"]) <= when:
+                        del self.docs[gone]
+                        await save(None, self._write, gone, None)
+                await save(None, self._write, DELETED, doc)
+                self.deleted_doc = doc
+                return True
+            when = self.deleted.get(name)
+            if when is not None and ts_seconds(doc["id"]) <= when:
+                return False
+            await save(None, self._write, name, doc)
+            self.docs[name] = doc
+            return True
 
     # -- reading -------------------------------------------------------------------------
     def names(self, prefix: str = "") -> list[str]:
@@ -366,7 +410,11 @@ class TagStore:
             if not may_write(doc, token):
                 raise unauthorized()
             self.deleted[name] = time.time()
-            await self._save_deleted()  # first: a crash after it leaves the tag deleted
+            try:
+                await self._save_deleted()  # first: a crash after it leaves it deleted
+            except Exception:
+                del self.deleted[name]
+                raise
             del self.docs[name]
             await self._save(name, None)
             return "deleted"
@@ -405,6 +453,7 @@ class TagStore:
                "user-data": {}, "read-token": None, "write-token": None,
                "deleted-at": dict(self.deleted)}
         await self._save(DELETED, doc)
+        self.deleted_doc = doc
 
 
 def _merge(doc: dict, urls: list[list[str]], update: bool) -> bool:

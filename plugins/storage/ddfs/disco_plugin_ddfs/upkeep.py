@@ -30,8 +30,8 @@ import tornado.web
 from disco_core.access import SECRET_HEADER, same
 
 from .names import BLOB
-from .node import _finish_upload, checksum_like, file_checksum, read_checksum
-from .volumes import CHECKSUMS, new_hash
+from .node import _finish_upload
+from .volumes import CHECKSUMS, checksum_like, file_checksum, new_hash, read_checksum
 
 log = logging.getLogger("disco.ddfs.upkeep")
 #: Seconds an unfinished upload may sit before maintenance deletes it (the original: 1 day).

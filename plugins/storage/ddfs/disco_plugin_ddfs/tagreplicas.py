@@ -1,0 +1,189 @@
+"""Copies of the master's tags on the nodes (``DDFS_TAG_REPLICAS``, ``DDFS_TAG_MIN_REPLICAS``).
+
+The master's own store (:mod:`.tags`) is where tags are read from; every version it stores
+is first written to ``DDFS_TAG_REPLICAS`` connected nodes too (:mod:`.nodetags`, with the
+cluster secret), the nodes that hold the tag already first, in two steps: each node writes
+the version aside, and once at least ``DDFS_TAG_MIN_REPLICAS`` have it (at most as many as
+the node table has nodes) they are told to make it their copy. With fewer the update fails
+with a 503, no node takes the version, and the master's store keeps the one before.
+
+The master reads the tag lists of the nodes when they connect (:meth:`TagReplicas.sync`):
+a version newer than its own, which a master whose store was lost or restored from an old
+backup lacks, is taken back (the newest wins; ``+deleted`` first, so a deleted tag stays
+deleted). It also keeps the count: a tag with fewer live holders than
+``DDFS_TAG_REPLICAS`` (a node lost, or out of the table) is copied to other nodes.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import urllib.parse
+from typing import Any
+
+from disco_core import access
+
+from .names import DELETED
+from .tags import TagError, ts_seconds
+
+log = logging.getLogger("disco.ddfs.tagreplicas")
+#: Seconds between the rounds of :meth:`TagReplicas.watch` (1 while a node is unsynced).
+SYNC_INTERVAL = 10.0
+
+
+class TagReplicas:
+    def __init__(self, ddfs: Any) -> None:
+        self.ddfs = ddfs
+        self.holders: dict[str, set[str]] = {}  # tag -> nodes with its current version
+        self.synced: set[str] = set()  # connected nodes whose tag lists were read
+
+    # -- settings and nodes ---------------------------------------------------------------
+    def wanted(self) -> int:
+        return max(0, int(self.ddfs.settings.get("DDFS_TAG_REPLICAS") or 0))
+
+    def needed(self) -> int:
+        table = len(self.ddfs.master.scheduler.nodes)
+        return min(max(0, int(self.ddfs.settings.get("DDFS_TAG_MIN_REPLICAS") or 0)), table,
+                   self.wanted())
+
+    def live(self) -> list[str]:
+        return sorted(h for h, node in self.ddfs.master.scheduler.nodes.items()
+                      if getattr(node, "connected", False))
+
+    # -- HTTP to the nodes -----------------------------------------------------------------
+    def _url(self, host: str, path: str) -> str:
+        address = "127.0.0.1" if host == "localhost" else host
+        return "http://%s:%s%s" % (address, self.ddfs.settings["DDFS_PUT_PORT"], path)
+
+    async def _fetch(self, host: str, path: str, body: bytes | None = None) -> Any:
+        import tornado.httpclient
+        client = tornado.httpclient.AsyncHTTPClient()
+        resp = await client.fetch(
+            self._url(host, path), method="GET" if body is None else "PUT", body=body,
+            headers={access.SECRET_HEADER: getattr(self.ddfs.master, "secret", ""),
+                     "Content-Type": "application/json"},
+            connect_timeout=5, request_timeout=30)
+        return json.loads(resp.body)
+
+    async def _put(self, host: str, name: str, body: bytes, query: str = "") -> str | None:
+        """None when the node took the version, else why not."""
+        try:
+            await self._fetch(host, "/ddfs/tag/%s%s" % (name, query), body)
+            return None
+        except Exception as exc:
+            return "%s: %s" % (host, exc)
+
+    # -- writing ---------------------------------------------------------------------------
+    async def write(self, name: str, doc: dict) -> None:
+        """Copy a version of a tag to the nodes before the master stores it (see the
+        module docstring); a :class:`TagError` (503) when too few take it."""
+        k = self.wanted()
+        if not k:
+            return
+        live = self.live()
+        had = [h for h in live if h in self.holders.get(name, ())]
+        others = [h for h in live if h not in had]
+        random.shuffle(others)
+        order = had + others
+        body = json.dumps(doc).encode("utf-8")
+        done: set[str] = set()
+        errors: list[str] = []
+        while order and len(done) < k:
+            batch, order = order[:k - len(done)], order[k - len(done):]
+            results = await asyncio.gather(*(self._put(h, name, body, "?phase=prepare")
+                                             for h in batch))
+            for host, error in zip(batch, results):
+                if error is None:
+                    done.add(host)
+                else:
+                    errors.append(error)
+        need = self.needed()
+        if len(done) < need:
+            raise TagError(503, "Tag update failed: a tag is kept on %d node(s) "
+                           "(DDFS_TAG_MIN_REPLICAS), %d took it (%d connected%s); "
+                           "try again when the nodes are back"
+                           % (need, len(done), len(live),
+                              "; " + "; ".join(errors[-3:]) if errors else ""))
+        if not done:
+            return
+        hosts = sorted(done)
+        query = "?phase=commit&id=%s" % urllib.parse.quote(doc["id"])
+        results = await asyncio.gather(*(self._put(h, name, b"", query) for h in hosts))
+        committed = {h for h, error in zip(hosts, results) if error is None}
+        if not committed:
+            raise TagError(503, "Tag update failed: no node committed the new version (%s)"
+                           % "; ".join(e for e in results if e))
+        self.holders[name] = committed
+
+    # -- reading back and keeping the count ------------------------------------------------
+    async def watch(self) -> None:
+        while True:
+            try:
+                await self.sync()
+            except Exception:  # one bad round must not end the watch
+                log.exception("the round of tag copies failed")
+            unsynced = set(self.live()) - self.synced
+            await asyncio.sleep(1.0 if unsynced else SYNC_INTERVAL)
+
+    async def sync(self) -> None:
+        """Read the tag lists of newly connected nodes (taking back newer versions), then
+        copy tags held by too few live nodes to others."""
+        live = self.live()
+        self.synced &= set(live)
+        for host in live:
+            if host in self.synced:
+                continue
+            try:
+                listing = await self._fetch(host, "/ddfs/tags")
+            except Exception as exc:
+                log.warning("cannot read the tag copies of %s: %s", host, exc)
+                continue
+            if not isinstance(listing, dict):
+                continue
+            for name in sorted(listing, key=lambda n: n != DELETED):  # +deleted first
+                await self._take(host, name, str(listing[name]))
+            self.synced.add(host)
+        await self.keep_count(live)
+
+    async def _take(self, host: str, name: str, tag_id: str) -> None:
+        store = self.ddfs.tags
+        current = store.current(name)
+        mine = ts_seconds(current["id"]) if current is not None else None
+        theirs = ts_seconds(tag_id)
+        if mine is not None and theirs < mine:
+            return  # an old copy: not a holder of the current version
+        if mine is None or theirs > mine:
+            try:
+                doc = await self._fetch(host, "/ddfs/tag/%s" % name)
+            except Exception as exc:
+                log.warning("cannot read tag %s from %s: %s", name, host, exc)
+                return
+            if not isinstance(doc, dict) or not await store.restore(name, doc):
+                return
+            log.info("tag %s taken back from node %s (version %s)", name, host, doc["id"])
+            self.holders[name] = set()
+        self.holders.setdefault(name, set()).add(host)
+
+    async def keep_count(self, live: list[str]) -> None:
+        k = self.wanted()
+        if not k:
+            return
+        alive = set(live)
+        for name in list(self.ddfs.tags.docs) + [DELETED]:
+            doc = self.ddfs.tags.current(name)
+            if doc is None:
+                continue
+            holders = self.holders.get(name, set()) & alive
+            spare = [h for h in live if h not in holders]
+            if len(holders) >= k or not spare:
+                continue
+            random.shuffle(spare)
+            body = json.dumps(doc).encode("utf-8")
+            for host in spare[:k - len(holders)]:
+                error = await self._put(host, name, body)
+                if error is None:
+                    holders.add(host)
+                    log.info("tag %s copied to node %s (it had %d live copies)",
+                             name, host, len(holders) - 1)
+            self.holders[name] = holders
