@@ -77,9 +77,9 @@ def test_a_range_row_is_many_nodes(disco):
     (["nx01"], "invalid config: row 'nx01'"),
     ([["nx01", "many"]], "invalid config: cores 'many' of row ['nx01', 'many']"),
     ([["nx01", "-2"]], "invalid config: cores '-2' of row ['nx01', '-2']"),
-    ([["nx01", "0"]], "invalid config: cores '0' of row ['nx01', '0'] is not a number of "
-                      "workers (1 or more)"),
-    ([["nx01", 0]], "invalid config: cores 0 of row ['nx01', 0]"),
+    ([["nx01", "-0x1"]], "invalid config: cores '-0x1' of row ['nx01', '-0x1'] is not a "
+                         "number of workers (0 or more; 0: a node that keeps data and runs "
+                         "no task)"),
     ([["nx01", -1]], "invalid config: cores -1 of row ['nx01', -1]"),
     ([["localhost", "1"], ["nx01:ab", "1"]], "invalid config: range 'nx01:ab' is not "
                                              "NAME<first>:<last>"),
@@ -117,8 +117,8 @@ def test_an_empty_table_only_when_asked_for(disco, cluster):
     disco.set_config([], empty=True)
     assert disco.nodeinfo() == {}
     # bad rows are refused with or without the flag
-    code, message = save(disco, [["nx01", "0"]])
-    assert code == 400 and "cores '0'" in message and disco.get_config() == []
+    code, message = save(disco, [["nx01", "some"]])
+    assert code == 400 and "cores 'some'" in message and disco.get_config() == []
 
 
 def test_disco_config_set_empty(disco, cluster):

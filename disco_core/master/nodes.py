@@ -97,10 +97,11 @@ def expand_table(table: Any, empty: bool = True) -> dict[str, int]:
         elif isinstance(cores, str) and CORES.fullmatch(cores):
             count = int(cores)
         else:
-            count = 0
-        if count < 1:
+            count = -1
+        if count < 0:
             raise DiscoError("invalid config: cores %r of row %r is not a number of workers "
-                             "(1 or more)" % (cores, list(row)))
+                             "(0 or more; 0: a node that keeps data and runs no task)"
+                             % (cores, list(row)))
         cores = count
         if not isinstance(spec, str) or not HOST_NAME.fullmatch(spec.strip()):
             raise DiscoError("invalid config: host %r of row %r is not a host name or a range "
