@@ -117,6 +117,7 @@ def test_gc_start_during_a_run_queues_another(gc_cluster):
 
 def test_a_gc_blacklisted_node_is_emptied_and_then_safe_to_remove(gc_cluster):
     ddfs = DDFS()
+    run_gc(ddfs)  # past the wait after start-up (when no blacklisting starts a run)
     ddfs.push("test:gc:moving", [(io.BytesIO(b"moving\n"), "m")], forceon=["127.0.0.2"])
     [[url]] = ddfs.urls("test:gc:moving")
     assert url.startswith("disco://127.0.0.2/")
