@@ -361,7 +361,8 @@ class Master:
                 task.job.task_done(task, msg["runid"], host, msg["outputs"], msg["counters"])
             else:
                 node.stats["error" if msg["kind"] == "fatal" else "data_error"] += 1
-                task.job.task_failed(task, msg["runid"], host, msg["kind"], msg["message"])
+                task.job.task_failed(task, msg["runid"], host, msg["kind"], msg["message"],
+                                     msg["lost"])
             self.kick()
 
     def node_hello(self, host: str, running: list[tuple[str, int, int]]) -> None:

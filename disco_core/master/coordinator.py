@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from ..util import format_duration
 from .events import EventLog, timestamp
+from . import recovery
 from .pipeline import Output, TaskInput, group_outputs
 
 
@@ -65,6 +66,14 @@ class Task:
     hosts: list[str] = field(default_factory=list)    # where it ran, in order
     attempt: list | None = None   # the running attempt's entry in ``Job.attempts``
     error: tuple[str, str, str] = ("", "", "")        # last failure: kind, host, message
+    lost: int = 0                 # attempts lost with their node (not counted as failures)
+    #: Recomputing outputs the next stage could not read: the outputs it had before, every
+    #: URL it ever gave (``recovery``), and for a task waiting for its inputs to be made
+    #: again, the ids of the tasks making them.
+    old_outputs: list[Output] | None = None
+    former_urls: set[str] = field(default_factory=set)
+    awaiting: set[int] = field(default_factory=set)
+    remade: int = 0               # times its outputs were lost and made again
 
     @property
     def key(self) -> str:
@@ -185,6 +194,11 @@ class Job:
         if task.state != "running" or runid != task.runid or self.status != "active":
             return
         self._leave_running(task)
+        if task.old_outputs is not None:
+            self._end_attempt(task, "done")
+            self.events.add(host, "SYS: [%s] Received results from %s" % (task.key, host))
+            recovery.recomputed(self, task, outputs)
+            return
         for name, n in (counts or {}).items():
             self.counters[name] = self.counters.get(name, 0) + n
         self._end_attempt(task, "done")
@@ -200,8 +214,14 @@ class Job:
                 return
         self._maybe_finish(index)
 
-    def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str) -> None:
+    def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str,
+                    lost: list[str] | tuple = ()) -> None:
+        """An attempt failed. With ``lost`` (URLs of inputs no replica of which could be
+        read) naming outputs of the previous stage, the tasks that made them run again and
+        this one after them, without counting a failure (:mod:`.recovery`)."""
         if task.state != "running" or runid != task.runid or self.status != "active":
+            return
+        if kind == "error" and lost and recovery.recompute_inputs(self, task, host, lost):
             return
         self._leave_running(task)
         self._end_attempt(task, "fatal" if kind == "fatal" else "failed")
@@ -265,8 +285,24 @@ class Job:
         self.actions.queue(task)
 
     def node_lost(self, task: Task, host: str) -> None:
-        self.task_failed(task, task.runid, host, "error", "node %s went away while running "
-                         "the task" % host)
+        """The node running ``task`` died or stopped answering: the attempt is retried
+        elsewhere without counting as the task's failure, unless the task lost more than
+        ``max_failures`` nodes (a task that kills its node is not retried for ever)."""
+        if task.state != "running" or self.status != "active":
+            return
+        task.lost += 1
+        why = "node %s went away while running the task" % host
+        if task.lost > self.max_failures:
+            self._leave_running(task)
+            self._end_attempt(task, "failed")
+            task.state = "waiting"
+            task.error = ("error", host, why)
+            self.failed_task = task
+            self._die("Task %s lost %d nodes while it ran. At most %d are allowed. Last "
+                      "error (on %s): %s" % (task.key, task.lost, self.max_failures, host, why))
+            return
+        task.failed_hosts.add(host)
+        self.attempt_abandoned(task, host, why)
 
     def attempt_abandoned(self, task: Task, host: str, why: str) -> None:
         """The running attempt on ``host`` is over for a reason that is not the task's own

@@ -145,8 +145,12 @@ class TaskRun:
                               "runid": self.runid, "outputs": outputs,
                               "counters": self.counts})
         else:
-            self.node.report({"op": "failed", "job": self.job, "taskid": self.taskid,
-                              "runid": self.runid, "kind": kind, "message": message})
+            report = {"op": "failed", "job": self.job, "taskid": self.taskid,
+                      "runid": self.runid, "kind": kind, "message": message}
+            lost = self.lost_inputs() if kind == "error" else []
+            if lost:
+                report["lost"] = lost  # the master may have them made again
+            self.node.report(report)
 
     def event(self, text: str) -> None:
         self.node.event(self.job, text)
@@ -445,6 +449,13 @@ class TaskRun:
             self.inputs.append([label, [[i, u] for i, u in enumerate(urls)]])
         self.inputs_done = self.inputs_done or done
         self.inputs_changed.set()
+
+    def lost_inputs(self) -> list[str]:
+        """The URLs of the inputs the worker could read no replica of (INPUT_ERR for each)."""
+        failed = self.failed_replicas
+        return [url for i, (_label, reps) in enumerate(self.inputs)
+                if reps and all((i, rep) in failed for rep, _url in reps)
+                for _rep, url in reps]
 
     def input_failed(self, input_id: int, rep_ids: list[int]) -> list[list]:
         if not 0 <= input_id < len(self.inputs):

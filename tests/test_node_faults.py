@@ -1,0 +1,145 @@
+"""A node killed with SIGKILL in the middle of a job, on a cluster of two nodes on this
+machine: while it runs map tasks, while it runs reduce tasks, and while reduce tasks read
+the map outputs it held (the shuffle). The job ends with exactly the right counts, every
+record counted once.
+
+Each case runs once here, and 20 times in a row in the ``slow`` test at the end
+(``pytest -m slow tests/test_node_faults.py``).
+"""
+import os
+import shutil
+import signal
+import time
+
+import pytest
+
+from disco.core import Disco, Job, result_iterator
+from disco_core.settings import DiscoSettings
+from disco_core.testing import running_cluster, wait_for
+
+VICTIM, SURVIVOR = "127.0.0.2", "127.0.0.3"
+HOSTS = [(VICTIM, 2), (SURVIVOR, 2)]
+LINES = 12
+
+
+def counting_map(line, params):
+    import os
+    import time
+    with open(os.path.join(params["marks"], "map-%s-%d" % (this_host(), os.getpid())),  # noqa: F821
+              "a") as f:
+        f.write(line + "\n")
+    time.sleep(params["map_sleep"])
+    for word in line.split():
+        yield word, 1
+
+
+def counting_reduce(iter, params):
+    import os
+    import time
+    with open(os.path.join(params["marks"], "reduce-%s-%d" % (this_host(), os.getpid())),  # noqa: F821
+              "a") as f:
+        f.write("%d\n" % this_partition())  # noqa: F821
+    time.sleep(params["reduce_sleep"])
+    counts = {}
+    for word, n in iter:
+        counts[word] = counts.get(word, 0) + int(n)
+    for word, n in sorted(counts.items()):
+        yield word, n
+
+
+def inputs():
+    """``LINES`` lines, each its own input; the words, how often each appears in all."""
+    lines = ["w%d common line%d" % (i % 5, i) for i in range(LINES)]
+    expected = {}
+    for line in lines:
+        for word in line.split():
+            expected[word] = expected.get(word, 0) + 1
+    return ["raw://" + line for line in lines], expected
+
+
+def marks_of(marks, kind, host):
+    return [name for name in os.listdir(marks) if name.startswith("%s-%s-" % (kind, host))]
+
+
+def kill_node(cluster, host):
+    pids = cluster.node_pids(host)
+    assert pids, "no node process for %s" % host
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+
+
+def forget_node_data(cluster, host, jobname):
+    """What the killed node held for the job is gone (its disk went with it)."""
+    from disco_core.jobpack import hexhash
+    data = DiscoSettings(cluster.env)["DISCO_DATA"]
+    shutil.rmtree(os.path.join(data, host, hexhash(jobname), jobname), ignore_errors=True)
+
+
+def kill_during(cluster, phase, marks):
+    """Run a word count and SIGKILL the victim node while it is in ``phase`` (``map``,
+    ``reduce`` or ``shuffle``); the job's results, events and the counts expected."""
+    os.makedirs(marks, exist_ok=True)
+    urls, expected = inputs()
+    params = {"marks": marks, "map_sleep": 1.5 if phase == "map" else 0.0,
+              "reduce_sleep": 3.0 if phase in ("reduce", "shuffle") else 0.0}
+    job = Job().run(input=urls, map=counting_map, reduce=counting_reduce, partitions=4,
+                    params=params)
+    if phase == "map":
+        wait_for(lambda: marks_of(marks, "map", VICTIM), 60)
+        kill_node(cluster, VICTIM)
+    elif phase == "reduce":
+        wait_for(lambda: marks_of(marks, "reduce", VICTIM), 60)
+        kill_node(cluster, VICTIM)
+    else:
+        # every map ran; reduce tasks started and wait before reading the map outputs, some
+        # of which only the victim holds: it dies, and its disk with it
+        wait_for(lambda: marks_of(marks, "reduce", SURVIVOR), 60)
+        assert marks_of(marks, "map", VICTIM), "the victim ran no map task"
+        kill_node(cluster, VICTIM)
+        forget_node_data(cluster, VICTIM, job.name)
+    results = job.wait(timeout=120)
+    counts = {}
+    for word, n in result_iterator(results):
+        assert word not in counts, "%s counted twice" % word
+        counts[word] = n
+    events = [e[2] for _o, e in job.events()]
+    return counts, expected, events
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with running_cluster(hosts=HOSTS, extra_env={"DISCO_NODE_PING_TIMEOUT": "2"}) as c:
+        yield c
+
+
+def wait_connected(host):
+    wait_for(lambda: Disco().nodeinfo()[host]["connected"], 60)
+
+
+@pytest.mark.parametrize("phase", ["map", "reduce", "shuffle"])
+def test_a_node_killed_mid_job_loses_nothing(cluster, tmp_path, phase):
+    wait_connected(VICTIM)
+    counts, expected, events = kill_during(cluster, phase, str(tmp_path / "marks"))
+    assert counts == expected
+    assert any("went away" in e for e in events), events
+    if phase == "shuffle":
+        # the map outputs only the victim held were computed again
+        assert any("running it again" in e for e in events), events
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", ["map", "reduce", "shuffle"])
+def test_a_node_killed_mid_job_loses_nothing_20_times(cluster, tmp_path, phase):
+    failures = []
+    for n in range(20):
+        wait_connected(VICTIM)
+        time.sleep(0.5)
+        try:
+            counts, expected, _events = kill_during(cluster, phase,
+                                                    str(tmp_path / ("marks%d" % n)))
+            if counts != expected:
+                failures.append((n, "wrong counts", counts))
+        except Exception as exc:  # a run that fails is counted, and the loop goes on
+            failures.append((n, type(exc).__name__, str(exc)[:300]))
+    print("%s: %d/20 right" % (phase, 20 - len(failures)))
+    assert not failures, failures
