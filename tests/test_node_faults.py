@@ -143,3 +143,49 @@ def test_a_node_killed_mid_job_loses_nothing_20_times(cluster, tmp_path, phase):
             failures.append((n, type(exc).__name__, str(exc)[:300]))
     print("%s: %d/20 right" % (phase, 20 - len(failures)))
     assert not failures, failures
+
+
+# -- a node that stops answering without dying -----------------------------------------
+
+def stamped_map(line, params):
+    import os
+    import time
+    with open(os.path.join(params["marks"], "map-%s-%d" % (this_host(), os.getpid())),  # noqa: F821
+              "a") as f:
+        f.write(line + "\n")
+    time.sleep(1.0)
+    yield line, this_host()  # noqa: F821
+
+
+def test_a_stopped_node_is_lost_after_the_ping_timeout_and_its_late_results_ignored(tmp_path):
+    marks = str(tmp_path / "marks")
+    os.makedirs(marks)
+    settings = {"DISCO_NODE_PING_INTERVAL": "0.5", "DISCO_NODE_PING_TIMEOUT": "1"}
+    with running_cluster(hosts=HOSTS, extra_env=settings) as cluster:
+        lines = ["line%d" % i for i in range(8)]
+        job = Job().run(input=["raw://" + line for line in lines], map=stamped_map,
+                        params={"marks": marks})
+        wait_for(lambda: marks_of(marks, "map", VICTIM), 60)
+        [pid] = cluster.node_pids(VICTIM)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # the job finishes while the victim is still stopped: its tasks ran elsewhere
+            results = sorted(result_iterator(job.wait(timeout=60)))
+            assert Disco().nodeinfo()[VICTIM]["connected"] is False
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert [line for line, _host in results] == lines
+        events = [e[2] for _o, e in job.events()]
+        assert any("node %s went away" % VICTIM in e for e in events), events
+        moved = [line for line, host in results if host == SURVIVOR]
+        assert len(moved) > len(lines) // 2, results  # the victim's tasks ran on the survivor
+        # it comes back: its late reports change nothing, and it gets work again
+        wait_for(lambda: Disco().nodeinfo()[VICTIM]["connected"], 30)
+        assert Disco().jobinfo(job.name)["active"] == "ready"
+        assert sorted(result_iterator(job.wait(timeout=5))) == results
+        wait_for(lambda: "ignored a stale done report from %s" % VICTIM
+                 in cluster.log("disco_"), 30)
+        again = Job().run(input=["raw://a%d" % i for i in range(8)], map=stamped_map,
+                          params={"marks": marks})
+        assert {host for _line, host in result_iterator(again.wait(timeout=60))} \
+            == {VICTIM, SURVIVOR}
