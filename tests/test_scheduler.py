@@ -176,6 +176,38 @@ def test_max_cores_caps_a_jobs_running_tasks(sim):
     assert capped.running == 2
 
 
+def test_force_local_keeps_tasks_with_their_data_while_its_node_is_there(sim):
+    s = sim({"h1": 1, "h2": 1})
+    job = s.job([on("h1", "a"), on("h1", "b")], scheduler={"force_local": True})
+    # without the flag h2 would take the second task (see above); with it, the task waits
+    assert s.schedule() == [(job.name, 0, "h1")]
+    s.finish(job, 0)
+    assert s.schedule() == [(job.name, 1, "h1")]
+    # its node gone, the task runs where it can rather than never
+    other = s.job([on("h1", "c")], scheduler={"force_local": True})
+    s.sched.nodes["h1"].connected = False
+    assert s.schedule() == [(other.name, 0, "h2")]
+
+
+def test_force_remote_runs_tasks_away_from_their_data(sim):
+    s = sim({"h1": 2, "h2": 2})
+    job = s.job([on("h1", "a"), on("h2", "b"), on("h1", "c")],
+                scheduler={"force_remote": True})
+    placed = {tid: host for _, tid, host in s.schedule()}
+    assert placed == {0: "h2", 1: "h1", 2: "h2"}
+    assert all(t.bound_host == "" and t.preferred == [] for t in job.tasks.values())
+    # a one-node cluster still runs them
+    one = sim({"h1": 1})
+    lone = one.job([on("h1", "a")], scheduler={"force_remote": True})
+    assert one.schedule() == [(lone.name, 0, "h1")]
+
+
+def test_force_local_wins_when_both_are_given(sim):
+    s = sim({"h1": 1, "h2": 1})
+    job = s.job([on("h1", "a")], scheduler={"force_local": True, "force_remote": True})
+    assert s.schedule() == [(job.name, 0, "h1")]
+
+
 def test_finished_jobs_leave_the_scheduler(sim):
     s = sim({"h1": 1})
     job = s.job(["raw://a"])

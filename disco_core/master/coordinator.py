@@ -74,6 +74,11 @@ class Task:
     former_urls: set[str] = field(default_factory=set)
     awaiting: set[int] = field(default_factory=set)
     remade: int = 0               # times its outputs were lost and made again
+    #: The job's ``force_local``: the hosts of its inputs, the only ones it may run on (while
+    #: one of them can take tasks); ``force_remote``: those it may not run on (unless no
+    #: other host can take tasks).
+    only_on: set[str] = field(default_factory=set)
+    avoid: set[str] = field(default_factory=set)
 
     @property
     def key(self) -> str:
@@ -144,7 +149,11 @@ class Job:
         self.retry = retry
         self.owner = jobdict.get("owner", "")
         self.worker = jobdict.get("worker", "")
-        self.max_cores = int(jobdict.get("scheduler", {}).get("max_cores", 2 ** 31))
+        scheduler = jobdict.get("scheduler", {})
+        self.max_cores = int(scheduler.get("max_cores", 2 ** 31))
+        # locality hints of the classic jobs: local wins when both are given
+        self.force_local = bool(scheduler.get("force_local", False))
+        self.force_remote = bool(scheduler.get("force_remote", False)) and not self.force_local
         self.started = time.time()
         self.timestamp = timestamp(self.started)
         self.status = "active"
@@ -348,6 +357,11 @@ class Job:
         if host and host in cluster:
             task.bound_host = host
         task.preferred = sorted({h for inp in inputs for h in inp.hosts() if h in cluster})
+        if self.force_local:
+            task.only_on = set(task.preferred) | ({task.bound_host} - {""})
+        elif self.force_remote:
+            task.avoid = set(task.preferred) | ({task.bound_host} - {""})
+            task.bound_host, task.preferred = "", []
         self.tasks[task.id] = task
         self.stage_tasks[index].append(task)
         return task
