@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_GC_AFTER": 100 * 365 * 24 * 3600,
     "DATA_GC_INTERVAL": 12,
     "DISCO_MAX_FAILURE_RATE": 3,
+    # a node that failed this many attempts of one job's tasks gets no more of them (0: never)
+    "DISCO_JOB_NODE_FAILURES": 3,
     # the largest job pack the master takes (bytes); a bigger one is refused with HTTP 413
     "DISCO_MAX_JOBPACK_SIZE": 1 << 30,
     # finished jobs the master keeps in memory; older ones are read from disk when asked for

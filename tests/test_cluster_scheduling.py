@@ -171,3 +171,27 @@ def test_a_blacklisted_node_gets_no_tasks_until_it_is_whitelisted(cluster):
     assert disco.nodeinfo()[A]["blacklisted"] is False
     placed = ran_on(put_inputs(cluster, A, 2, "white") + put_inputs(cluster, B, 2, "white"))
     assert set(placed.values()) == {A, B}, placed
+
+
+def fails_on_a(line, params):
+    import time
+    from disco.error import DataError
+    time.sleep(0.2)
+    if this_host() == params["bad"]:  # noqa: F821
+        raise DataError("this node cannot do it", line)
+    yield line, this_host()  # noqa: F821
+
+
+def test_a_node_that_keeps_failing_a_jobs_tasks_gets_no_more_of_them(cluster):
+    job = Job().run(input=["raw://t%d" % i for i in range(10)], map=fails_on_a,
+                    params={"bad": A})
+    placed = dict(result_iterator(job.wait(timeout=90)))
+    assert len(placed) == 10 and set(placed.values()) == {B}
+    events = [e[2] for _o, e in job.events()]
+    [listed] = [i for i, e in enumerate(events)
+                if "node %s failed 3 task attempts of this job: it is blacklisted" % A in e]
+    assert not any(e.endswith(" assigned to %s" % A) for e in events[listed:]), events
+    failed_on_a = sum('failed on "%s"' % A in e for e in events)
+    assert 3 <= failed_on_a <= 5, events  # (its two slots may have been running more)
+    # the blacklist is the job's: other jobs' tasks still go there
+    assert A in set(ran_on(["raw://o%d" % i for i in range(6)], params={"sleep": 0.5}).values())

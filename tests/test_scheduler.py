@@ -7,7 +7,7 @@ from disco_core.master.pipeline import Output
 from disco_core.master.scheduler import TaskQueue
 from disco_core.plugins import PluginHost
 from disco_core.settings import DiscoSettings
-from disco_core.testing import SchedulerSim
+from disco_core.testing import SchedulerSim, event_messages
 
 HOST = PluginHost()
 
@@ -206,6 +206,35 @@ def test_force_local_wins_when_both_are_given(sim):
     s = sim({"h1": 1, "h2": 1})
     job = s.job([on("h1", "a")], scheduler={"force_local": True, "force_remote": True})
     assert s.schedule() == [(job.name, 0, "h1")]
+
+
+def test_a_node_that_keeps_failing_a_jobs_tasks_is_blacklisted_for_that_job(sim):
+    s = sim({"h1": 1, "h2": 1}, policy="fifo")
+    job = s.job(["raw://%d" % i for i in range(6)], started=1.0)
+    job.node_failure_limit = 2
+    for _ in range(2):
+        s.schedule()
+        on_h1 = next(t for t in s.running() if t.host == "h1")
+        s.fail(job, on_h1.id)
+    assert job.blacklisted_hosts == {"h1"}
+    assert any("node h1 failed 2 task attempts of this job: it is blacklisted for this job"
+               in m for m in event_messages(job))
+    for _ in range(6):
+        for _name, _tid, host in s.schedule():
+            assert host == "h2"
+        for task in s.running():
+            if task.job is job:
+                s.finish(job, task.id)
+    assert job.status == "ready"
+    # another job's tasks still go there, and with no other node the job's tasks do too
+    other = s.job(["raw://o"], started=2.0)
+    assert [host for _, _, host in s.schedule()] == ["h1"] and other.running == 1
+    lone = sim({"h1": 1})
+    stuck = lone.job(["raw://a", "raw://b"])
+    stuck.node_failure_limit = 1
+    lone.schedule()
+    lone.fail(stuck, 0)
+    assert stuck.blacklisted_hosts == {"h1"} and len(lone.schedule()) == 1
 
 
 def test_finished_jobs_leave_the_scheduler(sim):

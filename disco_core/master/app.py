@@ -477,6 +477,7 @@ class Master:
         events = EventLog(os.path.join(jobdir, "events"), self._event_hook(name))
         job = Job(name, pack.jobdict, pipeline, inputs, events, self, self.max_failure_rate,
                   self.retry)
+        job.node_failure_limit = int(self.settings["DISCO_JOB_NODE_FAILURES"])
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)

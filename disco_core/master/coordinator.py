@@ -24,6 +24,10 @@ from . import recovery
 from .pipeline import Output, TaskInput, group_outputs
 
 
+#: How many failed attempts of a job's tasks blacklist a node for the job, by default.
+NODE_FAILURES = 3
+
+
 class Actions(Protocol):
     def queue(self, task: "Task") -> None: ...
     def stop(self, task: "Task") -> None: ...
@@ -154,6 +158,12 @@ class Job:
         # locality hints of the classic jobs: local wins when both are given
         self.force_local = bool(scheduler.get("force_local", False))
         self.force_remote = bool(scheduler.get("force_remote", False)) and not self.force_local
+        #: A node that failed this many attempts of the job's tasks gets no more of them
+        #: (``DISCO_JOB_NODE_FAILURES``, set by the master; 0: never): ``host_failures``
+        #: counts them, ``blacklisted_hosts`` are those nodes.
+        self.node_failure_limit = NODE_FAILURES
+        self.host_failures: dict[str, int] = {}
+        self.blacklisted_hosts: set[str] = set()
         self.started = time.time()
         self.timestamp = timestamp(self.started)
         self.status = "active"
@@ -247,6 +257,7 @@ class Job:
         self.events.add(host, "WARNING: [%s] %s" % (task.key, message))
         task.failures += 1
         task.failed_hosts.add(host)
+        self._count_host_failure(host)
         if task.failures > self.max_failures:
             self.failed_task = task
             inputs = task.describe_inputs()
@@ -333,6 +344,15 @@ class Job:
         self._die(reason, announce=False)
 
     # -- internals ----------------------------------------------------------------------
+    def _count_host_failure(self, host: str) -> None:
+        failures = self.host_failures[host] = self.host_failures.get(host, 0) + 1
+        limit = self.node_failure_limit
+        if limit and failures >= limit and host not in self.blacklisted_hosts:
+            self.blacklisted_hosts.add(host)
+            self.events.add("master", "WARNING: node %s failed %d task attempts of this job: "
+                            "it is blacklisted for this job (gets no more of its tasks while "
+                            "other nodes can take them)" % (host, failures))
+
     def _stage_no(self, task: Task) -> int:
         return task.stage_no
 
