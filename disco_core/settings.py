@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_EVENTS": "",
     "DISCO_JOB_OWNER": lambda s: "%s@%s" % (_user(), socket.gethostname()),
     "DISCO_WORKER_MAX_MEM": "80%",
+    # seconds a task's worker may run before the node kills it and the task is retried (0: no limit)
+    "DISCO_WORKER_TIMEOUT": 0.0,
     "DISCO_WORKERS": _ncpus,
     "DISCO_SETTINGS_FILE": lambda s: _guess_settings_file(),
     "DISCO_SCHEDULER": "fair",
