@@ -226,15 +226,22 @@ def test_a_node_that_keeps_failing_a_jobs_tasks_is_blacklisted_for_that_job(sim)
             if task.job is job:
                 s.finish(job, task.id)
     assert job.status == "ready"
-    # another job's tasks still go there, and with no other node the job's tasks do too
+    # another job's tasks still go there
     other = s.job(["raw://o"], started=2.0)
     assert [host for _, _, host in s.schedule()] == ["h1"] and other.running == 1
+    # with no other node left the job's tasks go there too
+    s.finish(other, 0)
+    later = s.job(["raw://l%d" % i for i in range(4)], started=3.0)
+    later.blacklisted_hosts.add("h1")
+    s.sched.nodes["h2"].connected = False
+    assert [host for _, _, host in s.schedule()] == ["h1"]
+    # and the last node of a cluster is never blacklisted
     lone = sim({"h1": 1})
     stuck = lone.job(["raw://a", "raw://b"])
     stuck.node_failure_limit = 1
     lone.schedule()
     lone.fail(stuck, 0)
-    assert stuck.blacklisted_hosts == {"h1"} and len(lone.schedule()) == 1
+    assert stuck.blacklisted_hosts == set() and len(lone.schedule()) == 1
 
 
 def test_finished_jobs_leave_the_scheduler(sim):

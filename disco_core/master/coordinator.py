@@ -159,8 +159,8 @@ class Job:
         self.force_local = bool(scheduler.get("force_local", False))
         self.force_remote = bool(scheduler.get("force_remote", False)) and not self.force_local
         #: A node that failed this many attempts of the job's tasks gets no more of them
-        #: (``DISCO_JOB_NODE_FAILURES``, set by the master; 0: never): ``host_failures``
-        #: counts them, ``blacklisted_hosts`` are those nodes.
+        #: (``DISCO_JOB_NODE_FAILURES``, set by the master; 0: never), unless it is the
+        #: last one left: ``host_failures`` counts them, ``blacklisted_hosts`` are those.
         self.node_failure_limit = NODE_FAILURES
         self.host_failures: dict[str, int] = {}
         self.blacklisted_hosts: set[str] = set()
@@ -347,7 +347,8 @@ class Job:
     def _count_host_failure(self, host: str) -> None:
         failures = self.host_failures[host] = self.host_failures.get(host, 0) + 1
         limit = self.node_failure_limit
-        if limit and failures >= limit and host not in self.blacklisted_hosts:
+        others = self.actions.cluster_hosts() - self.blacklisted_hosts - {host}
+        if limit and failures >= limit and host not in self.blacklisted_hosts and others:
             self.blacklisted_hosts.add(host)
             self.events.add("master", "WARNING: node %s failed %d task attempts of this job: "
                             "it is blacklisted for this job (gets no more of its tasks while "
