@@ -112,9 +112,10 @@ def test_a_task_whose_node_dies_does_not_count_that_as_its_failure(cluster, tmp_
     def second_attempt():
         return os.path.exists(marker) and len(open(marker).read().split("\n")) - 1 == 2
     wait_for(second_attempt, 60)
-    host = open(marker).read().split("\n")[1].split()[0]
+    host, worker = open(marker).read().split("\n")[1].split()
     for pid in cluster.node_pids(host):
         os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not alive(int(worker)), 15)  # its worker does not outlive it
     # one failure of its own is all the limit allows: the lost node did not count
     assert list(result_iterator(job.wait(timeout=90))) == [("x", 3)]
     events = [e[2] for _o, e in job.events()]
