@@ -71,10 +71,11 @@ class RecordingActions:
 def make_job(actions: Any, pipeline: Any = (("map", "split", False),), inputs: Any = ("raw://a",),
              name: str = "Test@0:0:0", max_failures: int = 3, max_cores: int | None = None,
              retry: tuple[float, float, float] = (1.0, 60.0, 0.0), events_dir: str | None = None,
-             started: float | None = None) -> Any:
+             started: float | None = None, scheduler: dict | None = None) -> Any:
     """A job coordinator (:class:`~disco_core.master.coordinator.Job`) with a real event log
     in ``events_dir`` (a new temporary directory if not given). ``inputs`` are URLs, lists of
-    replica URLs, or :class:`~disco_core.master.pipeline.Output` objects."""
+    replica URLs, or :class:`~disco_core.master.pipeline.Output` objects; ``scheduler`` is
+    the job's ``scheduler`` dict (``force_local``, ...)."""
     from .master.coordinator import Job
     from .master.events import EventLog
     from .master.pipeline import Output
@@ -85,6 +86,7 @@ def make_job(actions: Any, pipeline: Any = (("map", "split", False),), inputs: A
         else:
             outputs.append(Output.data(0, 0, [inp] if isinstance(inp, str) else list(inp)))
     jobdict = {"owner": "tests@localhost", "worker": "worker", "scheduler": {}}
+    jobdict["scheduler"].update(scheduler or {})
     if max_cores is not None:
         jobdict["scheduler"]["max_cores"] = max_cores
     events = EventLog(os.path.join(events_dir or tempfile.mkdtemp(prefix="disco-events-"),

@@ -196,6 +196,10 @@ def _check_fields(version: int, d: Any, jobenvs: Any, check_home: Any) -> None:
     max_cores = scheduler.get("max_cores", MAX_CORES)
     if not isinstance(max_cores, int) or max_cores < 1:
         raise JobPackError("invalid scheduler max_cores %r: give a positive integer" % (max_cores,))
+    for flag in ("force_local", "force_remote"):
+        if not isinstance(scheduler.get(flag, False), bool):
+            raise JobPackError("invalid scheduler %s %r: give true or false"
+                               % (flag, scheduler[flag]))
     if not isinstance(d.get("save_results", False), bool):
         raise JobPackError("invalid_job_save_results: save_results must be true or false")
     save_info = d.get("save_info", "ddfs")

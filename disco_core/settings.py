@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_EVENTS": "",
     "DISCO_JOB_OWNER": lambda s: "%s@%s" % (_user(), socket.gethostname()),
     "DISCO_WORKER_MAX_MEM": "80%",
+    # seconds a task's worker may run before the node kills it and the task is retried (0: no limit)
+    "DISCO_WORKER_TIMEOUT": 0.0,
     "DISCO_WORKERS": _ncpus,
     "DISCO_SETTINGS_FILE": lambda s: _guess_settings_file(),
     "DISCO_SCHEDULER": "fair",
@@ -63,6 +65,8 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_GC_AFTER": 100 * 365 * 24 * 3600,
     "DATA_GC_INTERVAL": 12,
     "DISCO_MAX_FAILURE_RATE": 3,
+    # a node that failed this many attempts of one job's tasks gets no more of them (0: never)
+    "DISCO_JOB_NODE_FAILURES": 3,
     # the largest job pack the master takes (bytes); a bigger one is refused with HTTP 413
     "DISCO_MAX_JOBPACK_SIZE": 1 << 30,
     # finished jobs the master keeps in memory; older ones are read from disk when asked for

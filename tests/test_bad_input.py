@@ -210,6 +210,8 @@ MALFORMED = {
     "inputs_not_lists": (pack(inputs=["raw://x"]), "invalid_job_inputs"),
     "input_without_urls": (pack(inputs=[[0, 0, []]]), "at least one URL per input"),
     "max_cores_zero": (pack(scheduler={"max_cores": 0}), "invalid scheduler max_cores 0"),
+    "force_local_not_bool": (pack(scheduler={"force_local": "yes"}),
+                             "invalid scheduler force_local 'yes': give true or false"),
     "save_results_not_bool": (pack(save_results="yes"), "invalid_job_save_results"),
     "save_info_unknown": (pack(save_info="s3"), "invalid_job_save_info"),
     "jobhome_not_zip": (pack(jobhome=b"PK but not really a zip"), "invalid jobhome: not a ZIP"),

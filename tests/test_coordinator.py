@@ -203,19 +203,27 @@ def test_kill_after_the_job_finished_does_nothing(actions, job_of):
     assert job.status == "ready" and actions.of("stop") == []
 
 
-def test_node_lost_is_a_failure_that_is_retried(actions, job_of):
+def test_a_task_lost_with_its_node_is_retried_without_counting_a_failure(actions, job_of):
     job = job_of(max_failures=1)
     job.start()
     (task,) = actions.tasks("queue")
     run(job, task, "h2")
     job.node_lost(task, "h2")
-    assert task.failures == 1 and task.failed_hosts == {"h2"}
-    assert actions.tasks("retry_later") == [task]
-    assert "WARNING: [map:0] node h2 went away while running the task" in event_messages(job)
+    assert task.failures == 0 and task.lost == 1 and task.failed_hosts == {"h2"}
+    assert actions.tasks("retry_later") == [task] and job.status == "active"
+    assert ("WARNING: [map:0] node h2 went away while running the task; retrying it"
+            in event_messages(job))
     job.requeue(task)
     run(job, task, "h3")
-    job.node_lost(task, "h3")
-    assert job.status == "dead" and "node h3 went away" in job.reason
+    fail(job, task, "its own failure")  # the one failure allowed
+    assert task.failures == 1 and job.status == "active"
+    job.requeue(task)
+    run(job, task, "h1")
+    job.node_lost(task, "h1")  # a task that loses node after node ends the job
+    assert task.failures == 1 and job.status == "dead"
+    assert job.reason.startswith("Task map:0 lost 2 nodes while it ran. At most 1 are "
+                                 "allowed."), job.reason
+    assert "node h1 went away" in job.reason and job.find_task().key == "map:0"
     # a node lost after the task ended does not count
     job2 = job_of(name="Other@0:0:1")
     job2.start()
@@ -223,7 +231,7 @@ def test_node_lost_is_a_failure_that_is_retried(actions, job_of):
     run(job2, task2, "h1")
     done(job2, task2)
     job2.node_lost(task2, "h1")
-    assert job2.status == "ready" and task2.failures == 0
+    assert job2.status == "ready" and task2.failures == 0 and task2.lost == 0
 
 
 def test_stale_run_reports_are_ignored(actions, job_of):

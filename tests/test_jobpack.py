@@ -213,6 +213,10 @@ def test_other_field_errors():
     jp.validate(v2(save_results=True, save_info="hdfs,nn:50070,me,/out/"))
     assert error_of(v2(scheduler={"max_cores": 0})).startswith("invalid scheduler max_cores")
     assert error_of(v2(scheduler=[])).startswith("invalid scheduler")
+    assert error_of(v1(scheduler={"force_local": "yes"})) \
+        == "invalid scheduler force_local 'yes': give true or false"
+    assert error_of(v1(scheduler={"force_remote": 1})).startswith("invalid scheduler force_remote")
+    jp.validate(v1(scheduler={"force_local": True, "force_remote": False}))
     assert error_of(v2(owner=3)).startswith("invalid owner")
     assert error_of(v1(nr_reduces=-1)).startswith("invalid nr_reduces")
     assert error_of(v1(**{"map?": "yes"})).startswith("invalid map?")

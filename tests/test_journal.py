@@ -76,6 +76,24 @@ def test_a_replayed_journal_gives_the_same_job(tmp_path):
     assert [a[:4] + a[5:] for a in again.attempts] == [a[:4] + a[5:] for a in job.attempts]
 
 
+def test_a_failure_naming_inputs_it_could_not_read_replays_the_same(tmp_path):
+    """A reduce that could not read a map's outputs has that map run again (recovery);
+    the journal keeps which inputs were lost, so the replay makes the same choice."""
+    job, writer, jobdir = new_job(tmp_path)
+    run_it(job)
+    reduce = job.stage_tasks[1][0]
+    job.task_started(reduce, "h1")
+    lost = [u for inp in reduce.inputs for u in inp.urls][:1]
+    job.task_failed(reduce, reduce.runid, "h1", "error", "cannot read", lost)
+    writer.close()
+    assert any(t.old_outputs is not None for t in job.stage_tasks[0])
+    entry = read(os.path.join(jobdir, JOURNAL))[-1]
+    assert entry[0] == "failed" and entry[6] == lost
+    again = replayed(job, jobdir)
+    assert state(again) == state(job)
+    assert [t.state for t in again.stage_tasks[0]] == [t.state for t in job.stage_tasks[0]]
+
+
 def test_a_journal_cut_anywhere_replays_to_an_earlier_state(tmp_path):
     job, writer, jobdir = new_job(tmp_path)
     run_it(job)

@@ -245,8 +245,8 @@ def test_the_tasks_of_a_local_node_whose_process_died_are_not_waited_for():
         time.sleep(2)
         yield line, 1
 
-    # a long wait for nodes to come back: the task runs again because its node died, and
-    # its failure counts (a task that kills its node cannot be retried for ever)
+    # a long wait for nodes to come back: the task runs again because its node died (not
+    # counted as the task's failure; a task that keeps losing its node ends the job)
     with running_cluster(extra_env={"DISCO_NODE_PING_TIMEOUT": "60"}) as cluster:
         job = Job().run(input=["raw://a"], map=slow)
         wait_for(lambda: Disco().nodeinfo()["localhost"].get("tasks"), 30)

@@ -7,7 +7,7 @@ from disco_core.master.pipeline import Output
 from disco_core.master.scheduler import TaskQueue
 from disco_core.plugins import PluginHost
 from disco_core.settings import DiscoSettings
-from disco_core.testing import SchedulerSim
+from disco_core.testing import SchedulerSim, event_messages
 
 HOST = PluginHost()
 
@@ -174,6 +174,74 @@ def test_max_cores_caps_a_jobs_running_tasks(sim):
     got = s.schedule()
     assert [name for name, _, _ in got] == [capped.name]
     assert capped.running == 2
+
+
+def test_force_local_keeps_tasks_with_their_data_while_its_node_is_there(sim):
+    s = sim({"h1": 1, "h2": 1})
+    job = s.job([on("h1", "a"), on("h1", "b")], scheduler={"force_local": True})
+    # without the flag h2 would take the second task (see above); with it, the task waits
+    assert s.schedule() == [(job.name, 0, "h1")]
+    s.finish(job, 0)
+    assert s.schedule() == [(job.name, 1, "h1")]
+    # its node gone, the task runs where it can rather than never
+    other = s.job([on("h1", "c")], scheduler={"force_local": True})
+    s.sched.nodes["h1"].connected = False
+    assert s.schedule() == [(other.name, 0, "h2")]
+
+
+def test_force_remote_runs_tasks_away_from_their_data(sim):
+    s = sim({"h1": 2, "h2": 2})
+    job = s.job([on("h1", "a"), on("h2", "b"), on("h1", "c")],
+                scheduler={"force_remote": True})
+    placed = {tid: host for _, tid, host in s.schedule()}
+    assert placed == {0: "h2", 1: "h1", 2: "h2"}
+    assert all(t.bound_host == "" and t.preferred == [] for t in job.tasks.values())
+    # a one-node cluster still runs them
+    one = sim({"h1": 1})
+    lone = one.job([on("h1", "a")], scheduler={"force_remote": True})
+    assert one.schedule() == [(lone.name, 0, "h1")]
+
+
+def test_force_local_wins_when_both_are_given(sim):
+    s = sim({"h1": 1, "h2": 1})
+    job = s.job([on("h1", "a")], scheduler={"force_local": True, "force_remote": True})
+    assert s.schedule() == [(job.name, 0, "h1")]
+
+
+def test_a_node_that_keeps_failing_a_jobs_tasks_is_blacklisted_for_that_job(sim):
+    s = sim({"h1": 1, "h2": 1}, policy="fifo")
+    job = s.job(["raw://%d" % i for i in range(6)], started=1.0)
+    job.node_failure_limit = 2
+    for _ in range(2):
+        s.schedule()
+        on_h1 = next(t for t in s.running() if t.host == "h1")
+        s.fail(job, on_h1.id)
+    assert job.blacklisted_hosts == {"h1"}
+    assert any("node h1 failed 2 task attempts of this job: it is blacklisted for this job"
+               in m for m in event_messages(job))
+    for _ in range(6):
+        for _name, _tid, host in s.schedule():
+            assert host == "h2"
+        for task in s.running():
+            if task.job is job:
+                s.finish(job, task.id)
+    assert job.status == "ready"
+    # another job's tasks still go there
+    other = s.job(["raw://o"], started=2.0)
+    assert [host for _, _, host in s.schedule()] == ["h1"] and other.running == 1
+    # with no other node left the job's tasks go there too
+    s.finish(other, 0)
+    later = s.job(["raw://l%d" % i for i in range(4)], started=3.0)
+    later.blacklisted_hosts.add("h1")
+    s.sched.nodes["h2"].connected = False
+    assert [host for _, _, host in s.schedule()] == ["h1"]
+    # and the last node of a cluster is never blacklisted
+    lone = sim({"h1": 1})
+    stuck = lone.job(["raw://a", "raw://b"])
+    stuck.node_failure_limit = 1
+    lone.schedule()
+    lone.fail(stuck, 0)
+    assert stuck.blacklisted_hosts == set() and len(lone.schedule()) == 1
 
 
 def test_finished_jobs_leave_the_scheduler(sim):

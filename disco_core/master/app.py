@@ -375,7 +375,8 @@ class Master:
                 task.job.task_done(task, msg["runid"], host, msg["outputs"], msg["counters"])
             else:
                 node.stats["error" if msg["kind"] == "fatal" else "data_error"] += 1
-                task.job.task_failed(task, msg["runid"], host, msg["kind"], msg["message"])
+                task.job.task_failed(task, msg["runid"], host, msg["kind"], msg["message"],
+                                     msg["lost"])
             self.kick()
 
     def node_hello(self, host: str, running: list[tuple[str, int, int]]) -> None:
@@ -491,6 +492,7 @@ class Master:
         job = JournaledJob(name, pack.jobdict, pipeline, inputs, events, self,
                            self.max_failure_rate, self.retry)
         job.begin(self.journal, jobdir)
+        job.node_failure_limit = int(self.settings["DISCO_JOB_NODE_FAILURES"])
         self.jobs[name] = job
         self.scheduler.add_job(job)
         events.add("master", 'Created job "%s"' % name)

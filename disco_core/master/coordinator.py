@@ -20,7 +20,12 @@ from typing import Any, Protocol
 
 from ..util import format_duration
 from .events import EventLog, timestamp
+from . import recovery
 from .pipeline import Output, TaskInput, group_outputs
+
+
+#: How many failed attempts of a job's tasks blacklist a node for the job, by default.
+NODE_FAILURES = 3
 
 
 class Actions(Protocol):
@@ -65,6 +70,19 @@ class Task:
     hosts: list[str] = field(default_factory=list)    # where it ran, in order
     attempt: list | None = None   # the running attempt's entry in ``Job.attempts``
     error: tuple[str, str, str] = ("", "", "")        # last failure: kind, host, message
+    lost: int = 0                 # attempts lost with their node (not counted as failures)
+    #: Recomputing outputs the next stage could not read: the outputs it had before, every
+    #: URL it ever gave (``recovery``), and for a task waiting for its inputs to be made
+    #: again, the ids of the tasks making them.
+    old_outputs: list[Output] | None = None
+    former_urls: set[str] = field(default_factory=set)
+    awaiting: set[int] = field(default_factory=set)
+    remade: int = 0               # times its outputs were lost and made again
+    #: The job's ``force_local``: the hosts of its inputs, the only ones it may run on (while
+    #: one of them can take tasks); ``force_remote``: those it may not run on (unless no
+    #: other host can take tasks).
+    only_on: set[str] = field(default_factory=set)
+    avoid: set[str] = field(default_factory=set)
 
     @property
     def key(self) -> str:
@@ -135,7 +153,17 @@ class Job:
         self.retry = retry
         self.owner = jobdict.get("owner", "")
         self.worker = jobdict.get("worker", "")
-        self.max_cores = int(jobdict.get("scheduler", {}).get("max_cores", 2 ** 31))
+        scheduler = jobdict.get("scheduler", {})
+        self.max_cores = int(scheduler.get("max_cores", 2 ** 31))
+        # locality hints of the classic jobs: local wins when both are given
+        self.force_local = bool(scheduler.get("force_local", False))
+        self.force_remote = bool(scheduler.get("force_remote", False)) and not self.force_local
+        #: A node that failed this many attempts of the job's tasks gets no more of them
+        #: (``DISCO_JOB_NODE_FAILURES``, set by the master; 0: never), unless it is the
+        #: last one left: ``host_failures`` counts them, ``blacklisted_hosts`` are those.
+        self.node_failure_limit = NODE_FAILURES
+        self.host_failures: dict[str, int] = {}
+        self.blacklisted_hosts: set[str] = set()
         self.started = time.time()
         self.timestamp = timestamp(self.started)
         self.status = "active"
@@ -185,6 +213,11 @@ class Job:
         if task.state != "running" or runid != task.runid or self.status != "active":
             return
         self._leave_running(task)
+        if task.old_outputs is not None:
+            self._end_attempt(task, "done")
+            self.events.add(host, "SYS: [%s] Received results from %s" % (task.key, host))
+            recovery.recomputed(self, task, outputs)
+            return
         for name, n in (counts or {}).items():
             self.counters[name] = self.counters.get(name, 0) + n
         self._end_attempt(task, "done")
@@ -200,8 +233,14 @@ class Job:
                 return
         self._maybe_finish(index)
 
-    def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str) -> None:
+    def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str,
+                    lost: list[str] | tuple = ()) -> None:
+        """An attempt failed. With ``lost`` (URLs of inputs no replica of which could be
+        read) naming outputs of the previous stage, the tasks that made them run again and
+        this one after them, without counting a failure (:mod:`.recovery`)."""
         if task.state != "running" or runid != task.runid or self.status != "active":
+            return
+        if kind == "error" and lost and recovery.recompute_inputs(self, task, host, lost):
             return
         self._leave_running(task)
         self._end_attempt(task, "fatal" if kind == "fatal" else "failed")
@@ -218,6 +257,7 @@ class Job:
         self.events.add(host, "WARNING: [%s] %s" % (task.key, message))
         task.failures += 1
         task.failed_hosts.add(host)
+        self._count_host_failure(host)
         if task.failures > self.max_failures:
             self.failed_task = task
             inputs = task.describe_inputs()
@@ -265,8 +305,24 @@ class Job:
         self.actions.queue(task)
 
     def node_lost(self, task: Task, host: str) -> None:
-        self.task_failed(task, task.runid, host, "error", "node %s went away while running "
-                         "the task" % host)
+        """The node running ``task`` died or stopped answering: the attempt is retried
+        elsewhere without counting as the task's failure, unless the task lost more than
+        ``max_failures`` nodes (a task that kills its node is not retried for ever)."""
+        if task.state != "running" or self.status != "active":
+            return
+        task.lost += 1
+        why = "node %s went away while running the task" % host
+        if task.lost > self.max_failures:
+            self._leave_running(task)
+            self._end_attempt(task, "failed")
+            task.state = "waiting"
+            task.error = ("error", host, why)
+            self.failed_task = task
+            self._die("Task %s lost %d nodes while it ran. At most %d are allowed. Last "
+                      "error (on %s): %s" % (task.key, task.lost, self.max_failures, host, why))
+            return
+        task.failed_hosts.add(host)
+        self.attempt_abandoned(task, host, why)
 
     def attempt_abandoned(self, task: Task, host: str, why: str) -> None:
         """The running attempt on ``host`` is over for a reason that is not the task's own
@@ -288,6 +344,16 @@ class Job:
         self._die(reason, announce=False)
 
     # -- internals ----------------------------------------------------------------------
+    def _count_host_failure(self, host: str) -> None:
+        failures = self.host_failures[host] = self.host_failures.get(host, 0) + 1
+        limit = self.node_failure_limit
+        others = self.actions.cluster_hosts() - self.blacklisted_hosts - {host}
+        if limit and failures >= limit and host not in self.blacklisted_hosts and others:
+            self.blacklisted_hosts.add(host)
+            self.events.add("master", "WARNING: node %s failed %d task attempts of this job: "
+                            "it is blacklisted for this job (gets no more of its tasks while "
+                            "other nodes can take them)" % (host, failures))
+
     def _stage_no(self, task: Task) -> int:
         return task.stage_no
 
@@ -312,6 +378,11 @@ class Job:
         if host and host in cluster:
             task.bound_host = host
         task.preferred = sorted({h for inp in inputs for h in inp.hosts() if h in cluster})
+        if self.force_local:
+            task.only_on = set(task.preferred) | ({task.bound_host} - {""})
+        elif self.force_remote:
+            task.avoid = set(task.preferred) | ({task.bound_host} - {""})
+            task.bound_host, task.preferred = "", []
         self.tasks[task.id] = task
         self.stage_tasks[index].append(task)
         return task

@@ -7,7 +7,8 @@ one per stimulus that changed the job in a way it could not work out again by it
   input's index or a storage tag may read differently later);
 * ``["run", taskid, runid, host, started]``: an attempt was sent to a node;
 * ``["done", taskid, runid, host, outputs, counts, ended]``: its outputs were accepted;
-* ``["failed", taskid, runid, host, kind, message, ended]``: it failed;
+* ``["failed", taskid, runid, host, kind, message, ended]``: it failed (``[..., message,
+  lost, ended]`` when it named inputs it could not read, ``lost``: :mod:`.recovery`);
 * ``["kill", reason]``: the job was killed.
 
 A :class:`JournaledJob` writes them as its stimuli happen, in the order the job saw them.
@@ -149,12 +150,14 @@ class JournaledJob(Job):
         super().task_done(task, runid, host, outputs, counts)
         ended_at(attempt, ended)
 
-    def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str) -> None:
+    def task_failed(self, task: Task, runid: int, host: str, kind: str, message: str,
+                    lost: list[str] | tuple = ()) -> None:
         if not self._current(task, runid):
             return
         ended, attempt = time.time(), task.attempt
-        self._note(["failed", task.id, runid, host, kind, message, ended])
-        super().task_failed(task, runid, host, kind, message)
+        self._note(["failed", task.id, runid, host, kind, message]
+                   + ([list(lost)] if lost else []) + [ended])
+        super().task_failed(task, runid, host, kind, message, lost)
         ended_at(attempt, ended)
 
     def kill(self, reason: str = "Job killed") -> None:

@@ -73,6 +73,11 @@ def parse(raw: str | bytes) -> dict[str, Any]:
     elif op == "counters":
         if not is_counts(msg["counts"]):
             raise BadMessage("counters message: %r is not {name: number}" % (msg["counts"],))
+    elif op == "failed":
+        msg.setdefault("lost", [])
+        if not (isinstance(msg["lost"], list) and all(isinstance(u, str) for u in msg["lost"])):
+            raise BadMessage("failed message: lost %r is not a list of input URLs"
+                             % (msg["lost"],))
     elif op == "events":
         for event in msg["events"]:
             if not (isinstance(event, list) and len(event) == 3

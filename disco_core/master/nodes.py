@@ -49,6 +49,9 @@ from .scheduler import Scheduler
 log = logging.getLogger("disco.master.nodes")
 
 
+#: A local node process that ran this long (seconds) before it died is restarted without
+#: the growing delay of one that keeps dying as it starts.
+STEADY = 5.0
 #: How late (seconds) a timer may fire before the master takes it that its loop was held up.
 LATE = 0.5
 #: The most hosts one range row may stand for (a typo like ``nx1:99999999`` would
@@ -190,9 +193,11 @@ class NodeProcess:
         self.stopping = False
         #: a node process an earlier master started, adopted (:mod:`.adopt`) until it exits
         self.adopted = adopted
+        self.started = 0.0
 
     def start(self) -> None:
         self.adopted = None
+        self.started = time.monotonic()
         logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
                                      stdout=logf, stderr=subprocess.STDOUT,
@@ -456,6 +461,8 @@ class NodeManager:
                 if host in self.missing and proc.ran:  # its tasks died with it: no use waiting
                     self._stop_waiting(host)
                     self.master.node_gone(host, "its process exited")
+                if time.monotonic() - proc.started >= STEADY:
+                    proc.restarts = 0  # it had been running: not a crash loop, no back-off
                 proc.restarts += 1
                 delay = min(30.0, 0.5 * 2 ** min(proc.restarts, 6))
                 log.warning("node %s exited (%s); restarting in %.1fs", host,

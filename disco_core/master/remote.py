@@ -35,6 +35,7 @@ import re
 import shlex
 import socket
 import threading
+import time
 from typing import Any, Callable
 
 from ..access import is_loopback
@@ -174,6 +175,7 @@ class RemoteNode:
         self.log_path = log_path
         self.report = report
         self.restarts = 0
+        self.started = 0.0  # when it was last started (time.monotonic())
         self.stopping = False
         self.why = ""
         self.state = "new"  # starting, running, gone
@@ -187,6 +189,7 @@ class RemoteNode:
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.state = "starting"
+        self.started = time.monotonic()
         self.ran = False
         self.why = ""
         self.gone.clear()

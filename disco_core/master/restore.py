@@ -139,6 +139,7 @@ def replay(name: str, jobdir: str, master: Any) -> JournaledJob | None:
                        Replaying(master.cluster_hosts()), master.max_failure_rate,
                        master.retry)
     job.started, job.timestamp = started, timestamp(started)
+    job.node_failure_limit = int(master.settings["DISCO_JOB_NODE_FAILURES"])
     play(job, entries[1:])
     return job
 
@@ -179,7 +180,8 @@ def _apply(job: JournaledJob, entry: list) -> None:
             outputs = [Output.from_json(o) for o in entry[4]]
             job.task_done(task, runid, host, outputs, entry[5])
         else:
-            job.task_failed(task, runid, host, entry[4], entry[5])
+            lost = entry[6] if len(entry) > 7 else ()
+            job.task_failed(task, runid, host, entry[4], entry[5], lost)
         ended_at(attempt, entry[-1])
 
 

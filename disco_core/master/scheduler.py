@@ -40,6 +40,22 @@ def default_pick(queue: TaskQueue, host: str, cluster: Any,
     return queue.pop_host(host, ok) or queue.pop_any(ok)
 
 
+def placement_allows(task: Task, host: str, available: set[str]) -> bool:
+    """The job's ``force_local`` / ``force_remote`` (:attr:`Task.only_on`,
+    :attr:`Task.avoid`) and its own blacklist (nodes that failed too many of its tasks)
+    allow ``task`` on ``host``, given the hosts that take tasks now: a task stays with its
+    data while one of its hosts is there, and away from it or from a node blacklisted for
+    its job while another host is."""
+    if task.only_on and host not in task.only_on and available & task.only_on:
+        return False
+    shunned = task.job.blacklisted_hosts  # failed too many of the job's tasks
+    if host in shunned and not available <= shunned:
+        return False
+    if task.avoid and host in task.avoid and not available <= task.avoid:
+        return False
+    return True
+
+
 class TaskQueue:
     """A job's queued tasks: by preferred host, and all of them in order."""
 
@@ -190,10 +206,13 @@ class Scheduler:
             nonlocal available
             if not task.job.may_start(task):
                 return False
+            if available is None and (task.only_on or task.avoid or task.failed_hosts
+                                      or task.job.blacklisted_hosts):
+                available = self.cluster.available_hosts()
+            if not placement_allows(task, host, available or set()):
+                return False
             if host not in task.failed_hosts:
                 return True
-            if available is None:
-                available = self.cluster.available_hosts()
             return available <= task.failed_hosts  # failed everywhere: start over
         return ok
 

@@ -34,11 +34,26 @@ def preload() -> None:
     preload()
 
 
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent (the fork server) ends, as it does
+    when its node dies: a worker never outlives the node that would take its results."""
+    parent = os.getppid()
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it ended before the request took effect
+        os._exit(1)
+
+
 def child(request: dict, fds: list[int], sock: socket.socket, wake_r: int) -> None:
     """In the forked child: become the task's worker. Never returns."""
     code = 1
     try:
         os.setsid()
+        die_with_parent()
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)

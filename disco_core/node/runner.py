@@ -9,7 +9,8 @@ fails the task (it is retried); a payload of the wrong shape, an unknown message
 version or a MSG flood is fatal for the job; a worker that exits without DONE (even if a
 child it left behind keeps the pipe open), sends no WORKER within 30 s, or stops for 30 s
 in the middle of a message, fails the task. The two 30 s limits can be changed with the
-node's environment (``DISCO_WORKER_HELLO_TIMEOUT``, ``DISCO_WORKER_STUCK_TIMEOUT``).
+node's environment (``DISCO_WORKER_HELLO_TIMEOUT``, ``DISCO_WORKER_STUCK_TIMEOUT``), and
+``DISCO_WORKER_TIMEOUT`` (seconds, none by default) fails a task whose worker runs longer.
 """
 from __future__ import annotations
 
@@ -145,8 +146,12 @@ class TaskRun:
                               "runid": self.runid, "outputs": outputs,
                               "counters": self.counts})
         else:
-            self.node.report({"op": "failed", "job": self.job, "taskid": self.taskid,
-                              "runid": self.runid, "kind": kind, "message": message})
+            report = {"op": "failed", "job": self.job, "taskid": self.taskid,
+                      "runid": self.runid, "kind": kind, "message": message}
+            lost = self.lost_inputs() if kind == "error" else []
+            if lost:
+                report["lost"] = lost  # the master may have them made again
+            self.node.report(report)
 
     def event(self, text: str) -> None:
         self.node.event(self.job, text)
@@ -215,14 +220,22 @@ class TaskRun:
         hello_timeout = self.seconds("DISCO_WORKER_HELLO_TIMEOUT", HELLO_TIMEOUT)
         stuck_timeout = self.seconds("DISCO_WORKER_STUCK_TIMEOUT", STUCK_TIMEOUT)
         deadline = time.monotonic() + hello_timeout
+        run_timeout = self.seconds("DISCO_WORKER_TIMEOUT", 0.0)
+        run_deadline = time.monotonic() + run_timeout if run_timeout > 0 else None
         while True:
             if not hello:
                 timeout: float | None = max(0.01, deadline - time.monotonic())
             else:
                 timeout = stuck_timeout if parser.partial else None
+            if run_deadline is not None:
+                left = max(0.01, run_deadline - time.monotonic())
+                timeout = left if timeout is None else min(timeout, left)
             try:
                 chunk = await self.next_chunk(timeout)
             except asyncio.TimeoutError:
+                if run_deadline is not None and time.monotonic() >= run_deadline:
+                    return ("error", "Worker ran for more than %g seconds "
+                            "(DISCO_WORKER_TIMEOUT): killed" % run_timeout, [])
                 if not hello:
                     return ("error", "Worker did not send its PID in %g seconds" % hello_timeout,
                             [])
@@ -445,6 +458,13 @@ class TaskRun:
             self.inputs.append([label, [[i, u] for i, u in enumerate(urls)]])
         self.inputs_done = self.inputs_done or done
         self.inputs_changed.set()
+
+    def lost_inputs(self) -> list[str]:
+        """The URLs of the inputs the worker could read no replica of (INPUT_ERR for each)."""
+        failed = self.failed_replicas
+        return [url for i, (_label, reps) in enumerate(self.inputs)
+                if reps and all((i, rep) in failed for rep, _url in reps)
+                for _rep, url in reps]
 
     def input_failed(self, input_id: int, rep_ids: list[int]) -> list[list]:
         if not 0 <= input_id < len(self.inputs):

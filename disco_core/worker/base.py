@@ -230,12 +230,38 @@ class Worker(dict):
             urls = inp.urls
             if urls and is_index(urls[0]):
                 self.current_input = urls[0]
-                for label, url, _size in read_index(urls[0], task):
+                try:
+                    lines = read_index(urls[0], task)
+                except (DataError, OSError):
+                    self.input_lost(inp)
+                    raise
+                for label, url, _size in lines:
                     if inp.label == "all" or label == inp.label:
                         out.append((label, url))
+                        self.index_of[url] = inp
             else:
                 out.append((inp.label, inp))
         return out
+
+    @property
+    def index_of(self) -> dict[str, Any]:
+        """The index input each file :meth:`sources` gave was listed in."""
+        return self.__dict__.setdefault("_index_of", {})
+
+    def input_lost(self, inp: Any) -> None:
+        """No replica of the task input ``inp`` can be read: the node is told (INPUT_ERR
+        for each), so the master can have it made again when an earlier stage made it."""
+        replicas = getattr(inp, "replicas", None)
+        if replicas and getattr(inp, "id", None) is not None \
+                and getattr(self, "proto", None) is not None:
+            self.input_failed(inp.id, [rid for rid, _url in replicas])
+
+    def _reading(self, records: Any, index: Any) -> Any:
+        try:
+            yield from records
+        except (DataError, OSError):
+            self.input_lost(index)
+            raise
 
     def open_source(self, source: Any, chain: list) -> Any:
         """Records of a source from :meth:`sources`, through an input chain. The replicas
@@ -246,7 +272,14 @@ class Worker(dict):
         params = self.getitem("params", self.job, self.jobargs)
         if isinstance(source, str):
             self.current_input = source
-            return apply_input_chain(source, chain, params)
+            index = self.index_of.get(source)
+            if index is None:
+                return apply_input_chain(source, chain, params)
+            try:
+                return self._reading(apply_input_chain(source, chain, params), index)
+            except (DataError, OSError):
+                self.input_lost(index)
+                raise
         if getattr(source, "worker", self) is None:
             source.worker = self
         return Input(source, self.task, open=chain, params=params).read(source)

@@ -218,9 +218,27 @@ class Input:
             if is_index(url):
                 label = getattr(self.input, "label", "all")
                 self._note(url)
-                return [[u] for lab, u, _size in read_index(url, self.task)
+                return [[u] for lab, u, _size in self._read_index(replicas, read_index)
                         if label == "all" or lab == label]
         return [self.input]
+
+    def _read_index(self, replicas: list[tuple[int, str]], read_index: Any) -> list:
+        """The lines of the first replica of an index input that can be read."""
+        errors = []
+        for _rid, url in replicas:
+            try:
+                return read_index(url, self.task)
+            except (DataError, OSError) as exc:
+                errors.append(exc)
+        self._lost()
+        raise errors[0]
+
+    def _lost(self) -> None:
+        """Tell the node that no replica of this input could be read (INPUT_ERR), so the
+        master can have it made again when an earlier stage made it."""
+        unavailable = getattr(self.input, "unavailable", None)
+        if unavailable is not None:
+            unavailable([rid for rid, _url in _replicas(self.input)])
 
     def _note(self, url: str) -> None:
         if self.worker is not None:
@@ -253,6 +271,8 @@ class Input:
             _close(records)
             self._note("")
             return
+        if source is not self.input:  # a file an index lists: the index input is lost
+            self._lost()
         given = [url for _rid, url in _replicas(source)]
         what = "input %d" % source.id if isinstance(source, InputSpec) else "input %s" % given
         raise DataError("no replica of %s could be read (%s)"
