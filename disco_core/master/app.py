@@ -26,16 +26,16 @@ from ..access import load_token
 from ..loopwatch import LoopWatch
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
-from ..util import schemesplit
-from . import jobrecord, restore, saving
+from . import intake, jobrecord, restore, saving
 from .coordinator import Job, Task
 from .events import EventLog
 from .jobrecord import JobRecord
 from .journal import JournaledJob, JournalWriter
-from .messages import current_attempt
 from .ctrl import core_ops
 from .nodes import NodeManager
+from .oob import OobStore
 from .pipeline import Output
+from .reports import NodeReports
 from .scheduler import NodeSlots, Scheduler
 from .stalled import StalledJobs
 from .submissions import Submissions, Upload, clear_incoming
@@ -68,7 +68,7 @@ def load_secret(path: str) -> str:
     return secret
 
 
-class Master:
+class Master(NodeReports):
     """The master's state and what changes it.
 
     It owns every job's and node's state in the cluster. The REST handlers (:mod:`.handlers`,
@@ -119,6 +119,7 @@ class Master:
         self.accept_new_jobs = 1
         self.max_jobpack = int(s["DISCO_MAX_JOBPACK_SIZE"])
         self.submissions = Submissions()
+        self.oob = OobStore(self.job_dir, self.get_job)  # the jobs' out-of-band values
         self.journal = JournalWriter()  # the jobs' journals, to resume them (:mod:`.restore`)
         self.setup_timeout = SETUP_TIMEOUT
         self.retry = (float(s["DISCO_RETRY_BASE"]), float(s["DISCO_RETRY_MAX"]),
@@ -342,75 +343,6 @@ class Master:
     def cluster_hosts(self) -> set[str]:
         return set(self.scheduler.nodes)
 
-    # -- node reports -------------------------------------------------------------------
-    def on_node_message(self, host: str, msg: dict) -> None:
-        """A node's message, already checked by :func:`.messages.parse` (see there)."""
-        op = msg["op"]
-        node = self.scheduler.nodes.get(host)
-        if node is None:
-            return  # no longer in the node table: what it says changes nothing
-        if op == "gc_query":
-            self.nodes.send(host, {"op": "gc_jobs", **self.gc_jobs()})
-        elif op == "events":
-            for jobname, ev_host, text in msg["events"]:
-                job = self.jobs.get(jobname)
-                if job is not None:
-                    job.events.add(ev_host, text)
-        elif op == "error":
-            log.warning("node %s could not handle a message: %s", host, msg["message"])
-            self.nodes.problems[host] = msg["message"]
-        elif op == "counters":
-            task = current_attempt(self.jobs, host, msg["job"], msg["taskid"], msg["runid"])
-            if task is not None:
-                task.job.attempt_counted(task, msg["counts"])
-        elif op in ("done", "failed"):
-            task = current_attempt(self.jobs, host, msg["job"], msg["taskid"], msg["runid"])
-            if task is None:
-                log.info("ignored a stale %s report from %s about %s:%s run %s", op, host,
-                         msg["job"], msg["taskid"], msg["runid"])
-                return
-            self.scheduler.task_ended(task)
-            if op == "done":
-                node.stats["job_ok"] += 1
-                task.job.task_done(task, msg["runid"], host, msg["outputs"], msg["counters"])
-            else:
-                node.stats["error" if msg["kind"] == "fatal" else "data_error"] += 1
-                task.job.task_failed(task, msg["runid"], host, msg["kind"], msg["message"],
-                                     msg["lost"])
-            self.kick()
-
-    def node_hello(self, host: str, running: list[tuple[str, int, int]]) -> None:
-        """A node (re)connected and runs ``running`` (``(job, taskid, runid)``): every other
-        attempt the master has on it is over (retried, not counted against the task), and
-        every attempt it runs that the master no longer wants is killed."""
-        reported = set(running)
-        for task in self.scheduler.running_tasks(host):
-            if (task.job.name, task.id, task.runid) not in reported:
-                self.scheduler.task_ended(task)
-                task.job.attempt_abandoned(task, host, "node %s reconnected without the task"
-                                           % host)
-        for job, taskid, runid in reported:
-            if current_attempt(self.jobs, host, job, taskid, runid) is None:
-                self.nodes.send(host, {"op": "kill", "job": job, "taskid": taskid,
-                                       "runid": runid})
-        self.kick()
-
-    def node_gone(self, host: str, why: str) -> None:
-        for task in self.scheduler.running_tasks(host):
-            self.scheduler.task_ended(task)
-            task.job.node_lost(task, host)
-        self.kick()
-
-    def node_removed(self, host: str) -> None:
-        """``host`` left the node table: its tasks are stopped there and run elsewhere."""
-        for task in self.scheduler.running_tasks(host):
-            self.scheduler.task_ended(task)
-            self.nodes.send(host, {"op": "kill", "job": task.job.name, "taskid": task.id,
-                                   "runid": task.runid})
-            task.job.attempt_abandoned(task, host, "node %s was removed from the node table"
-                                       % host)
-        self.kick()
-
     # -- jobs ---------------------------------------------------------------------------
     def job_dir(self, name: str) -> str:
         return os.path.join(self.root, jp.hexhash(name), name)
@@ -454,7 +386,7 @@ class Master:
             return name
         finally:
             if os.path.exists(path):  # refused: freeing a GiB file's blocks takes a while
-                await asyncio.get_running_loop().run_in_executor(None, _unlink, path)
+                await asyncio.get_running_loop().run_in_executor(None, intake.unlink, path)
 
     def _incoming_file(self, data: bytes) -> str:
         upload = self.upload()
@@ -478,7 +410,7 @@ class Master:
         if self.missing:
             raise PluginError("this master cannot schedule jobs: %s" % "; ".join(self.missing))
         loop = asyncio.get_running_loop()
-        pack = await loop.run_in_executor(None, _check_and_sync, path)
+        pack = await loop.run_in_executor(None, intake.check_and_sync, path)
         pipeline = jp.pipeline_of(pack)
         inputs = await self._job_inputs(pack)
         name = jp.job_name(pack.jobdict["prefix"])
@@ -528,44 +460,7 @@ class Master:
         return on_error
 
     async def _job_inputs(self, pack: jp.JobPack) -> list[Output]:
-        known = set(self.plugins.names("scheme"))
-        outputs = []
-        for label, size, urls in jp.inputs_of(pack):
-            for url in urls:
-                scheme = schemesplit(url)[0] or "file"
-                if scheme not in known:
-                    raise JobPackError(self.plugins.unknown_message("scheme", scheme)
-                                       + " (input %s)" % url)
-            drv = self.plugins.driver("scheme", schemesplit(urls[0])[0] or "file")
-            if hasattr(drv, "read_index"):
-                url = urls[0]
-                loop = asyncio.get_running_loop()
-                try:
-                    lines = await loop.run_in_executor(None, lambda: list(drv.read_index(url)))
-                except Exception as exc:
-                    raise JobPackError("cannot read the index of input %s: %s" % (url, exc)) \
-                        from None
-                sizes: dict[int, int] = {}
-                for lab, _u, sz in lines:
-                    sizes[lab] = sizes.get(lab, 0) + sz
-                host = urls[0].split("://", 1)[1].split("/", 1)[0]
-                outputs.append(Output.dir(host, url, sizes.items()))
-            elif hasattr(drv, "expand"):
-                # an input standing for others (a storage plugin's tag): one input each,
-                # with its replicas, so tasks can be placed beside them
-                url = urls[0]
-                loop = asyncio.get_running_loop()
-                try:
-                    items = await loop.run_in_executor(
-                        None, lambda: list(drv.expand(url, "all", None)))
-                except Exception as exc:
-                    raise JobPackError("cannot expand input %s: %s" % (url, exc)) from None
-                for item in items:
-                    outputs.append(Output.data(label, size,
-                                               [item] if isinstance(item, str) else list(item)))
-            else:
-                outputs.append(Output.data(label, size, urls))
-        return outputs
+        return await intake.job_inputs(self.plugins, pack)
 
     def get_job(self, name: str) -> Job | JobRecord:
         """The job, in memory, or a finished one's record read from disk."""
@@ -650,41 +545,17 @@ class Master:
             out.append([mega * 1000000 + secs, status, name])
         return out
 
-    # -- out-of-band values ---------------------------------------------------------------
-    def oob_dir(self, name: str) -> str:
-        return os.path.join(self.job_dir(name), "oob")
-
+    # -- out-of-band values (:mod:`.oob`) -------------------------------------------------
     def oob_put(self, name: str, key: str, value: bytes | Upload) -> None:
         """Store an OOB value: bytes, or an upload the master takes (renamed into place)."""
-        try:
-            self.get_job(name)
-            if not key or "/" in key or key.startswith("."):
-                raise DiscoError("invalid OOB key %r" % key)
-        except (KeyError, DiscoError):
-            if isinstance(value, Upload):
-                value.discard()
-            raise
-        path = os.path.join(self.oob_dir(name), key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if isinstance(value, Upload):
-            os.replace(value.close(), path)
-            return
-        with open(path + ".partial", "wb") as f:
-            f.write(value)
-        os.replace(path + ".partial", path)
+        self.oob.put(name, key, value)
 
     def oob_list(self, name: str) -> list[str]:
-        path = self.oob_dir(name)
-        if not os.path.isdir(path):
-            return []
-        return sorted(k for k in os.listdir(path) if not k.endswith(".partial"))
+        return self.oob.keys(name)
 
     def oob_path(self, name: str, key: str) -> str:
         """The file of an OOB value (a :class:`KeyError` if there is none)."""
-        path = os.path.join(self.oob_dir(name), key)
-        if "/" in key or not os.path.isfile(path):
-            raise KeyError(key)
-        return path
+        return self.oob.path(name, key)
 
 
 def task_inputs(task: Task) -> list[list]:
@@ -695,21 +566,6 @@ def task_inputs(task: Task) -> list[list]:
 def input_bytes(inputs: list[list]) -> int:
     """About how many bytes ``inputs`` take as JSON (without encoding them)."""
     return sum(8 + len(str(label)) + sum(len(u) + 4 for u in urls) for label, urls in inputs)
-
-
-def _check_and_sync(path: str) -> jp.PackHead:
-    """The validated head of the pack in ``path``, whose bytes are on disk when it returns."""
-    with open(path, "rb") as f:
-        head = jp.check_file(f)
-        os.fsync(f.fileno())
-    return head
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> None:
