@@ -396,6 +396,17 @@ class PluginHost:
                 ["... %d failure(s) in all" % count] if count > len(texts) else [])
         return sorted(infos.values(), key=lambda i: i.name)
 
+    def installed(self) -> dict[str, Any]:
+        """What this process can use, as a node tells the master when it connects (the
+        master compares it with its own, :mod:`disco_core.master.plugincheck`): core's
+        version, each enabled plugin distribution that loaded with its version, and the
+        driver names of each kind. Nothing is imported."""
+        from . import __version__
+        dists = {info.name: info.version for info in self.inventory(check_drivers=False)
+                 if not info.disabled and not info.error and info.hooks != ["(in process)"]}
+        return {"core": __version__, "dists": dists,
+                "drivers": {kind: self.names(kind) for kind in DRIVER_GROUPS}}
+
 
 _host: PluginHost | None = None
 _host_lock = threading.Lock()

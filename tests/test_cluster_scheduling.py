@@ -4,6 +4,7 @@ share the slots (``DISCO_SCHEDULER`` fair or fifo), a job's ``scheduler`` dict
 
 Who runs what is sampled from ``nodeinfo`` (each node's running tasks, by job) while the
 jobs run, and read back from the tasks themselves (each says on which node it ran)."""
+import json
 import os
 import time
 
@@ -193,5 +194,12 @@ def test_a_node_that_keeps_failing_a_jobs_tasks_gets_no_more_of_them(cluster):
     assert not any(e.endswith(" assigned to %s" % A) for e in events[listed:]), events
     failed_on_a = sum('failed on "%s"' % A in e for e in events)
     assert 3 <= failed_on_a <= 5, events  # (its two slots may have been running more)
+    # jobinfo names the job's blacklist (REST, `disco jobinfo`, the job page's feed)
+    info = Disco().jobinfo(job.name)
+    assert info["blacklisted"] == [A] and info["node_failures"][A] >= 3, info
+    shown = json.loads(cluster.cli("jobinfo", job.name).stdout)
+    assert shown["blacklisted"] == [A]
+    with cluster.urlopen("/disco/ui/job?name=" + job.name) as resp:
+        assert json.load(resp)["info"]["blacklisted"] == [A]
     # the blacklist is the job's: other jobs' tasks still go there
     assert A in set(ran_on(["raw://o%d" % i for i in range(6)], params={"sleep": 0.5}).values())

@@ -179,8 +179,12 @@ def stageresults(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def nodeinfo(args: argparse.Namespace, ctx: Context) -> int:
+    from ..master.plugincheck import describe
+    from ..plugins import get_host
     for host, info in ctx.disco.nodeinfo().items():
         print("%s\t%s" % (host, info))
+        if info.get("plugins_differ"):  # what the node lacks or has otherwise than the master
+            print("\t%s" % describe(info["plugins_differ"], get_host().installed()))
     return 0
 
 

@@ -511,6 +511,9 @@ class Job:
                 "inputs": [u for o in self.inputs for u in o.urls],
                 "worker": self.worker, "owner": self.owner,
                 "hosts": [t.host for t in self.tasks.values() if t.state == "running"],
+                # the nodes that failed too many of its tasks, and each node's failures
+                "blacklisted": sorted(self.blacklisted_hosts),
+                "node_failures": dict(sorted(self.host_failures.items())),
                 "reason": self.reason}
 
 

@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable
 import tornado.web
 
 from ..errors import DiscoError
+from . import plugincheck
 from .api import APIHandler, is_job_name
 from .submissions import Upload
 
@@ -240,7 +241,9 @@ async def counters(h: CtrlHandler, m: Any, _body: Any) -> None:
 
 
 async def nodeinfo(h: CtrlHandler, m: Any, _body: Any) -> None:
-    h.reply(m.nodes.info())
+    info = m.nodes.info()
+    plugincheck.annotate_nodeinfo(info, m.scheduler.nodes, m.plugins.installed())
+    h.reply(info)
 
 
 async def load_config_table(h: CtrlHandler, m: Any, _body: Any) -> None:
@@ -260,7 +263,8 @@ async def get_settings(h: CtrlHandler, m: Any, _body: Any) -> None:
 
 
 async def plugins(h: CtrlHandler, m: Any, _body: Any) -> None:
-    h.reply([vars(p) for p in m.plugins.inventory(check_drivers=False)])
+    entries = [dict(vars(p)) for p in m.plugins.inventory(check_drivers=False)]
+    h.reply(plugincheck.annotate_plugins(entries, m.scheduler.nodes, m.plugins.installed()))
 
 
 async def oob_list(h: CtrlHandler, m: Any, _body: Any) -> None:

@@ -144,6 +144,9 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
             return
         try:
             if msg["op"] == "hello":
+                node = self.master.scheduler.nodes.get(self.host)
+                if node is not None:  # what it has installed, for jobs' needs (.plugincheck)
+                    node.plugins = msg["plugins"]
                 self.master.nodes.hello(self.host, self, msg["running"])
             else:
                 self.master.on_node_message(self.host, msg)

@@ -85,7 +85,26 @@ def parse(raw: str | bytes) -> dict[str, Any]:
                 raise BadMessage("events message: %r is not [job, host, text]" % (event,))
     elif op == "hello":
         msg["running"] = [_attempt(a) for a in msg["running"]]
+        msg["plugins"] = _installed(msg.get("plugins"))
     return msg
+
+
+def _installed(obj: Any) -> dict[str, Any] | None:
+    """A hello's ``plugins`` (what the node has installed: ``{"core": version, "dists":
+    {name: version}, "drivers": {kind: [name, ...]}}``), or None when it names none."""
+    if obj is None:
+        return None
+    ok = (isinstance(obj, dict) and isinstance(obj.get("core"), str)
+          and isinstance(obj.get("dists"), dict)
+          and all(isinstance(k, str) and isinstance(v, str) for k, v in obj["dists"].items())
+          and isinstance(obj.get("drivers"), dict)
+          and all(isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str)
+                                                                     for n in v)
+                  for k, v in obj["drivers"].items()))
+    if not ok:
+        raise BadMessage("hello message: plugins %r is not {\"core\": version, \"dists\": "
+                         "{name: version}, \"drivers\": {kind: [name, ...]}}" % (obj,))
+    return obj
 
 
 def _output(obj: Any) -> Output:

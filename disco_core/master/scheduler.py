@@ -21,6 +21,7 @@ import logging
 from typing import Any, Callable, Iterable
 
 from .coordinator import Job, Task
+from .plugincheck import PluginCheck
 
 log = logging.getLogger("disco.master.scheduler")
 
@@ -123,6 +124,8 @@ class NodeSlots:
         self.running: set[Task] = set()
         self.connected = False
         self.blacklisted = False
+        #: what the node's hello said it has installed (:mod:`.plugincheck`); None: unsaid
+        self.plugins: dict[str, Any] | None = None
         self.stats = {"job_ok": 0, "data_error": 0, "error": 0}
 
     @property
@@ -178,6 +181,8 @@ class Scheduler:
         self.queues: dict[str, TaskQueue] = {}
         self.jobs: dict[str, Job] = {}
         self.cluster = Cluster(self.nodes)
+        #: keeps a job's tasks off the nodes that lack a plugin it needs
+        self.plugin_check = PluginCheck()
 
     def add_job(self, job: Job) -> None:
         self.jobs[job.name] = job
@@ -185,6 +190,7 @@ class Scheduler:
 
     def remove_job(self, job: Job) -> None:
         self.jobs.pop(job.name, None)
+        self.plugin_check.forget(job)
         queue = self.queues.pop(job.name, None)
         if queue is not None:
             queue.discard_all()
@@ -234,6 +240,8 @@ class Scheduler:
                 if not jobs:
                     return dispatched
                 for job in self._order(jobs, node.host):
+                    if not self.plugin_check.allows(job, node):
+                        continue
                     task = self._pick(job, node.host)
                     if task is not None:
                         node.running.add(task)

@@ -50,8 +50,8 @@ class StalledJobs:
         now = time.monotonic() if now is None else now
         reason = why_no_node(self.scheduler.nodes)
         if reason is None:
-            self.told.clear()
             self.since = None
+            self._check_needs(now)
             return
         if self.since is None:
             self.since = now
@@ -69,3 +69,27 @@ class StalledJobs:
                 self.told[name] = now
                 job.events.add("master", "WARNING: no task of this job can start: %s"
                                % reason)
+
+    def _check_needs(self, now: float) -> None:
+        """Nodes take tasks: tell each waiting job that none of them has what it needs
+        (:mod:`.plugincheck`), once a job has waited :attr:`grace` (nodes connecting)."""
+        check = getattr(self.scheduler, "plugin_check", None)
+        if check is None:
+            return
+        nodes = list(self.scheduler.nodes.values())
+        told = {}
+        for name, job in self.scheduler.jobs.items():
+            if job.status != "active" or not len(self.scheduler.queues.get(name, ())):
+                continue
+            if time.time() - job.started < self.grace:
+                continue
+            reason = check.why_none_fits(job, nodes)
+            if reason is None:
+                continue
+            last = self.told.get(name)
+            told[name] = last if last is not None else now
+            if last is None or now - last >= self.repeat:
+                told[name] = now
+                job.events.add("master", "WARNING: no task of this job can start: %s"
+                               % reason)
+        self.told = told

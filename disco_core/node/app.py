@@ -152,6 +152,7 @@ class Node:
         self.outbox: list[dict] = []
         self.stop_event = asyncio.Event()
         self.session = uuid.uuid4().hex  # this node process, as its hello names it
+        self._installed: dict | None = None  # what its hello says is installed here
         self._base_env: dict[str, str] | None = None
         self.lock_fd: int | None = None  # the node lock (:mod:`disco_core.nodelock`)
         self.gc = DataGC(self.jobhomes.root, self.settings, self.ask_gc,
@@ -270,7 +271,15 @@ class Node:
         """Start a session: tell the master which task attempts this node still runs."""
         running = [[run.job, run.taskid, run.runid] for run in self.tasks.values()
                    if not run.killed]
-        self.send({"op": "hello", "session": self.session, "running": running})
+        self.send({"op": "hello", "session": self.session, "running": running,
+                   "plugins": self.installed()})
+
+    def installed(self) -> dict:
+        """What this node has installed (core, plugin distributions, driver names), as the
+        master checks a job's needs against it; the same for the node process's life."""
+        if self._installed is None:
+            self._installed = get_host().installed()
+        return self._installed
 
     def handle(self, raw: str | bytes) -> None:
         """One message from the master. One this node cannot handle is logged and answered

@@ -96,7 +96,9 @@ class Worker(dict):
         scheduler = dict(self.getitem("scheduler", job, jobargs) or {})
         save = self.getitem("save_results", job, jobargs, False) or \
             self.getitem("save", job, jobargs, False)
+        required = self.getitem("required_plugins", job, jobargs, None)  # checked by master
         return {"prefix": job.name,
+                **({"required_plugins": required} if required else {}),
                 "worker": self.bin,
                 "owner": self.getitem("owner", job, jobargs, None) or settings["DISCO_JOB_OWNER"],
                 "save_results": bool(save),

@@ -62,6 +62,10 @@
       disco.el("li", {text: h + (counts[h] > 1 ? " (" + counts[h] + " tasks)" : "")})));
     if (!Object.keys(counts).length) $("hosts").append(disco.el("li", {class: "muted",
                                                                       text: "none"}));
+    const shunned = info.blacklisted || [], fails = info.node_failures || {};
+    $("blacklistbox").hidden = !shunned.length;
+    $("blacklisted").replaceChildren(...shunned.map(h => disco.el("li", {"data-host": h,
+      text: h + " (" + (fails[h] || 0) + " failed attempts)"})));
     showUrls("results", info.results, info.results_count, "results");
     showUrls("inputs", info.inputs, info.inputs_count, "inputs");
   }
