@@ -115,6 +115,27 @@ def test_the_job_page_shows_events_and_a_timeline_with_the_retries(cluster, brow
           what="job page")
 
 
+def fails_on_127_0_0_2(line, params):
+    from disco.error import DataError
+    if this_host() == "127.0.0.2":  # noqa: F821
+        raise DataError("this node cannot do it", line)
+    yield line, 1
+
+
+def test_the_job_page_lists_the_nodes_blacklisted_for_the_job(browser):
+    hosts = [("127.0.0.2", 1), ("127.0.0.3", 1)]
+    with running_cluster(hosts=hosts, extra_env={"DISCO_JOB_NODE_FAILURES": "1"}) as other:
+        job = Job().run(input=["raw://%d" % i for i in range(4)], map=fails_on_127_0_0_2)
+        job.wait(timeout=120)
+        assert other.disco.jobinfo(job.name)["blacklisted"] == ["127.0.0.2"]
+        browser.get(other.master + "/job.html?name=%s&token=%s" % (job.name, other.token))
+        item = until(browser, lambda d: css(d, '#blacklisted li[data-host="127.0.0.2"]'),
+                     what="job page")
+        assert "127.0.0.2 (1 failed attempt)" in item[0].text
+        assert css(browser, "#blacklistbox")[0].is_displayed()
+        browser.screenshot("job-blacklist")
+
+
 def test_a_running_job_is_killed_and_purged_from_its_page(cluster, browser):
     job = Job().run(input=["raw://%d" % i for i in range(4)], map=napping,
                     params={"nap": 60})

@@ -44,6 +44,11 @@ JOBINFO = {"type": "object",
                           "inputs": {"type": "array", "items": {"type": "string"}},
                           "worker": {"type": "string"}, "owner": {"type": "string"},
                           "hosts": {"type": "array", "items": {"type": "string"}},
+                          "blacklisted": {"type": "array", "items": {"type": "string"},
+                                          "description": "nodes that failed too many of its "
+                                          "tasks (DISCO_JOB_NODE_FAILURES)"},
+                          "node_failures": {"type": "object",
+                                            "additionalProperties": {"type": "integer"}},
                           "reason": {"type": "string"}}}
 NODEINFO = {"type": "object", "additionalProperties": {
     "type": "object", "required": ["max_workers", "connected", "blacklisted"],
@@ -52,7 +57,10 @@ NODEINFO = {"type": "object", "additionalProperties": {
                    "data_error": {"type": "integer"}, "error": {"type": "integer"},
                    "tasks": {"type": "array", "items": {"type": "string"}},
                    "diskfree": {"type": "integer"}, "diskused": {"type": "integer"},
-                   "problem": {"type": "string"}}}}
+                   "problem": {"type": "string"},
+                   "plugins_differ": {"type": "object", "description": "how its plugins "
+                                      "differ from the master's: missing, extra, versions, "
+                                      "core"}}}}
 EVENT = _tuple(*[{"type": "string"}] * 3, description="[timestamp, host, message]")
 
 

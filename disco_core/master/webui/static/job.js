@@ -65,7 +65,8 @@
     const shunned = info.blacklisted || [], fails = info.node_failures || {};
     $("blacklistbox").hidden = !shunned.length;
     $("blacklisted").replaceChildren(...shunned.map(h => disco.el("li", {"data-host": h,
-      text: h + " (" + (fails[h] || 0) + " failed attempts)"})));
+      text: h + " (" + (fails[h] || 0) + (fails[h] === 1 ? " failed attempt)"
+                                                        : " failed attempts)")})));
     showUrls("results", info.results, info.results_count, "results");
     showUrls("inputs", info.inputs, info.inputs_count, "inputs");
   }
