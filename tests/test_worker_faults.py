@@ -121,3 +121,27 @@ def test_a_task_whose_node_dies_does_not_count_that_as_its_failure(cluster, tmp_
     events = [e[2] for _o, e in job.events()]
     assert any("node %s went away" % host in e for e in events), events
     wait_for(lambda: Disco().nodeinfo()[host]["connected"], 60)
+
+
+def sleep_and_say_where(line, params):
+    import os
+    import time
+    with open(params["marker"], "w") as f:
+        f.write("%s %d" % (this_host(), os.getpid()))  # noqa: F821
+    time.sleep(600)
+    yield line, 1
+
+
+def test_a_worker_started_without_the_fork_server_dies_with_its_node(tmp_path):
+    marker = str(tmp_path / "worker")
+    with running_cluster(hosts=[("127.0.0.2", 1)],
+                         extra_env={"DISCO_WORKER_FORK": "0"}) as cluster:
+        job = Job().run(input=["raw://x"], map=sleep_and_say_where, params={"marker": marker})
+        wait_for(lambda: os.path.exists(marker) and open(marker).read().strip(), 60)
+        host, worker = first_attempt(marker)
+        [node] = cluster.node_pids(host)
+        with open("/proc/%d/cmdline" % worker, "rb") as f:
+            assert b"forkserver" not in f.read()
+        os.kill(node, signal.SIGKILL)
+        wait_for(lambda: not alive(worker), 15)  # the worker does not outlive its node
+        job.kill()

@@ -35,8 +35,9 @@ def preload() -> None:
 
 
 def die_with_parent() -> None:
-    """Have the kernel kill this process when its parent (the fork server) ends, as it does
-    when its node dies: a worker never outlives the node that would take its results."""
+    """Have the kernel kill this process when its parent (the fork server, or the node for
+    a worker started without it) ends, as it does when its node dies: a worker never
+    outlives the node that would take its results."""
     parent = os.getppid()
     try:
         import ctypes

@@ -31,6 +31,7 @@ from ..errors import ProtocolError
 from ..jobpack import hexhash
 from ..protocol import MAX_PAYLOAD, FrameParser, decode_payload, encode, validate
 from ..util import format_duration, schemesplit
+from .forkserver import die_with_parent
 from .jobhome import JobHomes
 
 log = logging.getLogger("disco.node.runner")
@@ -170,9 +171,11 @@ class TaskRun:
                 self.pid, self.exit_future = await self.node.forkserver.spawn(
                     self.jobhome, env, entry, stdin_r, err_w)
             else:
+                # it dies with the node, as a forked one dies with its fork server
                 proc = subprocess.Popen(["nice", "-n", "19", path], cwd=self.jobhome, env=env,
                                         stdin=stdin_r, stdout=err_w, stderr=err_w,
-                                        start_new_session=True, close_fds=True)
+                                        start_new_session=True, close_fds=True,
+                                        preexec_fn=die_with_parent)
                 self.pid = proc.pid
                 self.exit_future = self.node.children.wait(proc)
         except OSError as exc:
