@@ -13,7 +13,9 @@ import time
 
 from disco.core import Job, result_iterator
 from disco_core.settings import DiscoSettings
+from disco_core.master import purgedlist
 from disco_core.testing import running_cluster, wait_for
+from test_node_sessions import FakeNode, finish
 
 
 def master_pid(cluster):
@@ -247,3 +249,33 @@ def test_a_job_running_through_disco_restart_goes_on_after_it(tmp_path):
         assert "1 tasks done, 1 still running on their nodes" in after[0], after
         assert [e.split()[0] for e in after if " assigned to " in e] == \
             ["map:1", "map_shuffle:2", "reduce:3"], after
+
+
+def test_the_jobs_purged_before_a_kill_are_still_told_to_nodes_after_it():
+    with running_cluster(hosts=[("fakea", 1)]) as cluster:
+        node = FakeNode(cluster, "fakea")
+        job = Job().run(input=["raw://a"], map=words)
+        finish(job, node)
+        cluster.disco.purge(job.name)
+        assert node.recv("purge")["job"] == job.name
+        node.close()
+        kill_master(cluster)
+        cluster.cli("start")
+        # a node that was away asks its GC's question of the new master
+        node = FakeNode(cluster, "fakea")
+        node.send({"op": "gc_query"})
+        assert job.name in node.recv("gc_jobs")["purged"]
+        node.close()
+        root = DiscoSettings(cluster.env)["DISCO_MASTER_ROOT"]
+        with open(os.path.join(root, "purged.json")) as f:
+            assert list(json.load(f)) == [job.name]
+
+
+def test_the_purged_list_on_disk_is_bounded_and_a_broken_one_is_ignored(tmp_path):
+    now = time.time()
+    purgedlist.save(str(tmp_path), {"old": now - 100, "new": now - 1}, memory=50)
+    assert purgedlist.load(str(tmp_path), memory=50) == {"new": now - 1}
+    (tmp_path / "purged.json").write_text("{not json")
+    assert purgedlist.load(str(tmp_path), memory=50) == {}
+    (tmp_path / "purged.json").write_text('{"job": "yesterday"}')
+    assert purgedlist.load(str(tmp_path), memory=50) == {}

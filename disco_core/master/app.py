@@ -26,7 +26,7 @@ from ..access import load_token
 from ..loopwatch import LoopWatch
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
-from . import intake, jobrecord, restore, saving
+from . import intake, jobrecord, purgedlist, restore, saving
 from .coordinator import Job, Task
 from .events import EventLog
 from .jobrecord import JobRecord
@@ -113,7 +113,8 @@ class Master(NodeReports):
         self.finished_jobs: dict[str, None] = {}            # in memory, oldest first
         self.recording: dict[str, asyncio.Future] = {}      # finished, record being written
         self.archived: dict[str, tuple[float, str]] = {}   # name -> (started, status)
-        self.purged: dict[str, float] = {}
+        self.purged: dict[str, float] = {}  # (on disk too: .purgedlist)
+        self._purges_saving = asyncio.Lock()
         self.waiters: list[asyncio.Future] = []
         self.max_failure_rate = int(s["DISCO_MAX_FAILURE_RATE"])
         self.accept_new_jobs = 1
@@ -193,6 +194,7 @@ class Master(NodeReports):
         self.nodes.load()
         clear_incoming(self.incoming())
         await restore.restore(self)  # the jobs of the master that ran here before
+        self.purged.update(purgedlist.load(self.root, PURGED_MEMORY))
         app = self.application()
         from .remote import bind_address
         self.nodes.listen_address = bind_address(s, self.nodes.remote_hosts())
@@ -497,6 +499,9 @@ class Master(NodeReports):
         await self.clean(name)
         self.purged[name] = time.time()
         self.nodes.broadcast({"op": "purge", "job": name})
+        async with self._purges_saving:  # kept for the nodes' GC past a restart
+            await asyncio.get_running_loop().run_in_executor(
+                None, purgedlist.save, self.root, dict(self.purged), PURGED_MEMORY)
 
     def gc_jobs(self) -> dict[str, list[str]]:
         """What a node's data GC must know: the active jobs (never touched) and the jobs
