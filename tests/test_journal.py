@@ -144,3 +144,23 @@ def test_one_process_at_a_time_holds_a_node_lock(tmp_path):
         os.close(fd)
     assert nodelock.holder(path) is None
     os.close(nodelock.acquire(path, {"pid": 2}))  # free again once its holder let go
+
+
+def test_synced_waits_until_the_lines_given_before_are_on_disk(tmp_path):
+    import asyncio
+    path = str(tmp_path / JOURNAL)
+    gone = str(tmp_path / "gone" / JOURNAL)
+    writer = JournalWriter()
+
+    async def main():
+        for i in range(200):
+            writer.append(path, ["run", i, 1, "h", 0.0])
+        await writer.synced(path)
+        assert len(read(path)) == 200  # all of them, without waiting any further
+        writer.append(gone, ["job", 0.0, []])
+        with pytest.raises(OSError, match="gone"):
+            await writer.synced(gone)
+        writer.close()
+        with pytest.raises(OSError, match="stopping"):
+            await writer.synced(path)
+    asyncio.run(main())

@@ -279,3 +279,13 @@ def test_the_purged_list_on_disk_is_bounded_and_a_broken_one_is_ignored(tmp_path
     assert purgedlist.load(str(tmp_path), memory=50) == {}
     (tmp_path / "purged.json").write_text('{"job": "yesterday"}')
     assert purgedlist.load(str(tmp_path), memory=50) == {}
+
+
+def test_every_job_whose_submission_was_answered_survives_a_kill_right_after():
+    with running_cluster(hosts=[("localhost", 2)]) as cluster:
+        jobs = [Job().run(input=["raw://%d a b" % i], map=words, reduce=count)
+                for i in range(5)]
+        kill_master(cluster)  # at once: the last name has just been answered
+        cluster.cli("start")
+        for job in jobs:
+            assert dict(result_iterator(job.wait(timeout=120))) == {"a": 1, "b": 1}

@@ -30,7 +30,7 @@ from . import intake, jobrecord, purgedlist, restore, saving
 from .coordinator import Job, Task
 from .events import EventLog
 from .jobrecord import JobRecord
-from .journal import JournaledJob, JournalWriter
+from .journal import JournaledJob, JournalWriter, first_line_synced
 from .ctrl import core_ops
 from .nodes import NodeManager
 from .oob import OobStore
@@ -426,6 +426,7 @@ class Master(NodeReports):
         job = JournaledJob(name, pack.jobdict, pipeline, inputs, events, self,
                            self.max_failure_rate, self.retry)
         job.begin(self.journal, jobdir)
+        await first_line_synced(self.journal, job, jobdir)  # on disk before it is answered
         job.node_failure_limit = int(self.settings["DISCO_JOB_NODE_FAILURES"])
         self.jobs[name] = job
         self.scheduler.add_job(job)
@@ -499,9 +500,8 @@ class Master(NodeReports):
         await self.clean(name)
         self.purged[name] = time.time()
         self.nodes.broadcast({"op": "purge", "job": name})
-        async with self._purges_saving:  # kept for the nodes' GC past a restart
-            await asyncio.get_running_loop().run_in_executor(
-                None, purgedlist.save, self.root, dict(self.purged), PURGED_MEMORY)
+        # kept on disk for the nodes' GC past a restart
+        await purgedlist.keep(self._purges_saving, self.root, self.purged, PURGED_MEMORY)
 
     def gc_jobs(self) -> dict[str, list[str]]:
         """What a node's data GC must know: the active jobs (never touched) and the jobs

@@ -21,6 +21,7 @@ and a journal cut short is still a history of the job, of fewer finished tasks.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ import threading
 import time
 from typing import Any
 
+from ..errors import DiscoError
 from .coordinator import Job, Task
 from .pipeline import Output
 
@@ -40,7 +42,8 @@ JOURNAL = "journal"
 
 class JournalWriter:
     """Appends journal lines to their files in a thread of its own, in the order they
-    were given, fsyncing each file once per batch."""
+    were given, fsyncing each file once per batch. :meth:`synced` tells when what was
+    given so far is on disk (a job's first line, before its name is answered)."""
 
     def __init__(self) -> None:
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -54,6 +57,20 @@ class JournalWriter:
             self.thread = threading.Thread(target=self._run, name="journal", daemon=True)
             self.thread.start()
         self.queue.put((path, json.dumps(entry, ensure_ascii=False) + "\n"))
+
+    def synced(self, path: str) -> asyncio.Future:
+        """A future of the running loop, done once every line given so far for ``path`` is
+        written and fsynced; an :class:`OSError` naming the file if that failed."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if self.closed:
+            future.set_exception(OSError("the master is stopping: %s is not written" % path))
+            return future
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="journal", daemon=True)
+            self.thread.start()
+        self.queue.put(_Sync(path, future, loop))
+        return future
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the thread (and take no more)."""
@@ -72,26 +89,66 @@ class JournalWriter:
                 except queue.Empty:
                     break
             files: dict[str, list[str]] = {}
+            syncs = []
             for item in batch:
-                if item is not None:
+                if isinstance(item, _Sync):
+                    syncs.append(item)
+                elif item is not None:
                     files.setdefault(item[0], []).append(item[1])
-            for path, lines in files.items():
-                _append(path, lines)
+            errors = {path: _append(path, lines) for path, lines in files.items()}
+            for sync in syncs:  # each was queued after its lines: they are in this batch
+                sync.done(errors.get(sync.path))
             if None in batch:
                 return
 
 
-def _append(path: str, lines: list[str]) -> None:
+class _Sync:
+    """A :meth:`JournalWriter.synced` request, answered on its loop from the writer."""
+
+    def __init__(self, path: str, future: asyncio.Future,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.path, self.future, self.loop = path, future, loop
+
+    def done(self, error: str | None) -> None:
+        def answer() -> None:
+            if self.future.done():
+                return
+            if error:
+                self.future.set_exception(OSError(error))
+            else:
+                self.future.set_result(None)
+        try:
+            self.loop.call_soon_threadsafe(answer)
+        except RuntimeError:
+            pass  # the loop is closed: no one waits
+
+
+def _append(path: str, lines: list[str]) -> str | None:
+    """Append ``lines`` to ``path`` and fsync it; what went wrong, if anything."""
     try:
         with open(path, "a", encoding="utf-8", errors="backslashreplace") as f:
             f.write("".join(lines))
             f.flush()
             os.fsync(f.fileno())
     except FileNotFoundError:
-        pass  # the job was cleaned meanwhile
+        return "%s is gone (the job was cleaned meanwhile)" % path
     except OSError as exc:
         log.error("cannot write the journal %s (the job is resumed from an older state if "
                   "the master restarts): %s", path, exc)
+        return "cannot write the journal %s: %s" % (path, exc)
+    return None
+
+
+async def first_line_synced(writer: JournalWriter, job: "JournaledJob", jobdir: str) -> None:
+    """Wait until the new job's first journal line is on disk, so that a job whose name was
+    answered is never lost by a master killed right after; if it cannot be written, the
+    job's directory is removed and a :class:`DiscoError` says why it was not created."""
+    try:
+        await writer.synced(job.journal_path)
+    except OSError as exc:
+        import shutil
+        await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, jobdir, True)
+        raise DiscoError("job %s was not created: %s" % (job.name, exc)) from None
 
 
 def read(path: str) -> list[list]:

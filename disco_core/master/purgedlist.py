@@ -8,6 +8,7 @@ master's memory of purges (``PURGED_MEMORY``) is dropped when the list is read o
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -55,3 +56,9 @@ def save(root: str, purged: dict[str, float], memory: float) -> None:
     """Write the list (its fresh entries) whole; blocks: call it in a thread."""
     with AtomicFile(path(root)) as f:
         f.write(json.dumps(fresh(purged, memory)).encode("utf-8"))
+
+
+async def keep(lock: asyncio.Lock, root: str, purged: dict[str, float], memory: float) -> None:
+    """:func:`save` in a thread, one save at a time (so the newest list is the one left)."""
+    async with lock:
+        await asyncio.get_running_loop().run_in_executor(None, save, root, dict(purged), memory)
