@@ -98,3 +98,39 @@ def test_outputs_lost_again_and_again_end_the_job(job, actions):
         if job.status == "active":
             job.requeue(r0)
     assert job.status == "dead" and "Task reduce:2 failed 3 times" in job.reason
+
+
+CONCURRENT = [("map", "split", False), ("reduce", "group_label", True)]
+
+
+def test_lost_outputs_feeding_a_concurrent_stage_are_made_again(actions, tmp_path):
+    job = make_job(actions, pipeline=CONCURRENT, inputs=["raw://a", "raw://b"],
+                   events_dir=str(tmp_path), max_failures=2)
+    job.start()
+    m0, m1 = actions.tasks("queue")[:2]
+    run(job, m0, "h1")
+    run(job, m1, "h2")
+    done(job, m0, index("h1", "m0"))  # the reduce starts on it while m1 still runs
+    r0, r1 = actions.tasks("queue")[2:]
+    run(job, r0, "h3")
+    job.task_failed(r0, r0.runid, "h3", "error", "cannot read m0", ["dir://h1/disco/m0"])
+    assert r0.state == "waiting" and r0.failures == 0 and r0.awaiting == {m0.id}
+    assert m0.state == "waiting" and m0.failed_hosts == {"h1"}
+    assert actions.tasks("retry_later") == [m0]
+    assert m1.state == "running"  # a producer still running is left alone
+    job.requeue(m0)
+    run(job, m0, "h3")
+    done(job, m0, index("h3", "m0-again"))
+    assert actions.tasks("retry_later")[1:] == [r0]
+    assert [inp.urls for inp in r0.inputs] == [["dir://h3/disco/m0-again"]]
+    done(job, m1, index("h2", "m1"))  # the map stage ends: the reduce has all its inputs
+    assert job.stages[0].finished and job.stages[0].done == 2
+    assert [inp.urls for inp in r0.inputs] == [["dir://h3/disco/m0-again"],
+                                               ["dir://h2/disco/m1"]]
+    job.requeue(r0)
+    for task in (r0, r1):
+        if task.state != "running":
+            run(job, task, "h2")
+        done(job, task, Output.data(task.group[0], 1, ["disco://h2/r%d" % task.id]))
+    assert job.status == "ready"
+    assert all(t.failures == 0 for t in job.tasks.values())

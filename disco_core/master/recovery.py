@@ -3,8 +3,9 @@ the previous stage (their node died, or lost its disk), has the tasks that made 
 again, and runs again itself once they are done, reading the new outputs.
 
 A node reports the inputs no replica of which could be read with the task's failure
-(``lost``, their URLs). Only outputs of a finished stage are made again (a concurrent
-stage's producers may still be running). Neither the reader's attempt nor the maker's
+(``lost``, their URLs). The finished producers of a finished stage are made again, and
+those of a stage still feeding a concurrent one (its producers still running are left to
+finish: their outputs come as they would). Neither the reader's attempt nor the maker's
 rerun counts as a failure of the task; a task whose outputs are lost more than
 ``max_failures`` times is no longer made again, and the reader's failure then counts as
 usual (so outputs that can never be read end the job, naming the task that read them).
@@ -28,7 +29,7 @@ def recompute_inputs(job: Any, task: Any, host: str, lost: list[str] | tuple) ->
     stage made them, run the tasks that did again and have ``task`` wait for them (True);
     False when that does not apply and the failure counts as usual."""
     index = task.stage_no
-    if index == 0 or not job.stages[index - 1].finished:
+    if index == 0 or not (job.stages[index - 1].finished or job.opened[index]):
         return False
     lost = set(lost)
     makers = [p for p in job.stage_tasks[index - 1]
