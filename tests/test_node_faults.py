@@ -208,3 +208,60 @@ def test_a_stopped_node_is_lost_after_the_ping_timeout_and_its_late_results_igno
                           params={"marks": marks})
         assert {host for _line, host in result_iterator(again.wait(timeout=60))} \
             == {VICTIM, SURVIVOR}
+
+
+def test_outputs_a_concurrent_stage_lost_with_its_node_are_made_again(cluster, tmp_path):
+    """A reduce stage that runs concurrently with its maps cannot read the outputs a killed
+    node held (its disk gone with it) while maps still run: those are made again at once,
+    not only after the map stage ends, and the result is exact."""
+    from disco.worker.pipeline.worker import Stage, Worker
+    wait_connected(VICTIM)
+    read, release = str(tmp_path / "read"), str(tmp_path / "release")
+
+    def words(interface, state, label, inp):
+        import os
+        import time
+        for line in inp:
+            while line.startswith("slow") and not os.path.exists(release):
+                time.sleep(0.05)
+            for word in line.split():
+                interface.output(0).add(word, 1)
+
+    def total(interface, state, label, inp):
+        import os
+        import time
+        while not os.path.exists(read):  # reads only once the victim is gone
+            time.sleep(0.05)
+        counts = {}
+        for word, n in inp:
+            counts[word] = counts.get(word, 0) + n
+        for word, n in sorted(counts.items()):
+            interface.output(label).add(word, n)
+
+    lines = ["fast%d common" % i for i in range(6)] + ["slow common"]
+    pipeline = [("split", Stage("map", process=words)),
+                ("split", Stage("reduce", process=total), True)]
+    job = Job(worker=Worker(pipeline)).run(input=["raw://" + line for line in lines])
+
+    def events():
+        return [e[2] for _o, e in job.events()]
+
+    def fast_maps_done():
+        got = [e for e in events() if "Received results" in e and e.startswith("SYS: [map:")]
+        return len(got) >= 6 and got
+    wait_for(fast_maps_done, 60)
+    assert any("from %s" % VICTIM in e for e in fast_maps_done()), events()
+    kill_node(cluster, VICTIM)
+    forget_node_data(cluster, VICTIM, job.name)
+    with open(read, "w"):
+        pass
+    # the maps of the killed node are made again while the slow maps still run
+    wait_for(lambda: any("cannot read the outputs of map:" in e for e in events()), 60)
+    assert not any(e.startswith("Stage map finished") for e in events()), events()
+    with open(release, "w"):
+        pass
+    counts = {}
+    for word, n in result_iterator(job.wait(timeout=120)):
+        counts[word] = counts.get(word, 0) + n
+    assert counts == {"common": 7, **{w.split()[0]: 1 for w in lines}}
+    wait_connected(VICTIM)
