@@ -104,6 +104,9 @@ def test_jobs_go_only_to_nodes_that_have_the_plugins_they_need(tmp_path):
         assert plugins["disco-test-rot13"]["nodes"] == {"127.0.0.3": "missing"}
         assert plugins["disco-test-marker"]["nodes"] == {"127.0.0.3": "2.0"}
         assert plugins["disco-plugin-raw"]["nodes"] == {}
+        shown = cluster.cli("plugins").stdout
+        assert "disco-test-rot13 1.0: 127.0.0.3 missing" in shown, shown
+        assert "disco-test-marker 1.0: 127.0.0.3 2.0" in shown, shown
         shown = cluster.cli("nodeinfo").stdout
         assert ("plugins: lacks disco-test-rot13; other versions: disco-test-marker 2.0 "
                 "(master 1.0)") in shown, shown

@@ -274,6 +274,13 @@ def plugins(args: argparse.Namespace, ctx: Context) -> int:
         for info in failing:
             for text in info["failures"]:
                 print("    %s: %s" % (info["name"], text))
+    differ = [p for p in remote if p.get("nodes")]
+    if differ:  # a plugin a node lacks, has in another version, or alone has
+        print("plugins that differ on the nodes from the master's:")
+        for info in differ:
+            print("    %s %s: %s" % (info["name"], info.get("version") or "(not in the master)",
+                                     ", ".join("%s %s" % (host, state) for host, state
+                                               in sorted(info["nodes"].items()))))
     return 0
 
 
