@@ -203,7 +203,7 @@ def _check_fields(version: int, d: Any, jobenvs: Any, check_home: Any) -> None:
     required = d.get("required_plugins", [])
     if not (isinstance(required, list) and all(isinstance(r, str) and r for r in required)):
         raise JobPackError("invalid required_plugins %r: give a list of plugin distribution "
-                           "names, like [\"disco-plugin-redis\"]" % (required,))
+                           "names as `disco plugins` lists them" % (required,))
     if not isinstance(d.get("save_results", False), bool):
         raise JobPackError("invalid_job_save_results: save_results must be true or false")
     save_info = d.get("save_info", "ddfs")

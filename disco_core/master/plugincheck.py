@@ -23,8 +23,8 @@ from ..util import schemesplit
 
 
 def canonical(name: str) -> str:
-    """A distribution's name as packaging compares them (``Disco_Plugin.X`` is
-    ``disco-plugin-x``)."""
+    """A distribution's name as packaging compares them (``My_Plugin.X`` is
+    ``my-plugin-x``)."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
