@@ -17,6 +17,7 @@ import io
 import pickle
 import struct
 import zlib
+from itertools import islice
 from typing import Any, BinaryIO, Iterable, Iterator
 
 import zstandard
@@ -65,12 +66,14 @@ class RecordWriter:
             self._pickle_batch()
 
     def extend(self, records: Iterable[Any]) -> None:
-        batch = self.batch
-        for record in records:
-            batch.append(record)
-            if len(batch) >= BATCH:
-                self._pickle_batch()
-                batch = self.batch
+        it = iter(records)
+        while True:
+            batch = self.batch
+            room = BATCH - len(batch)
+            batch.extend(islice(it, room))
+            if len(batch) < BATCH:
+                return
+            self._pickle_batch()
 
     def _pickle_batch(self) -> None:
         data = _dumps(self.batch, PROTOCOL)

@@ -34,6 +34,7 @@ from ..util import argcount, isiterable
 from . import func as F
 from .base import Params, Worker as BaseWorker
 from .dataio import open_url
+from .runs import map_runs
 from .sort import external_sort, parse_buffer_size
 from .inout import check_label, open_output_chain
 from .task import Input, Task
@@ -200,6 +201,20 @@ class Worker(BaseWorker):
             return _map_sum(fmap, entries, params, part, outputs, interval, self, base)
         if combiner is not None:
             return _map_combine(fmap, entries, params, part, combiner, outputs)
+        if self.param("reduce") and (part is None or hasattr(part, "direct")):
+            # the reduce gets runs in key order (see runs.py)
+            size = self.param("sort_buffer_size") or DiscoSettings()["DISCO_SORT_BUFFER_SIZE"]
+
+            def plain(rest: Iterable, count: int) -> int:
+                return count + self.map_plain(fmap, rest, params, part, outputs, interval,
+                                              count)
+            return map_runs(fmap, entries, params, part, outputs, interval, self.status, base,
+                            parse_buffer_size(size), plain)
+        return self.map_plain(fmap, entries, params, part, outputs, interval, base)
+
+    def map_plain(self, fmap: Callable, entries: Iterable, params: Any, part: Any,
+                  outputs: Outputs, interval: int, base: int) -> int:
+        """Map ``entries`` into ``outputs`` in the order the pairs come."""
         count = base
         if part is None:
             add = outputs[0].add
