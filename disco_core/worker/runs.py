@@ -51,10 +51,6 @@ def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
             else:
                 vs.append(v)
             pairs += 1
-        else:
-            count += 1
-            if interval and count % interval == 0:
-                status(count, "mapped")
             if pairs >= limit:
                 if limit == _SAMPLE:
                     limit = _run_limit(groups, buffer_size)
@@ -62,6 +58,10 @@ def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
                     _write_run(groups, part, outputs)
                     groups.clear()
                     pairs = 0
+        else:
+            count += 1
+            if interval and count % interval == 0:
+                status(count, "mapped")
             continue
         # a key that is neither str nor bytes: what is grouped goes out, the rest as it comes
         _write_run(groups, part, outputs)
