@@ -62,6 +62,13 @@ def test_str_and_bytes_keys_together(disco_cluster):
     assert seen(job) == [("b", 1), ("b", 5), (b"a", 2), (b"a", 4), ("a", 3)]
 
 
+def test_many_distinct_keys_come_in_order(disco_cluster):
+    pairs = [("k%05d" % (i * 7919 % 10007), i) for i in range(10007)]
+    pairs += [("k00001", -1), ("k10006", -2)]
+    job = Job().run(input=["raw://x"], map=yield_params, reduce=as_seen, params=pairs)
+    assert seen(job) == stable_by_key(pairs)
+
+
 def test_partitions_each_get_their_keys_in_order(disco_cluster):
     pairs = [("k%03d" % (i * 37 % 100), i) for i in range(300)]
     job = Job().run(input=["raw://x"], map=yield_params, reduce=as_seen, params=pairs,

@@ -16,13 +16,13 @@ about ``DISCO_SORT_BUFFER_SIZE`` bytes of values; keys that do not compare with 
 from __future__ import annotations
 
 import sys
-from itertools import repeat
 from typing import Any, Callable, Iterable
 
 from ..records import RecordWriter
 
 _SAMPLE = 1000
 _SLOT = 8  # bytes of a list slot
+_KEYS_AT_ONCE = 4096  # keys whose pairs are handed to the writer in one list
 
 
 def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs: Any,
@@ -118,9 +118,8 @@ def _write_run(groups: dict, part: Any, outputs: Any) -> None:
 def _write_keys(out: Any, keys: list, groups: dict) -> None:
     if isinstance(out, RecordWriter):
         extend = out.extend
-        for k in keys:
-            vs = groups[k]
-            extend(zip(repeat(k, len(vs)), vs))
+        for i in range(0, len(keys), _KEYS_AT_ONCE):
+            extend([(k, v) for k in keys[i:i + _KEYS_AT_ONCE] for v in groups[k]])
     else:
         add = out.add
         for k in keys:
