@@ -278,11 +278,16 @@ class Worker(BaseWorker):
     stage_reduce_shuffle = stage_map_shuffle
 
     def reduce_records(self, task: Task, inputs: list[Input]) -> Iterator[Any]:
+        """The records of every input in turn, each opened when the one before is read (a
+        chain of the inputs' iterators: nothing of ours runs between two records)."""
         reader = self.param("reduce_reader")
         chain = list(self.param("reduce_input_stream") or ()) + ([reader] if reader else [])
-        for _label, source in self.sources(inputs):
-            yield from self.open_source(source, chain)
-        self.current_input = ""
+
+        def opened() -> Iterator[Iterable]:
+            for _label, source in self.sources(inputs):
+                yield self.open_source(source, chain)
+            self.current_input = ""
+        return itertools.chain.from_iterable(opened())
 
     def stage_reduce(self, task: Task, inputs: list[Input]) -> None:
         fred = self.param("reduce")
