@@ -17,6 +17,7 @@ import io
 import pickle
 import struct
 import zlib
+from itertools import chain, islice
 from typing import Any, BinaryIO, Iterable, Iterator
 
 import zstandard
@@ -65,12 +66,14 @@ class RecordWriter:
             self._pickle_batch()
 
     def extend(self, records: Iterable[Any]) -> None:
-        batch = self.batch
-        for record in records:
-            batch.append(record)
-            if len(batch) >= BATCH:
-                self._pickle_batch()
-                batch = self.batch
+        it = iter(records)
+        while True:
+            batch = self.batch
+            room = BATCH - len(batch)
+            batch.extend(islice(it, room))
+            if len(batch) < BATCH:
+                return
+            self._pickle_batch()
 
     def _pickle_batch(self) -> None:
         data = _dumps(self.batch, PROTOCOL)
@@ -256,8 +259,13 @@ class _Resync:
 
 def read_records(fd: BinaryIO, url: str = "<stream>", ignore_corrupt: bool = False
                  ) -> Iterator[Any]:
-    """Yield every record of a record file, one hunk in memory at a time. With
-    ``ignore_corrupt`` the records of damaged hunks are left out instead of raising."""
+    """Every record of a record file, one hunk in memory at a time (the batches chained,
+    so nothing of ours runs between two records of a batch). With ``ignore_corrupt`` the
+    records of damaged hunks are left out instead of raising."""
+    return chain.from_iterable(_batches(fd, url, ignore_corrupt))
+
+
+def _batches(fd: BinaryIO, url: str, ignore_corrupt: bool) -> Iterator[list]:
     for offset, raw in _read_hunks(fd, url, ignore_corrupt):
         buf = io.BytesIO(raw)
         end = len(raw)
@@ -270,7 +278,7 @@ def read_records(fd: BinaryIO, url: str = "<stream>", ignore_corrupt: bool = Fal
                     break
                 raise CorruptRecords("undecodable records in hunk at byte %d (%d bytes into "
                                      "its data): %s" % (offset, pos, exc), url) from None
-            yield from batch
+            yield batch
 
 
 def write_records(fd: BinaryIO, records: Iterable[Any]) -> int:

@@ -23,8 +23,11 @@ is recognised and run as a dict update; the default partition is memoised per ke
 from __future__ import annotations
 
 import os
+import itertools
 import shutil
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
+from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
 from .. import jobpack as jp
@@ -34,11 +37,14 @@ from ..util import argcount, isiterable
 from . import func as F
 from .base import Params, Worker as BaseWorker
 from .dataio import open_url
+from .runs import map_runs
 from .sort import external_sort, parse_buffer_size
 from .inout import check_label, open_output_chain
 from .task import Input, Task
 
 _MEMO_LIMIT = 1 << 20
+_STATUS_RATE = 4  # progress messages a second; the node answers 5 a second at once
+_CHUNK = 4096     # records a reduce is handed at a time when they are counted
 
 
 class Outputs:
@@ -127,7 +133,18 @@ class Worker(BaseWorker):
     def param(self, key: str, default: Any = None) -> Any:
         return self.getitem(key, self.job, self.jobargs, default)
 
-    def status(self, count: int, what: str) -> None:
+    def status(self, count: int, what: str, final: bool = False) -> None:
+        """``N entries mapped`` (or ``reduced``). A task's progress messages come at most
+        ``_STATUS_RATE`` a second, under what the node answers at once (more would each wait
+        200 ms for their reply): one due sooner is left out, the next shows the count. The
+        ``final`` one, a task's last, is always sent."""
+        now = time.monotonic()
+        sent = self.__dict__.setdefault("_status_sent", deque())
+        while sent and now - sent[0] >= 1.0:
+            sent.popleft()
+        if not final and len(sent) >= _STATUS_RATE:
+            return
+        sent.append(now)
         print("%d entries %s" % (count, what))
 
     def stage_map(self, task: Task, inputs: list[Input]) -> None:
@@ -181,7 +198,7 @@ class Worker(BaseWorker):
             outputs.abort()
             raise
         if interval:
-            self.status(count, "mapped")
+            self.status(count, "mapped", final=True)
 
     def map_entries(self, inputs: list[Input], chain: list) -> Iterator[Any]:
         """The entries of every input in turn, each input closed after its last entry."""
@@ -200,6 +217,20 @@ class Worker(BaseWorker):
             return _map_sum(fmap, entries, params, part, outputs, interval, self, base)
         if combiner is not None:
             return _map_combine(fmap, entries, params, part, combiner, outputs)
+        if self.param("reduce") and (part is None or hasattr(part, "direct")):
+            # the reduce gets runs in key order (see runs.py)
+            size = self.param("sort_buffer_size") or DiscoSettings()["DISCO_SORT_BUFFER_SIZE"]
+
+            def plain(rest: Iterable, count: int) -> int:
+                return count + self.map_plain(fmap, rest, params, part, outputs, interval,
+                                              count)
+            return map_runs(fmap, entries, params, part, outputs, interval, self.status, base,
+                            parse_buffer_size(size), plain)
+        return self.map_plain(fmap, entries, params, part, outputs, interval, base)
+
+    def map_plain(self, fmap: Callable, entries: Iterable, params: Any, part: Any,
+                  outputs: Outputs, interval: int, base: int) -> int:
+        """Map ``entries`` into ``outputs`` in the order the pairs come."""
         count = base
         if part is None:
             add = outputs[0].add
@@ -247,11 +278,16 @@ class Worker(BaseWorker):
     stage_reduce_shuffle = stage_map_shuffle
 
     def reduce_records(self, task: Task, inputs: list[Input]) -> Iterator[Any]:
+        """The records of every input in turn, each opened when the one before is read (a
+        chain of the inputs' iterators: nothing of ours runs between two records)."""
         reader = self.param("reduce_reader")
         chain = list(self.param("reduce_input_stream") or ()) + ([reader] if reader else [])
-        for _label, source in self.sources(inputs):
-            yield from self.open_source(source, chain)
-        self.current_input = ""
+
+        def opened() -> Iterator[Iterable]:
+            for _label, source in self.sources(inputs):
+                yield self.open_source(source, chain)
+            self.current_input = ""
+        return itertools.chain.from_iterable(opened())
 
     def stage_reduce(self, task: Task, inputs: list[Input]) -> None:
         fred = self.param("reduce")
@@ -301,12 +337,23 @@ class Worker(BaseWorker):
 
 
 def _counting(records: Iterable, interval: int, worker: Worker) -> Iterator:
+    """``records``, with a status message after every ``interval`` of them and at the end.
+    They are handed on in chunks (ending at each multiple of ``interval``), so counting
+    costs nothing per record."""
+    return itertools.chain.from_iterable(_counted_chunks(iter(records), interval, worker))
+
+
+def _counted_chunks(records: Iterator, interval: int, worker: Worker) -> Iterator[list]:
     n = 0
-    for n, record in enumerate(records, 1):
-        yield record
+    while True:
+        chunk = list(islice(records, min(_CHUNK, interval - n % interval)))
+        if not chunk:
+            break
+        yield chunk
+        n += len(chunk)
         if n % interval == 0:
             worker.status(n, "reduced")
-    worker.status(n, "reduced")
+    worker.status(n, "reduced", final=True)
 
 
 def _partitioner(partition: Callable, nr: int, params: Any) -> Callable[[Any], int] | None:
