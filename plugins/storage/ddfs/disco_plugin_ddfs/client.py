@@ -14,7 +14,6 @@ import builtins
 import io
 import json
 import os
-import tarfile
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 from urllib.parse import quote, urlencode
 
@@ -24,6 +23,7 @@ from disco_core.settings import DiscoSettings
 from disco_core.util import isiterable, master_url, urltoken
 
 from . import names
+from .defaults import register_client_defaults
 
 CHUNK_SIZE = 64 * 1024 ** 2
 MAX_RECORD_SIZE = 1024 ** 2
@@ -79,8 +79,7 @@ class DDFS:
 
     def __init__(self, master: Any = None, proxy: str | None = None,
                  settings: DiscoSettings | None = None) -> None:
-        from disco_core.plugins import get_host
-        get_host()  # the plugins' settings (ours: DDFS_READ_TOKEN, ...) are registered
+        register_client_defaults()  # ours (DDFS_READ_TOKEN, ...), without a plugin host
         self.settings = settings or DiscoSettings()
         if hasattr(master, "master"):  # a Disco client
             master = master.master
@@ -362,6 +361,7 @@ class DDFS:
                  exclude: str | None = None) -> Iterator[tuple[str, BinaryIO, int]]:
         """``(name, file, size)`` for each member of a tar file (gzipped, ``_gz`` suffix)."""
         import gzip
+        import tarfile
         with tarfile.open(tarball) as tar:
             for member in tar:
                 if not member.isfile():

@@ -13,11 +13,9 @@ _master: dict[str, Any] = {}
 
 @hookimpl
 def disco_settings() -> dict[str, Any]:
+    from .defaults import CLIENT
     from .gc import settings_defaults
-    return {"DDFS_BLOB_REPLICAS": 1, "DDFS_TAG_REPLICAS": 1, "DDFS_TAG_MIN_REPLICAS": 1,
-            "DDFS_READ_TOKEN": None, "DDFS_WRITE_TOKEN": None, "DDFS_VOLUMES": "local",
-            "DDFS_CONNECT_TIMEOUT": 5.0, "DDFS_SPACE_AWARE": "", "DDFS_ABSOLUTE_SPACE": "",
-            **settings_defaults()}
+    return {**CLIENT, **settings_defaults()}
 
 
 @hookimpl
