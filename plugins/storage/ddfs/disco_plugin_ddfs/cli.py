@@ -200,23 +200,24 @@ def _inputs(args: argparse.Namespace, ctx: Context) -> Iterator[list[str]]:
 def cat(args: argparse.Namespace, ctx: Context) -> int:
     from disco_core.comm import open_local
     from disco_core.errors import CommError, DataError
-    out = sys.stdout.buffer
+
+    from .copying import Output
     reader = _ddfs(ctx).reader()
-    for replicas in _inputs(args, ctx):
-        try:
-            if len(replicas) == 1 and "://" not in replicas[0] \
-                    or replicas[0].startswith("file://"):
-                conn = open_local(replicas[0])
-            else:
-                conn = reader.open(replicas)
-        except (CommError, DataError) as exc:
-            if args.ignore_missing:
-                continue
-            raise DataError(str(exc), replicas[0]) from None
-        with conn:
-            for data in iter(lambda: conn.read(1 << 20), b""):
-                out.write(data)
-    out.flush()
+    with Output(sys.stdout.buffer) as out:
+        for replicas in _inputs(args, ctx):
+            try:
+                if len(replicas) == 1 and "://" not in replicas[0] \
+                        or replicas[0].startswith("file://"):
+                    conn = open_local(replicas[0])
+                else:
+                    conn = reader.open(replicas)
+            except (CommError, DataError) as exc:
+                if args.ignore_missing:
+                    continue
+                raise DataError(str(exc), replicas[0]) from None
+            with conn:
+                out.copy(conn)
+        out.flush()
     return 0
 
 

@@ -61,6 +61,11 @@ def disco_node_info(host: str) -> dict[str, Any] | None:
     info = {"diskfree": space[0] // 1024, "diskused": space[1] // 1024}
     if ddfs.bad_volumes(host):
         info["bad_volumes"] = ddfs.bad_volumes(host)
+    # the node beside the master serves its blobs on this loopback port, behind the
+    # master: a reader on this machine reads them there (:mod:`.reading`)
+    port = getattr(ddfs.master.nodes.connections.get(host), "data_port", None)
+    if isinstance(port, int):
+        info["data_port"] = port
     return info
 
 
