@@ -65,6 +65,15 @@ class RecordWriter:
             self._pickle_batch()
 
     def extend(self, records: Iterable[Any]) -> None:
+        if type(records) is list:  # a list goes in BATCH-sized slices: the same batches
+            start = 0
+            while len(records) - start >= BATCH - len(self.batch):
+                take = BATCH - len(self.batch)
+                self.batch.extend(records[start:start + take])
+                start += take
+                self._pickle_batch()
+            self.batch.extend(records[start:])
+            return
         batch = self.batch
         for record in records:
             batch.append(record)

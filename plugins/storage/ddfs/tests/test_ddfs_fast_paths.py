@@ -133,3 +133,39 @@ def test_a_blob_on_the_node_beside_the_master_is_read_from_the_node(disco_cluste
     with ddfs_client.reader().open(replicas, direct=False) as conn:
         assert conn.url == replicas[0]  # disco://localhost/..., the master's port
         assert conn.read() == open(blobs[1], "rb").read()
+
+
+def test_chunk_of_a_text_file_keeps_its_lines_as_a_text_input_gives_them(disco_cluster,
+                                                                         tmp_path):
+    """A local text file is chunked a block of lines at a time: the records are still the
+    lines a job would get (ends at "\\n" only, "\\r\\n" kept, the last without one), across
+    block boundaries, as str or, with DISCO_TEXT_INPUTS=bytes, as bytes."""
+    from disco_core.client.results import result_iterator
+    text = tmp_path / "odd.txt"
+    lines = ["%d %s\r\n" % (i, os.urandom(30).hex()) for i in range(30000)]
+    lines[7] = "a\rb\x0bc\x85d\u2028e \u20ac\n"
+    text.write_text("".join(lines) + "tail without a newline", encoding="utf-8",
+                    newline="")
+    want = list(result_iterator(["file://" + str(text)], reader=None))
+    assert want[7] == "a\rb\x0bc\x85d\u2028e \u20ac\n" and want[-1] == "tail without a newline"
+    out = ddfs(disco_cluster, "chunk", "-S", "0.25", "test:fast:chunk", str(text)).stdout
+    assert out.decode().count("created: ") > 1
+    assert list(result_iterator(["tag://test:fast:chunk"])) == want
+    env = dict(os.environ, DISCO_TEXT_INPUTS="bytes", **disco_cluster.env)
+    exe = os.path.join(os.path.dirname(sys.executable), "ddfs")
+    subprocess.run([exe, "chunk", "test:fast:chunkbytes", str(text)], env=env, check=True,
+                   capture_output=True, timeout=120)
+    got = list(result_iterator(["tag://test:fast:chunkbytes"]))
+    assert got == [line.encode("utf-8") for line in want]
+
+
+def test_chunk_of_a_bad_text_file_says_what_is_wrong(disco_cluster, tmp_path):
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes(b"ok\ncaf\xe9\n")
+    bad = ddfs(disco_cluster, "chunk", "test:fast:bad", str(latin), check=False)
+    assert bad.returncode == 1 and "latin1.txt is not UTF-8 text" in bad.stderr.decode()
+    long = tmp_path / "long.txt"
+    long.write_text("short\n" + "x" * 3000 + "\n")
+    bad = ddfs(disco_cluster, "chunk", "-Z", "0.001", "test:fast:bad", str(long), check=False)
+    assert bad.returncode == 1 and "record 1 is" in bad.stderr.decode()
+    assert "test:fast:bad" not in ddfs(disco_cluster, "ls", "test:fast:").stdout.decode()
