@@ -13,8 +13,6 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .plugins import get_host
-
 #: The distribution whose hooks are core's own (entry point ``core`` in group ``disco``).
 CORE = "disco-core"
 
@@ -36,6 +34,7 @@ def each_command() -> Iterator[tuple[str, Command]]:
     """``(plugin, command)`` for every command of every plugin, in the host's order. A
     plugin whose hook answers anything but a list of :class:`Command` is recorded as
     failing (``disco plugins``) and left out."""
+    from .plugins import get_host  # here: a command that is given its commands needs no host
     host = get_host()
     for plugin, batch in host.each("disco_cli_commands"):
         try:

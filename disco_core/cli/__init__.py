@@ -122,14 +122,17 @@ def apply_globals(args: argparse.Namespace) -> None:
         os.environ["DISCO_MASTER"] = master
 
 
-def main(argv: list[str] | None = None, prog: str = "disco") -> int:
+def main(argv: list[str] | None = None, prog: str = "disco",
+         only: list[Command] | None = None) -> int:
     """Run a command line; ``prog`` is the name errors are printed under (a plugin's own
-    command runs its subcommands through here, under its own name)."""
+    command runs its subcommands through here, under its own name). ``only``: the
+    commands to know, instead of every plugin's (a plugin's own command, which then starts
+    without building the plugin host)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "help":  # `disco help [COMMAND]`
         argv = argv[1:] + ["--help"]
     try:
-        cmds = commands()
+        cmds = commands() if only is None else list(only)
     except Exception as exc:  # e.g. a broken plugin with DISCO_RAISE_PLUGIN_ERRORS=1
         if "-v" in argv or "--verbose" in argv:
             raise

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any, Callable, Iterable, Iterator
 
-from disco_core.cli import Command, Context
+from disco_core.cli import Context
 
 SUBCOMMANDS: list[tuple[str, str, Callable, Callable]] = []
 
@@ -200,23 +200,24 @@ def _inputs(args: argparse.Namespace, ctx: Context) -> Iterator[list[str]]:
 def cat(args: argparse.Namespace, ctx: Context) -> int:
     from disco_core.comm import open_local
     from disco_core.errors import CommError, DataError
-    out = sys.stdout.buffer
+
+    from .copying import Output
     reader = _ddfs(ctx).reader()
-    for replicas in _inputs(args, ctx):
-        try:
-            if len(replicas) == 1 and "://" not in replicas[0] \
-                    or replicas[0].startswith("file://"):
-                conn = open_local(replicas[0])
-            else:
-                conn = reader.open(replicas)
-        except (CommError, DataError) as exc:
-            if args.ignore_missing:
-                continue
-            raise DataError(str(exc), replicas[0]) from None
-        with conn:
-            for data in iter(lambda: conn.read(1 << 20), b""):
-                out.write(data)
-    out.flush()
+    with Output(sys.stdout.buffer) as out:
+        for replicas in _inputs(args, ctx):
+            try:
+                if len(replicas) == 1 and "://" not in replicas[0] \
+                        or replicas[0].startswith("file://"):
+                    conn = open_local(replicas[0])
+                else:
+                    conn = reader.open(replicas)
+            except (CommError, DataError) as exc:
+                if args.ignore_missing:
+                    continue
+                raise DataError(str(exc), replicas[0]) from None
+            with conn:
+                out.copy(conn)
+        out.flush()
     return 0
 
 
@@ -410,10 +411,14 @@ def touch(args: argparse.Namespace, ctx: Context) -> int:
 
 
 # -- the commands -------------------------------------------------------------------------
-def _arguments(p: argparse.ArgumentParser) -> None:
+def _arguments(p: argparse.ArgumentParser, only: str | None = None) -> None:
+    """The subcommands' parsers (``only``: that one's alone, for a command line that names
+    it: building all of them is much of a short command's time)."""
     from disco_core.cli import _global_options
     sub = p.add_subparsers(dest="ddfs_command", metavar="COMMAND")
     for name, help_, run, arguments in sorted(SUBCOMMANDS):
+        if only is not None and name != only:
+            continue
         sp = sub.add_parser(name, help=help_, description=help_)
         _global_options(sp, suppress=True)
         arguments(sp)
@@ -433,18 +438,54 @@ def _binary(args: argparse.Namespace) -> bool:
     return getattr(args, "_ddfs_run", None) in (cat,)
 
 
-def disco_command() -> Command:
+def disco_command(only: str | None = None) -> Any:
+    """The ``disco ddfs`` command (a :class:`disco_core.cli.Command`); ``only``: knowing
+    that one subcommand alone."""
+    from disco_core.cli import Command
     return Command("ddfs", "the Disco Distributed Filesystem (ddfs COMMAND -h for help)",
-                   _run, _arguments, binary_stdout=_binary)
+                   _run, lambda p: _arguments(p, only), binary_stdout=_binary)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``ddfs ARGS`` is ``disco ddfs ARGS``."""
+    """``ddfs ARGS`` is ``disco ddfs ARGS``, run knowing the ``ddfs`` command alone (no
+    plugin host to build, no other plugin imported) unless that could change the outcome:
+    ``-v`` prints every plugin's settings, and ``DISCO_DISABLE_PLUGINS`` may disable DDFS."""
     from disco_core.cli import main as disco_main
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "help":
         argv = argv[1:] + ["--help"]
-    return disco_main(["ddfs"] + argv, prog="ddfs")
+    whole = _verbose(argv) or os.environ.get("DISCO_DISABLE_PLUGINS", "").strip(" ,")
+    only = None if whole else [disco_command(_subcommand(argv))]
+    return disco_main(["ddfs"] + argv, prog="ddfs", only=only)
+
+
+def _verbose(argv: list[str]) -> bool:
+    """Whether the arguments may ask for ``-v`` (alone, among other short flags, or an
+    abbreviation of ``--verbose``)."""
+    return any(a.startswith("--v") or a[:1] == "-" and a[1:2] != "-" and "v" in a
+               for a in argv)
+
+
+#: The global options that take a value (``_global_options``).
+_VALUED = ("-s", "-t", "-M")
+_VALUED_LONG = ("--settings", "--token", "--master")
+
+
+def _subcommand(argv: list[str]) -> str | None:
+    """The subcommand the arguments name, if it is one of ours (else None: every parser
+    is built, for the help or the error)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in _VALUED or (arg.startswith("--") and "=" not in arg and len(arg) > 2
+                              and any(long.startswith(arg) for long in _VALUED_LONG)):
+            next(args, None)
+        elif arg.startswith("-"):
+            if arg == "--":
+                return None
+            continue
+        else:
+            return arg if any(arg == name for name, *_ in SUBCOMMANDS) else None
+    return None
 
 
 def entry() -> None:

@@ -14,7 +14,6 @@ import builtins
 import io
 import json
 import os
-import tarfile
 from typing import Any, BinaryIO, Callable, Iterable, Iterator
 from urllib.parse import quote, urlencode
 
@@ -24,6 +23,7 @@ from disco_core.settings import DiscoSettings
 from disco_core.util import isiterable, master_url, urltoken
 
 from . import names
+from .defaults import register_client_defaults
 
 CHUNK_SIZE = 64 * 1024 ** 2
 MAX_RECORD_SIZE = 1024 ** 2
@@ -79,8 +79,7 @@ class DDFS:
 
     def __init__(self, master: Any = None, proxy: str | None = None,
                  settings: DiscoSettings | None = None) -> None:
-        from disco_core.plugins import get_host
-        get_host()  # the plugins' settings (ours: DDFS_READ_TOKEN, ...) are registered
+        register_client_defaults()  # ours (DDFS_READ_TOKEN, ...), without a plugin host
         self.settings = settings or DiscoSettings()
         if hasattr(master, "master"):  # a Disco client
             master = master.master
@@ -345,8 +344,12 @@ class DDFS:
             for url in urls:
                 url_name = url[0] if isiterable(url) else url
                 base = os.path.basename(str(url_name).rstrip("/")) or "chunk"
-                records = result_iterator([url], **kwargs)
-                for n, chunk in enumerate(chunker.chunks(records)):
+                path = _plain_text_file(url, kwargs)
+                if path is not None:  # its lines a block at a time, as a text input's
+                    chunks = chunker.chunks_of_lists(_line_lists(path))
+                else:
+                    chunks = chunker.chunks(result_iterator([url], **kwargs))
+                for n, chunk in enumerate(chunks):
                     uploads.add(chunk, names.safe_name("%s-%d" % (base, n)))
             blobs = uploads.results()
         return self.tag(tag, blobs, token=token, delayed=delayed, update=update), blobs
@@ -362,6 +365,7 @@ class DDFS:
                  exclude: str | None = None) -> Iterator[tuple[str, BinaryIO, int]]:
         """``(name, file, size)`` for each member of a tar file (gzipped, ``_gz`` suffix)."""
         import gzip
+        import tarfile
         with tarfile.open(tarball) as tar:
             for member in tar:
                 if not member.isfile():
@@ -407,6 +411,58 @@ class _Uploads:
 
     def __exit__(self, *exc: Any) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: Bytes of a text file read at a time by :func:`_line_lists`.
+LINES_BLOCK = 1 << 20
+
+
+def _plain_text_file(url: Any, kwargs: dict) -> str | None:
+    """The path of ``url`` when it is a local file read as plain text lines (no reader,
+    the default input stream, no other option), else None."""
+    if not isinstance(url, str) or set(kwargs) - {"reader", "input_stream"} \
+            or kwargs.get("reader") is not None:
+        return None
+    from disco_core.worker.task_io import default_stream
+    stream = kwargs.get("input_stream", default_stream)
+    stream = tuple(stream) if isinstance(stream, (list, tuple)) else (stream,)
+    if stream != tuple(default_stream):
+        return None
+    path = url[len("file://"):] if url.startswith("file://") else url
+    return path if "://" not in path and os.path.isfile(path) else None
+
+
+def _line_lists(path: str) -> Iterator[builtins.list]:
+    """The lines of a text file as a text input gives them (``str`` split at ``"\n"``
+    only, decoded as strict UTF-8; ``bytes`` with ``DISCO_TEXT_INPUTS=bytes``), a list
+    per block of :data:`LINES_BLOCK` bytes: no Python work per line."""
+    from disco_core.worker.dataio import text_inputs_mode
+    as_text = text_inputs_mode() != "bytes"
+    carry = b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(LINES_BLOCK)
+            if not block:
+                break
+            end = block.rfind(b"\n") + 1
+            if not end:  # no line ends in this block
+                carry += block
+                continue
+            whole, carry = carry + block[:end], block[end:]
+            yield _lines(whole, as_text, path)
+    if carry:
+        yield _lines(carry, as_text, path)
+
+
+def _lines(data: bytes, as_text: bool, path: str) -> builtins.list:
+    if not as_text:
+        return io.BytesIO(data).readlines()
+    try:
+        text = data.decode("utf-8")  # whole lines: never a character cut in two
+    except UnicodeDecodeError as exc:
+        raise DiscoError("%s is not UTF-8 text (%s): read it with DISCO_TEXT_INPUTS=bytes"
+                         % (path, exc)) from None
+    return io.StringIO(text, newline="\n").readlines()
 
 
 def _replica_lists(urls: Iterable) -> builtins.list:

@@ -13,11 +13,9 @@ _master: dict[str, Any] = {}
 
 @hookimpl
 def disco_settings() -> dict[str, Any]:
+    from .defaults import CLIENT
     from .gc import settings_defaults
-    return {"DDFS_BLOB_REPLICAS": 1, "DDFS_TAG_REPLICAS": 1, "DDFS_TAG_MIN_REPLICAS": 1,
-            "DDFS_READ_TOKEN": None, "DDFS_WRITE_TOKEN": None, "DDFS_VOLUMES": "local",
-            "DDFS_CONNECT_TIMEOUT": 5.0, "DDFS_SPACE_AWARE": "", "DDFS_ABSOLUTE_SPACE": "",
-            **settings_defaults()}
+    return {**CLIENT, **settings_defaults()}
 
 
 @hookimpl
@@ -63,6 +61,11 @@ def disco_node_info(host: str) -> dict[str, Any] | None:
     info = {"diskfree": space[0] // 1024, "diskused": space[1] // 1024}
     if ddfs.bad_volumes(host):
         info["bad_volumes"] = ddfs.bad_volumes(host)
+    # the node beside the master serves its blobs on this loopback port, behind the
+    # master: a reader on this machine reads them there (:mod:`.reading`)
+    port = getattr(ddfs.master.nodes.connections.get(host), "data_port", None)
+    if isinstance(port, int):
+        info["data_port"] = port
     return info
 
 
