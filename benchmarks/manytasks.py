@@ -7,8 +7,9 @@ Each input is ``raw://<i>``; the map yields ``(i % 100, i)``, the reduce sums pe
 result is checked exactly (100 keys, each the sum of its numbers, computed here) and the
 script exits with status 1 on a mismatch. Timed from ``Job().run()`` to the last result
 read. Printed: tasks per second (map tasks over the wall time), the master's RSS per queued
-task (the master's RSS once the job is submitted, less its RSS before, over the tasks; the
-master is sampled every ~20 ms while the job runs and the peak is used), and the load average.
+task (its peak RSS while the first job runs, sampled every ~20 ms, less its RSS before, over
+the tasks; later jobs reuse the memory the first one freed, so only the first one counts),
+and the load average.
 """
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def main() -> int:
     print("results checked: %d keys, total %d" % (len(want), sum(want.values())))
     print("median %.2f s = %.0f tasks/s (n=%d)" % (med, rate, len(times)))
     if not a.master:
-        per = statistics.median(mems) / a.tasks
+        per = mems[0] / a.tasks
         print("master RSS per queued task: %.0f B (target <= %d B: %s)"
               % (per, MEM_TARGET, "met" if per <= MEM_TARGET else "MISSED"))
     print("load average at the end %.2f" % os.getloadavg()[0])
