@@ -11,6 +11,10 @@ child it left behind keeps the pipe open), sends no WORKER within 30 s, or stops
 in the middle of a message, fails the task. The two 30 s limits can be changed with the
 node's environment (``DISCO_WORKER_HELLO_TIMEOUT``, ``DISCO_WORKER_STUCK_TIMEOUT``), and
 ``DISCO_WORKER_TIMEOUT`` (seconds, none by default) fails a task whose worker runs longer.
+
+A worker that offered reuse in its WORKER message and ended its task with DONE is not killed
+but parked in the node's pool (:mod:`.warm`); the next attempt of the same job on this node
+takes it and answers that DONE with its own TASK reply.
 """
 from __future__ import annotations
 
