@@ -209,3 +209,16 @@ def test_an_external_worker_that_offers_reuse_gets_the_next_task_as_reply_to_don
     assert len({pid for _i, pid in pairs}) < 6
     events = [e[2] for _o, e in cluster.disco.events(name)]
     assert sum("DONE: [map:" in e for e in events) == 6, json.dumps(events)
+
+
+def task_globals(line, params):
+    """What the task finds as globals (the original injected them): its own Task, inputs."""
+    yield int(line), [Task.taskid, this_inputs()]  # noqa: F821
+
+
+def test_each_task_on_a_warm_worker_sees_its_own_task_globals(cluster):
+    n = 12
+    job = Job().run(input=["raw://%d" % i for i in range(n)], map=task_globals)
+    results = sorted(result_iterator(job.wait(timeout=120)))
+    # map task i reads input i
+    assert results == [(i, [i, ["raw://%d" % i]]) for i in range(n)]

@@ -514,6 +514,8 @@ def _run_task(proto: WorkerProtocol, writer: MessageWriter, task: Task) -> bool:
             pass
         counters.detach()
         set_active_task(None)
+        from .runtime import uninject
+        uninject()  # the next task injects its own Task, inputs, ... (runtime.inject)
     return False
 
 
