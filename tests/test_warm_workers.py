@@ -222,3 +222,22 @@ def test_each_task_on_a_warm_worker_sees_its_own_task_globals(cluster):
     results = sorted(result_iterator(job.wait(timeout=120)))
     # map task i reads input i
     assert results == [(i, [i, ["raw://%d" % i]]) for i in range(n)]
+
+
+def wander(line, params):
+    """Each task says where it started and what it found in its environment, then moves
+    away and changes it, as job code may."""
+    import os
+    yield int(line), [os.getcwd(), os.environ.get("WANDERED", "")]
+    os.environ["WANDERED"] = "yes"
+    os.chdir("/")
+
+
+def test_each_task_on_a_warm_worker_starts_in_the_job_home_with_the_jobs_environment(cluster):
+    n = 8
+    job = Job().run(input=["raw://%d" % i for i in range(n)], map=wander)
+    results = sorted(result_iterator(job.wait(timeout=120)))
+    assert [i for i, _seen in results] == list(range(n))
+    homes = {cwd for _i, (cwd, _env) in results}
+    assert len(homes) == 1 and homes != {"/"} and job.name in homes.pop()
+    assert all(env == "" for _i, (_cwd, env) in results)

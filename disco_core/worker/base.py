@@ -462,11 +462,18 @@ class Worker(dict):
             os._exit(0)
         _limit_memory()
         jobname = task.jobname
+        home, environ = os.getcwd(), dict(os.environ)
         while _run_task(proto, writer, task):
             reply = proto.next_task()
             if reply is None or reply.get("jobname") != jobname:
                 break  # the node ends this process, or a task of another job: never run
             task = Task.from_reply(reply)
+            # each task starts where the node starts a worker: in the job home, with the
+            # job's environment, whatever the task before changed
+            os.chdir(home)
+            if os.environ != environ:
+                os.environ.clear()
+                os.environ.update(environ)
         os._exit(0)
 
     def save_profile(self, prof: Any) -> None:
