@@ -23,8 +23,17 @@ BUFFER = 200
 FLUSH_EVERY = 1000
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def timestamp(t: float | None = None) -> str:
-    return time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(t))
+    """``YYYY/MM/DD HH:MM:SS`` of ``t`` (now if None), in local time. The text of the
+    current second is made once: a busy job logs thousands of events a second."""
+    global _last_stamp
+    second = int(time.time() if t is None else t)
+    if _last_stamp[0] != second:
+        _last_stamp = (second, time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(second)))
+    return _last_stamp[1]
 
 
 class EventLog:

@@ -52,7 +52,7 @@ def recompute_inputs(job: Any, task: Any, host: str, lost: list[str] | tuple) ->
         maker.remade += 1
         maker.old_outputs = list(maker.outputs)
         maker.former_urls |= output_urls(maker.outputs)
-        maker.failed_hosts.update(gone)
+        maker.failed_hosts = maker.failed_hosts | set(gone)
         maker.state = "waiting"
         maker.bound_host = ""
         job.actions.retry_later(maker, 0.0)

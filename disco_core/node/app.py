@@ -44,6 +44,7 @@ from ..settings import DiscoSettings
 from .gc import DataGC
 from .jobhome import JobHomes
 from .runner import TaskRun
+from .warm import IDLE, WarmPool
 
 log = logging.getLogger("disco.node")
 #: The exit status of a node process that found another one running for its host and data
@@ -146,6 +147,7 @@ class Node:
         self.jobhomes = JobHomes(self.settings["DISCO_DATA"], host)
         self.tasks: dict[tuple[str, int], TaskRun] = {}
         self.forkserver: ForkServerClient | None = None
+        self.warm = WarmPool(_seconds(self.settings.get("DISCO_WORKER_IDLE", IDLE), IDLE))
         self.children = ChildWatcher()  # the workers started without the fork server
         self.conn: Any = None
         self.pending_events: list[list[str]] = []
@@ -211,6 +213,7 @@ class Node:
         self.gc.stop()
         for run in list(self.tasks.values()):
             run.kill()
+        self.warm.drop()
         if self.forkserver is not None:
             self.forkserver.close()
         if self.lock_fd is not None:
@@ -340,6 +343,7 @@ class Node:
                 if key[0] == msg["job"]:
                     run.kill()
                     del self.tasks[key]
+            self.warm.drop(msg["job"])
             asyncio.ensure_future(self.jobhomes.purge(msg["job"]))
         elif op == "gc_jobs":
             asyncio.ensure_future(self.collect_garbage(msg))
@@ -355,6 +359,7 @@ class Node:
 
     async def collect_garbage(self, msg: dict) -> None:
         for job in await self.gc.answer(msg):
+            self.warm.drop(job)
             self.jobhomes.forget(job)
 
     # -- reporting ----------------------------------------------------------------------
@@ -385,6 +390,13 @@ class Node:
                 self.outbox.pop(0)
         except tornado.websocket.WebSocketClosedError:
             pass
+
+
+def _seconds(value: Any, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _request(url: str, secret: str) -> Any:

@@ -11,6 +11,10 @@ child it left behind keeps the pipe open), sends no WORKER within 30 s, or stops
 in the middle of a message, fails the task. The two 30 s limits can be changed with the
 node's environment (``DISCO_WORKER_HELLO_TIMEOUT``, ``DISCO_WORKER_STUCK_TIMEOUT``), and
 ``DISCO_WORKER_TIMEOUT`` (seconds, none by default) fails a task whose worker runs longer.
+
+A worker that offered reuse in its WORKER message and ended its task with DONE is not killed
+but parked in the node's pool (:mod:`.warm`); the next attempt of the same job on this node
+takes it and answers that DONE with its own TASK reply.
 """
 from __future__ import annotations
 
@@ -121,17 +125,22 @@ class TaskRun:
         self.exited = False
         self.reading: asyncio.Future | None = None
         self.jobhome = ""
+        self.reuse = False  # the worker asked to run more tasks of the job (warm.py)
+        self.parser = FrameParser()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def run(self) -> None:
+        kind = ""
         try:
             if self.inputs_ref is not None:
                 loop = asyncio.get_running_loop()
                 self.set_inputs(await loop.run_in_executor(None, self.node.fetch_inputs,
                                                            self.inputs_ref))
             self.jobhome, meta = await self.node.jobhomes.prepare(self.job, self.jobpack_url)
-            await self.start_worker(meta)
-            kind, message, outputs = await self.converse()
+            warm = self.take_warm_worker()
+            if warm is None:
+                await self.start_worker(meta)
+            kind, message, outputs = await self.converse(resumed=warm is not None)
         except TaskEnded as end:
             kind, message, outputs = end.kind, end.message, []
         except Exception as exc:  # the node must go on serving other tasks
@@ -139,7 +148,8 @@ class TaskRun:
             kind, message, outputs = "error", "node %s could not run the task: %s: %s" % (
                 self.node.host, type(exc).__name__, exc), []
         finally:
-            self.kill_worker()
+            if not self.park_worker(kind):
+                self.kill_worker()
         if self.killed:
             return
         if kind == "done":
@@ -187,6 +197,31 @@ class TaskRun:
         self.stdin = PipeIOStream(stdin_w)
         self.stderr = PipeIOStream(err_r)
 
+    def take_warm_worker(self) -> Any:
+        """A warm worker of this job from the node's pool (see :mod:`.warm`), made this
+        attempt's worker; None when there is none."""
+        pool = getattr(self.node, "warm", None)
+        warm = pool.take(self.job) if pool is not None else None
+        if warm is not None:
+            self.pid, self.stdin, self.stderr = warm.pid, warm.stdin, warm.stderr
+            self.exit_future, self.reuse = warm.exit_future, True
+        return warm
+
+    def park_worker(self, kind: str) -> bool:
+        """After a DONE, give a worker that asked for reuse to the node's pool instead of
+        killing it. Only a worker that did its task, is still running and has said nothing
+        more is parked; a killed attempt's or a failed one's never is."""
+        pool = getattr(self.node, "warm", None)
+        if (pool is None or kind != "done" or not self.reuse or self.killed or self.exited
+                or self.pid is None or self.stdin is None or self.stderr is None
+                or self.parser.buf or self.reading is not None
+                or (self.exit_future is not None and self.exit_future.done())):
+            return False
+        from .warm import WarmWorker
+        pool.park(WarmWorker(self.job, self.pid, self.stdin, self.stderr, self.exit_future))
+        self.pid = self.stdin = self.stderr = None
+        return True
+
     def kill(self) -> None:
         """The master no longer wants this task (job killed, or reassigned)."""
         self.killed = True
@@ -216,10 +251,15 @@ class TaskRun:
         except (TypeError, ValueError):
             return default
 
-    async def converse(self) -> tuple[str, str, list]:
-        parser = FrameParser()
+    async def converse(self, resumed: bool = False) -> tuple[str, str, list]:
+        """The worker's messages and the node's replies, to the end of the task. A
+        ``resumed`` (warm) worker said WORKER already and waits for the reply to its last
+        task's DONE: this task's TASK reply."""
+        parser = self.parser
         assert self.stderr is not None
-        hello = False
+        hello = resumed
+        if resumed:
+            await self.reply("TASK", self.taskinfo())
         hello_timeout = self.seconds("DISCO_WORKER_HELLO_TIMEOUT", HELLO_TIMEOUT)
         stuck_timeout = self.seconds("DISCO_WORKER_STUCK_TIMEOUT", STUCK_TIMEOUT)
         deadline = time.monotonic() + hello_timeout
@@ -313,6 +353,7 @@ class TaskRun:
                         % (version, PROTOCOL_VERSION), [])
             self.pid = payload["pid"] if self.pid is None else self.pid
             self.worker_pid = payload["pid"]
+            self.reuse = payload.get("reuse") is True
             await self.reply("OK", "ok")
         elif name == "TASK":
             await self.reply("TASK", self.taskinfo())

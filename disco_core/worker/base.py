@@ -443,43 +443,39 @@ class Worker(dict):
 
     @classmethod
     def main(cls) -> None:
-        """Run one task over the worker protocol on fds 0 (replies) and 2 (requests):
-        WORKER, TASK, the job's worker's :meth:`start`, DONE; ERROR (the master retries the
-        task) or FATAL (the job ends) when it fails. The process exits at the end."""
+        """Run tasks over the worker protocol on fds 0 (replies) and 2 (requests): WORKER
+        (offering reuse), then for each task TASK, the job's worker's :meth:`start`, DONE;
+        ERROR (the master retries the task) or FATAL (the job ends) when it fails. A node
+        that takes the offer answers DONE with the next task of the same job; the process
+        exits when it does not, after a failure, and when handed another job's task."""
         from .jobpath import job_modules_first
         job_modules_first(os.path.join(os.getcwd(), "lib"))
         proto = WorkerProtocol(0, 2)
-        proto.hello()
+        proto.hello(reuse=True)
         writer = MessageWriter(proto)
         sys.stdout = sys.stderr = writer  # type: ignore[assignment]
-        worker = None
+        agent = cls.__new__(cls)  # speaks the protocol until the job's worker is loaded
+        agent.proto = proto
         try:
-            agent = cls.__new__(cls)  # speaks the protocol until the job's worker is loaded
-            agent.proto = proto
             task = agent.get_task()
-            _limit_memory()
-            set_active_task(task)
-            jobdict, job, jobargs = load_job(task.jobfile)
-            task.__dict__["jobobjs"] = (job, jobargs)  # Task.jobobjs without a 2nd unpickling
-            worker = job.worker
-            counters.attach(proto)
-            worker.start(task, job, jobargs, proto)
-            writer.flush()
-            counters.flush()  # the final counts, before the task is done
-            proto.send("DONE", "")
-        except FatalError as exc:
-            _report(proto, writer, "FATAL", "%s" % exc)
-        except BaseException as exc:  # job code failed: the master retries the task
-            where = getattr(worker, "current_input", "") if worker is not None else ""
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            if where:
-                text += "(while reading input %s)" % where
-            _report(proto, writer, "ERROR", text.rstrip())
-        finally:
-            try:
-                sys.stdout.flush()
-            except Exception:
-                pass
+        except BaseException as exc:
+            _report(proto, writer, "ERROR", "".join(traceback.format_exception(
+                type(exc), exc, exc.__traceback__)).rstrip())
+            os._exit(0)
+        _limit_memory()
+        jobname = task.jobname
+        home, environ = os.getcwd(), dict(os.environ)
+        while _run_task(proto, writer, task):
+            reply = proto.next_task()
+            if reply is None or reply.get("jobname") != jobname:
+                break  # the node ends this process, or a task of another job: never run
+            task = Task.from_reply(reply)
+            # each task starts where the node starts a worker: in the job home, with the
+            # job's environment, whatever the task before changed
+            os.chdir(home)
+            if os.environ != environ:
+                os.environ.clear()
+                os.environ.update(environ)
         os._exit(0)
 
     def save_profile(self, prof: Any) -> None:
@@ -494,6 +490,42 @@ class Worker(dict):
 def main() -> None:
     """Run one task (what the launcher and the nodes' fork server call): :meth:`Worker.main`."""
     Worker.main()
+
+
+def _run_task(proto: WorkerProtocol, writer: MessageWriter, task: Task) -> bool:
+    """Run one task to its DONE (True) or its ERROR/FATAL (False). The job's objects are
+    loaded afresh from the job file for every task, so no task sees what another left in
+    them."""
+    worker = None
+    try:
+        set_active_task(task)
+        jobdict, job, jobargs = load_job(task.jobfile)
+        task.__dict__["jobobjs"] = (job, jobargs)  # Task.jobobjs without a 2nd unpickling
+        worker = job.worker
+        counters.attach(proto)
+        worker.start(task, job, jobargs, proto)
+        writer.flush()
+        counters.flush()  # the final counts, before the task is done
+        proto.send("DONE", "")
+        return True
+    except FatalError as exc:
+        _report(proto, writer, "FATAL", "%s" % exc)
+    except BaseException as exc:  # job code failed: the master retries the task
+        where = getattr(worker, "current_input", "") if worker is not None else ""
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        if where:
+            text += "(while reading input %s)" % where
+        _report(proto, writer, "ERROR", text.rstrip())
+    finally:
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
+        counters.detach()
+        set_active_task(None)
+        from .runtime import uninject
+        uninject()  # the next task injects its own Task, inputs, ... (runtime.inject)
+    return False
 
 
 def _limit_memory() -> None:

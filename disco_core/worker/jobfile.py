@@ -42,6 +42,8 @@ def load_job(jobfile: str) -> tuple[dict, Any, dict]:
                          "run the client with Python %s" % (want, have, have))
     try:
         job, jobargs = pickle.loads(data)
+    except MemoryError:
+        raise  # this node is short of memory now: the task is retried, the job lives on
     except Exception as exc:
         raise FatalError("cannot load the job's functions on this node: %s: %s. If they come "
                          "from a module the nodes lack, name it in required_modules or "

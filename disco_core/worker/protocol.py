@@ -55,8 +55,24 @@ class WorkerProtocol:
                                 % ("/".join(expect), name, reply, body))
         return reply, body
 
-    def hello(self) -> None:
-        self.request("WORKER", {"version": PROTOCOL_VERSION, "pid": os.getpid()}, ("OK",))
+    def hello(self, reuse: bool = False) -> None:
+        """WORKER. With ``reuse`` the worker offers to run more tasks of its job: a node
+        that takes the offer answers its DONE with the next task's TASK reply (see
+        :meth:`next_task`) instead of ending the process."""
+        info: dict[str, Any] = {"version": PROTOCOL_VERSION, "pid": os.getpid()}
+        if reuse:
+            info["reuse"] = True
+        self.request("WORKER", info, ("OK",))
+
+    def next_task(self) -> dict | None:
+        """After DONE, for a worker that offered reuse: the TASK reply of the next task the
+        node gives it, or None when the node ends the conversation instead (it closes the
+        pipe or kills the process, as it does for every other worker)."""
+        try:
+            name, body = self.recv()
+        except (ProtocolError, OSError):
+            return None
+        return body if name == "TASK" and isinstance(body, dict) else None
 
 
 class MessageWriter:

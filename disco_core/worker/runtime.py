@@ -67,7 +67,18 @@ def helper_globals() -> dict[str, Any]:
     """What the original's job functions found as globals besides the task's: ``re``, and
     the helpers of ``disco.worker.classic.func`` and ``disco.worker.task_io``
     (``chain_reader``, the stream functions, ``sum_combiner``, ...). Names
-    of builtins are left out, so a job's ``map(...)`` stays Python's."""
+    of builtins are left out, so a job's ``map(...)`` stays Python's. Made once a process
+    (a warm worker injects them for every task) and copied for each caller."""
+    global _helpers
+    if _helpers is None:
+        _helpers = _make_helper_globals()
+    return dict(_helpers)
+
+
+_helpers: dict[str, Any] | None = None
+
+
+def _make_helper_globals() -> dict[str, Any]:
     from . import func, task_io
     values: dict[str, Any] = {"re": re}
     for module in (task_io, func):

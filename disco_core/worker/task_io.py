@@ -58,6 +58,9 @@ class OutputStream(Protocol):
         ...
 
 
+_SIGNATURES: dict[Any, inspect.Signature] = {}
+
+
 class NamedDriver:
     """A reader or writer plugin, called by its upstream name and resolved when used."""
 
@@ -73,8 +76,16 @@ class NamedDriver:
 
     @property
     def __signature__(self) -> inspect.Signature:
-        """The plugin's own signature, so callers pass ``params`` when it takes them."""
-        return inspect.signature(self.driver)
+        """The plugin's own signature, so callers pass ``params`` when it takes them
+        (worked out once per plugin object: every task asks for it)."""
+        driver = self.driver
+        try:
+            sig = _SIGNATURES.get(driver)
+        except TypeError:  # an unhashable plugin object
+            return inspect.signature(driver)
+        if sig is None:
+            sig = _SIGNATURES[driver] = inspect.signature(driver)
+        return sig
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.driver(*args, **kwargs)
