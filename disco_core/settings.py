@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_WORKER_MAX_MEM": "80%",
     # seconds a task's worker may run before the node kills it and the task is retried (0: no limit)
     "DISCO_WORKER_TIMEOUT": 0.0,
+    # seconds a warm worker (one that asked to run more tasks of its job) waits for the next
+    "DISCO_WORKER_IDLE": 2.0,
     "DISCO_WORKERS": _ncpus,
     "DISCO_SETTINGS_FILE": lambda s: _guess_settings_file(),
     "DISCO_SCHEDULER": "fair",

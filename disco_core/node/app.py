@@ -147,7 +147,8 @@ class Node:
         self.jobhomes = JobHomes(self.settings["DISCO_DATA"], host)
         self.tasks: dict[tuple[str, int], TaskRun] = {}
         self.forkserver: ForkServerClient | None = None
-        self.warm = WarmPool(_seconds(self.settings.get("DISCO_WORKER_IDLE", IDLE), IDLE))
+        self.warm = WarmPool(_seconds("DISCO_WORKER_IDLE",
+                                      self.settings.get("DISCO_WORKER_IDLE", IDLE), IDLE))
         self.children = ChildWatcher()  # the workers started without the fork server
         self.conn: Any = None
         self.pending_events: list[list[str]] = []
@@ -392,11 +393,18 @@ class Node:
             pass
 
 
-def _seconds(value: Any, default: float) -> float:
+def _seconds(name: str, value: Any, default: float) -> float:
+    """The setting ``name`` as seconds; a warning naming it, and ``default``, for a value
+    that is not a number of seconds >= 0."""
     try:
-        return float(value)
+        seconds = float(value)
+        if seconds >= 0:
+            return seconds
     except (TypeError, ValueError):
-        return default
+        pass
+    log.warning("setting %s=%r is not a number of seconds: using %g (set it to a number "
+                "such as %g, or unset it)", name, value, default, default)
+    return default
 
 
 def _request(url: str, secret: str) -> Any:
