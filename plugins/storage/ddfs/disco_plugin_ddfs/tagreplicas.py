@@ -12,6 +12,12 @@ a version newer than its own, which a master whose store was lost or restored fr
 backup lacks, is taken back (the newest wins; ``+deleted`` first, so a deleted tag stays
 deleted). It also keeps the count: a tag with fewer live holders than
 ``DDFS_TAG_REPLICAS`` (a node lost, or out of the table) is copied to other nodes.
+
+GC runs :meth:`TagReplicas.collect`: the nodes' copies of deleted tags, of versions older
+than the current one (once the current one has its ``DDFS_TAG_MIN_REPLICAS`` holders), and
+of the current one beyond ``DDFS_TAG_REPLICAS`` are deleted; a deleted tag's name stays on
+``+deleted`` while a node may still have a copy of it (so that copy can never bring the tag
+back).
 """
 from __future__ import annotations
 
@@ -56,11 +62,13 @@ class TagReplicas:
         address = "127.0.0.1" if host == "localhost" else host
         return "http://%s:%s%s" % (address, self.ddfs.settings["DDFS_PUT_PORT"], path)
 
-    async def _fetch(self, host: str, path: str, body: bytes | None = None) -> Any:
+    async def _fetch(self, host: str, path: str, body: bytes | None = None,
+                     method: str | None = None) -> Any:
         import tornado.httpclient
         client = tornado.httpclient.AsyncHTTPClient()
         resp = await client.fetch(
-            self._url(host, path), method="GET" if body is None else "PUT", body=body,
+            self._url(host, path), method=method or ("GET" if body is None else "PUT"),
+            body=body,
             headers={access.SECRET_HEADER: getattr(self.ddfs.master, "secret", ""),
                      "Content-Type": "application/json"},
             connect_timeout=5, request_timeout=30)
@@ -187,3 +195,60 @@ class TagReplicas:
                     log.info("tag %s copied to node %s (it had %d live copies)",
                              name, host, len(holders) - 1)
             self.holders[name] = holders
+
+    # -- GC: copies no longer needed --------------------------------------------------------
+    async def collect(self) -> dict[str, Any]:
+        """Delete the copies the module docstring says; ``{"removed": [[host, tag, id]],
+        "unlisted": hosts whose copies could not be listed, "left": deleted tags that may
+        still have a copy}``."""
+        store = self.ddfs.tags
+        listings: dict[str, dict] = {}
+        unlisted = set(self.ddfs.master.scheduler.nodes)
+        for host in self.live():
+            try:
+                listing = await self._fetch(host, "/ddfs/tags")
+            except Exception as exc:
+                log.warning("GC cannot list the tag copies of %s: %s", host, exc)
+                continue
+            if isinstance(listing, dict):
+                listings[host] = listing
+                unlisted.discard(host)
+        doomed: list[tuple[str, str, str]] = []
+        left: set[str] = set()
+        k, need = self.wanted(), self.needed()
+        for name in sorted({n for listing in listings.values() for n in listing}):
+            copies = {h: str(listing[name]) for h, listing in listings.items()
+                      if name in listing}
+            current = store.current(name)
+            if current is None:
+                when = store.deleted.get(name)
+                for host, tag_id in copies.items():
+                    if when is not None and ts_seconds(tag_id) <= when:
+                        doomed.append((host, name, tag_id))
+                    elif when is not None:
+                        left.add(name)
+                continue
+            now = ts_seconds(current["id"])
+            holders = sorted(h for h, i in copies.items() if ts_seconds(i) == now)
+            if len(holders) >= max(1, need):
+                doomed += [(h, name, i) for h, i in copies.items() if ts_seconds(i) < now]
+            if k and len(holders) > k:
+                known = self.holders.get(name, set())
+                holders.sort(key=lambda h: (h not in known, h))  # the known ones stay
+                doomed += [(h, name, current["id"]) for h in holders[k:]]
+        removed = []
+        for host, name, tag_id in doomed:
+            query = "/ddfs/tag/%s?id=%s" % (name, urllib.parse.quote(tag_id))
+            try:
+                await self._fetch(host, query, method="DELETE")
+            except Exception as exc:
+                log.warning("GC cannot delete the copy %s of tag %s on %s: %s", tag_id, name,
+                            host, exc)
+                if store.current(name) is None:
+                    left.add(name)
+                continue
+            removed.append([host, name, tag_id])
+            self.holders.get(name, set()).discard(host)
+        if removed:
+            log.info("DDFS GC: %d tag copies on the nodes deleted", len(removed))
+        return {"removed": removed, "unlisted": sorted(unlisted), "left": sorted(left)}

@@ -436,9 +436,10 @@ class TagStore:
             await self._commit(name, doc)
             return True
 
-    async def forget_deleted(self, before: float) -> int:
-        """Take the tags deleted before ``before`` off ``+deleted``; how many."""
-        old = [n for n, when in self.deleted.items() if when < before]
+    async def forget_deleted(self, before: float, keep: Any = ()) -> int:
+        """Take the tags deleted before ``before`` off ``+deleted`` (but those in ``keep``,
+        of which a copy may remain elsewhere); how many."""
+        old = [n for n, when in self.deleted.items() if when < before and n not in keep]
         if not old:
             return 0
         for name in old:
