@@ -17,6 +17,7 @@ def disco_settings() -> dict[str, Any]:
     return {"DDFS_BLOB_REPLICAS": 1, "DDFS_TAG_REPLICAS": 1, "DDFS_TAG_MIN_REPLICAS": 1,
             "DDFS_READ_TOKEN": None, "DDFS_WRITE_TOKEN": None, "DDFS_VOLUMES": "local",
             "DDFS_CONNECT_TIMEOUT": 5.0, "DDFS_SPACE_AWARE": "", "DDFS_ABSOLUTE_SPACE": "",
+            "DDFS_PUT_TIMEOUT": 30.0,  # client.PUT_TIMEOUT
             **settings_defaults()}
 
 

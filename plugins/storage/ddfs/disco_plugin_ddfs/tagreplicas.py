@@ -53,6 +53,15 @@ class TagReplicas:
         return min(max(0, int(self.ddfs.settings.get("DDFS_TAG_MIN_REPLICAS") or 0)), table,
                    self.wanted())
 
+    def timeout(self) -> float:
+        """Seconds a node has to take or give a tag copy: ``DDFS_PUT_TIMEOUT`` (a node that
+        hangs must not hold up a tag update for longer)."""
+        try:
+            value = float(self.ddfs.settings.get("DDFS_PUT_TIMEOUT") or 30.0)
+        except (TypeError, ValueError):
+            value = 30.0
+        return value if value > 0 else 30.0
+
     def live(self) -> list[str]:
         return sorted(h for h, node in self.ddfs.master.scheduler.nodes.items()
                       if getattr(node, "connected", False))
@@ -71,7 +80,7 @@ class TagReplicas:
             body=body,
             headers={access.SECRET_HEADER: getattr(self.ddfs.master, "secret", ""),
                      "Content-Type": "application/json"},
-            connect_timeout=5, request_timeout=30)
+            connect_timeout=5, request_timeout=self.timeout())
         return json.loads(resp.body)
 
     async def _put(self, host: str, name: str, body: bytes, query: str = "") -> str | None:
