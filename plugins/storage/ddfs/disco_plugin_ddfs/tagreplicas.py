@@ -13,6 +13,10 @@ backup lacks, is taken back (the newest wins; ``+deleted`` first, so a deleted t
 deleted). It also keeps the count: a tag with fewer live holders than
 ``DDFS_TAG_REPLICAS`` (a node lost, or out of the table) is copied to other nodes.
 
+A read of a tag the master's store lacks is a 503, not "not found", while at least
+``DDFS_TAG_MIN_REPLICAS`` nodes of the table have not had their copies read since the
+master started (:meth:`TagReplicas.check_missing`): the tag may be on them alone.
+
 GC runs :meth:`TagReplicas.collect`: the nodes' copies of deleted tags, of versions older
 than the current one (once the current one has its ``DDFS_TAG_MIN_REPLICAS`` holders), and
 of the current one beyond ``DDFS_TAG_REPLICAS`` are deleted; a deleted tag's name stays on
@@ -34,7 +38,7 @@ from .names import DELETED
 from .tags import TagError, ts_seconds
 
 log = logging.getLogger("disco.ddfs.tagreplicas")
-#: Seconds between the rounds of :meth:`TagReplicas.watch` (1 while a node is unsynced).
+#: Seconds between the counts of :meth:`TagReplicas.watch` (nodes are read every second).
 SYNC_INTERVAL = 10.0
 
 
@@ -43,6 +47,7 @@ class TagReplicas:
         self.ddfs = ddfs
         self.holders: dict[str, set[str]] = {}  # tag -> nodes with its current version
         self.synced: set[str] = set()  # connected nodes whose tag lists were read
+        self.ever_synced: set[str] = set()  # nodes whose tag lists were read since start
 
     # -- settings and nodes ---------------------------------------------------------------
     def wanted(self) -> int:
@@ -133,35 +138,68 @@ class TagReplicas:
                            % "; ".join(e for e in results if e))
         self.holders[name] = committed
 
+    # -- reading a tag the master lacks ----------------------------------------------------
+    def unread(self) -> list[str]:
+        """The nodes of the table whose tag copies were not read since the master started
+        (down, or not answering): they may hold tags the master's store lacks."""
+        return sorted(set(self.ddfs.master.scheduler.nodes) - self.ever_synced)
+
+    def check_missing(self, name: str) -> None:
+        """A read of tag ``name``, which the master's store lacks: a :class:`TagError`
+        (503) when its copies may all be on nodes not read yet, that is when at least
+        ``DDFS_TAG_MIN_REPLICAS`` such nodes (the fewest copies a tag has) are unread.
+        A node read once and down since cannot hold a tag the master lacks: every newer
+        write went through the master."""
+        if not self.wanted():
+            return
+        unread = self.unread()
+        if unread and len(unread) >= max(1, self.needed()):
+            raise TagError(503, "Tag %s cannot be read now: the master has no copy of it, "
+                           "and %d node(s) that may have one have not answered since the "
+                           "master started (%s; a tag is kept on at least %d node(s), "
+                           "DDFS_TAG_MIN_REPLICAS). Try again when they are back."
+                           % (name, len(unread), ", ".join(unread), max(1, self.needed())))
+
     # -- reading back and keeping the count ------------------------------------------------
     async def watch(self) -> None:
+        """Every second, read the nodes that connected (a node connects soon after the
+        master starts: until it is read, a tag the master lacks may be on it); keep the
+        count every :data:`SYNC_INTERVAL` seconds, and after a node was read."""
+        last = 0.0
         while True:
             try:
-                await self.sync()
+                now = asyncio.get_running_loop().time()
+                if await self.sync(keep=now - last >= SYNC_INTERVAL):
+                    last = now
             except Exception:  # one bad round must not end the watch
                 log.exception("the round of tag copies failed")
-            unsynced = set(self.live()) - self.synced
-            await asyncio.sleep(1.0 if unsynced else SYNC_INTERVAL)
+            await asyncio.sleep(1.0)
 
-    async def sync(self) -> None:
+    async def sync(self, keep: bool = True) -> bool:
         """Read the tag lists of newly connected nodes (taking back newer versions), then
-        copy tags held by too few live nodes to others."""
+        (with ``keep``, or after a node was read) copy tags held by too few live nodes to
+        others; whether it did."""
         live = self.live()
         self.synced &= set(live)
-        for host in live:
-            if host in self.synced:
-                continue
-            try:
-                listing = await self._fetch(host, "/ddfs/tags")
-            except Exception as exc:
-                log.warning("cannot read the tag copies of %s: %s", host, exc)
+        read = False
+        hosts = [h for h in live if h not in self.synced]
+        # all at once: a node that hangs holds up no other
+        listings = await asyncio.gather(*(self._fetch(h, "/ddfs/tags") for h in hosts),
+                                        return_exceptions=True)
+        for host, listing in zip(hosts, listings):
+            if isinstance(listing, BaseException):
+                log.warning("cannot read the tag copies of %s: %s", host, listing)
                 continue
             if not isinstance(listing, dict):
                 continue
             for name in sorted(listing, key=lambda n: n != DELETED):  # +deleted first
                 await self._take(host, name, str(listing[name]))
             self.synced.add(host)
-        await self.keep_count(live)
+            self.ever_synced.add(host)
+            read = True
+        if keep or read:
+            await self.keep_count(live)
+        return keep or read
 
     async def _take(self, host: str, name: str, tag_id: str) -> None:
         store = self.ddfs.tags
