@@ -181,25 +181,28 @@ class TagReplicas:
         others; whether it did."""
         live = self.live()
         self.synced &= set(live)
-        read = False
         hosts = [h for h in live if h not in self.synced]
-        # all at once: a node that hangs holds up no other
-        listings = await asyncio.gather(*(self._fetch(h, "/ddfs/tags") for h in hosts),
-                                        return_exceptions=True)
-        for host, listing in zip(hosts, listings):
-            if isinstance(listing, BaseException):
-                log.warning("cannot read the tag copies of %s: %s", host, listing)
-                continue
-            if not isinstance(listing, dict):
-                continue
-            for name in sorted(listing, key=lambda n: n != DELETED):  # +deleted first
-                await self._take(host, name, str(listing[name]))
-            self.synced.add(host)
-            self.ever_synced.add(host)
-            read = True
+        # all at once, each taken as it answers: a node that hangs holds up no other
+        done = await asyncio.gather(*(self._read_node(h) for h in hosts))
+        read = any(done)
         if keep or read:
             await self.keep_count(live)
         return keep or read
+
+    async def _read_node(self, host: str) -> bool:
+        """Read one node's tag list, taking back newer versions; whether it was read."""
+        try:
+            listing = await self._fetch(host, "/ddfs/tags")
+        except Exception as exc:
+            log.warning("cannot read the tag copies of %s: %s", host, exc)
+            return False
+        if not isinstance(listing, dict):
+            return False
+        for name in sorted(listing, key=lambda n: n != DELETED):  # +deleted first
+            await self._take(host, name, str(listing[name]))
+        self.synced.add(host)
+        self.ever_synced.add(host)
+        return True
 
     async def _take(self, host: str, name: str, tag_id: str) -> None:
         store = self.ddfs.tags
