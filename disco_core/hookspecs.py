@@ -167,3 +167,18 @@ def disco_save_results(jobname: str, results: list, save_info: str) -> list | No
 @hookspec
 def disco_job_finished(jobname: str, status: str, results: list) -> None:
     """A job reached ``ready`` or ``dead`` (master side). May be async."""
+
+
+@hookspec
+def disco_oob_stored(jobname: str, key: str, path: str) -> None:
+    """A task of job ``jobname`` stored the out-of-band value ``key`` on the master, in the
+    file ``path`` (which stays where it is: ``oob_get`` and ``oob_list`` read the master's
+    store). A storage plugin may keep a copy of its own (DDFS: a blob in the job's tag
+    ``disco:job:oob:<job>``). Called on the master's IOLoop once the value is in place, so
+    it must not block; may be async. A newer value of the same key replaces the file."""
+
+
+@hookspec
+def disco_job_purged(jobname: str) -> None:
+    """A job was purged (its data deleted on the master and the nodes): a plugin deletes
+    what it keeps for the job (DDFS: its OOB tag). Master side; may be async."""

@@ -502,6 +502,7 @@ class Master(NodeReports):
         self.nodes.broadcast({"op": "purge", "job": name})
         # kept on disk for the nodes' GC past a restart
         await purgedlist.keep(self._purges_saving, self.root, self.purged, PURGED_MEMORY)
+        self.plugins.call("disco_job_purged", jobname=name)
 
     def gc_jobs(self) -> dict[str, list[str]]:
         """What a node's data GC must know: the active jobs (never touched) and the jobs
@@ -552,8 +553,11 @@ class Master(NodeReports):
 
     # -- out-of-band values (:mod:`.oob`) -------------------------------------------------
     def oob_put(self, name: str, key: str, value: bytes | Upload) -> None:
-        """Store an OOB value: bytes, or an upload the master takes (renamed into place)."""
+        """Store an OOB value: bytes, or an upload the master takes (renamed into place);
+        plugins may keep a copy (``disco_oob_stored``)."""
         self.oob.put(name, key, value)
+        self.plugins.call("disco_oob_stored", on_error=self._plugin_failed_in(name),
+                          jobname=name, key=key, path=self.oob.path(name, key))
 
     def oob_list(self, name: str) -> list[str]:
         return self.oob.keys(name)

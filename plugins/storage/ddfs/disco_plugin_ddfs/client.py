@@ -27,6 +27,8 @@ from .defaults import register_client_defaults
 
 CHUNK_SIZE = 64 * 1024 ** 2
 MAX_RECORD_SIZE = 1024 ** 2
+#: Seconds a node may take no bytes of a blob PUT and give no answer (``DDFS_PUT_TIMEOUT``).
+PUT_TIMEOUT = 30.0
 
 
 class InvalidTag(DiscoError):
@@ -293,24 +295,45 @@ class DDFS:
     def _upload(self, source: Callable[[], BinaryIO], prefix: str, replicas: int | None,
                 forceon: Iterable, retries: int) -> list[str]:
         """Store one blob: ask for a name and nodes, PUT it to all of them at once
-        (:mod:`.transfer`); on a failure try again with the failing nodes excluded."""
+        (:mod:`.transfer`); on a failure try again with the failing nodes excluded (a
+        ``forceon`` node too: a node that fails or hangs does not hold up the write). A
+        node silent for ``DDFS_PUT_TIMEOUT`` seconds has failed."""
         from .transfer import put_replicas
+        timeout = self._put_timeout()
         exclude: list[str] = []
         errors: list[str] = []
         refused: set[str] = set()  # hosts that refused once for a bad volume
         for _attempt in range(max(1, retries)):
-            targets = self.new_blob(prefix, replicas, exclude, forceon)
-            stored, failed = put_replicas(targets, source)
+            try:
+                targets = self.new_blob(prefix, replicas, exclude,
+                                        [h for h in forceon if h not in exclude])
+            except CommError as exc:
+                if not errors:
+                    raise
+                raise CommError("cannot store blob %s: %s; and no other node can take it: %s"
+                                % (prefix, "; ".join(errors[-3:]), exc), prefix) from None
+            stored, failed = put_replicas(targets, source, timeout)
             if not failed:
                 return stored
             for url, exc in failed:
-                errors.append(str(exc))
+                errors.append(str(exc) if url in str(exc) else "%s: %s" % (url, exc))
                 host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
                 if getattr(exc, "code", None) == 507 and host not in refused:
                     refused.add(host)  # its other volumes get the next try
                 else:
                     exclude.append(host)
         raise CommError("cannot store blob %s: %s" % (prefix, "; ".join(errors[-3:])), prefix)
+
+    def _put_timeout(self) -> float:
+        value = self.settings.get("DDFS_PUT_TIMEOUT", PUT_TIMEOUT)
+        try:
+            timeout = float(value)
+        except (TypeError, ValueError):
+            timeout = -1.0
+        if not timeout > 0:
+            raise CommError("DDFS_PUT_TIMEOUT=%r is not a number of seconds above 0: set it "
+                            "to one (e.g. 30) or unset it" % (value,), "DDFS_PUT_TIMEOUT")
+        return timeout
 
     def push(self, tag: Any, files: Iterable, replicas: int | None = None,
              forceon: Iterable = (), retries: int = 10, delayed: bool = False,

@@ -10,6 +10,9 @@
   (blobs the tags still reference on it), "gc_blacklisted", "safe", "gc" (the status),
   "runs" (GC runs so far), "report" (the last run's counts, and its first failed
   copies)}``. ``ddfs drain`` removes the node from the table once it is safe.
+* ``POST hosted_tags`` ``"host"``: the reference's: the tags (sorted) whose URLs name data
+  on that node (a blob replica, a job's result); 404 ``Unknown host.`` for a host not in
+  the node table.
 * ``POST scrub``: a GC run in which every node first checks its replicas' checksums and
   deletes the bad ones, which the run then copies again from good replicas; the run's
   report (``checked``, ``corrupt`` [host, blob, why], ``missing`` [host, blob] (a tag names
@@ -54,15 +57,30 @@ class CtrlHandler(DDFSHandler):
             self.reply(await drain(self.ddfs, host))
         elif op == "scrub":
             self.reply(await self.ddfs.upkeep.run(scrub=True))
+        elif op == "hosted_tags":
+            host = self.json_body()
+            if not isinstance(host, str):
+                raise TagError(400, 'Invalid request body: give the host, e.g. "node07"')
+            self.reply(hosted_tags(self.ddfs, host))
         else:
-            raise TagError(404, "Unknown operation %r: POST /ddfs/ctrl/ has drain, scrub"
-                           % op)
+            raise TagError(404, "Unknown operation %r: POST /ddfs/ctrl/ has drain, scrub, "
+                           "hosted_tags" % op)
 
     def host_argument(self) -> str:
         host = self.get_query_argument("host", "")
         if host not in self.ddfs.master.scheduler.nodes:
             raise TagError(404, "Unknown host. %r is not in the node table" % host)
         return host
+
+
+def hosted_tags(ddfs: Any, host: str) -> list[str]:
+    """The tags with a URL on ``host`` (the module's docstring)."""
+    from .replicate import url_host
+    if host not in ddfs.master.scheduler.nodes:
+        raise TagError(404, "Unknown host. %r is not in the node table" % host)
+    return sorted(name for name, doc in list(ddfs.tags.docs.items())
+                  if any(url_host(url) == host for replicas in doc.get("urls", [])
+                         for url in replicas))
 
 
 def drain_status(ddfs: Any, host: str) -> dict[str, Any]:

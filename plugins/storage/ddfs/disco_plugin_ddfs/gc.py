@@ -7,7 +7,9 @@ A run (its phase in ``GET /ddfs/ctrl/gc_status``, the reference's texts):
   and deletes the bad ones (``/ddfs/upkeep/scrub``, :mod:`.upkeep`).
 * ``build_map`` / ``map_wait``: every connected node lists its blobs; the tags (on the
   master) say which blobs are referenced (:class:`~.replicate.BlobMap`).
-* ``gc``: each node deletes the blobs no tag references that are older than
+* ``gc``: the nodes' tag copies no longer needed are deleted
+  (:meth:`.tagreplicas.TagReplicas.collect`); each node deletes the blobs no tag
+  references that are older than
   ``DDFS_ORPHAN_PURGE_TIMEOUT`` seconds, except those ``new_blob`` named in that time (a
   blob being written and not tagged yet); deleted tags older than
   ``DDFS_DELETED_TAG_EXPIRES`` seconds are forgotten. The counts are ``gc_stats``.
@@ -15,7 +17,8 @@ A run (its phase in ``GET /ddfs/ctrl/gc_status``, the reference's texts):
   are copied: the target node pulls the bytes from a node that has them and keeps them
   only if they hash to the source's recorded checksum (:func:`.replicate.plan_copies`).
 * ``rr_tags``: the tags' replica sets gain the new copies and lose dead locations once the
-  blob has its replica count (:func:`.replicate.fix_urls`).
+  blob has its replica count (:func:`.replicate.fix_urls`); replicas beyond the count are
+  taken out of the tags, then deleted (:mod:`.extras`; the report's ``removed``).
 
 Runs start ``DDFS_GC_INITIAL_WAIT`` minutes after the master (status until then: "GC is
 waiting for the cluster to stabilize after startup."), then every ``DDFS_GC_INTERVAL``
@@ -30,6 +33,7 @@ import logging
 import time
 from typing import Any
 
+from .extras import delete_extras, forget, plan_extras
 from .replicate import BlobMap, Copy, Replica, blob_of, fix_urls, plan_copies, url_host
 
 log = logging.getLogger("disco.ddfs.gc")
@@ -162,6 +166,11 @@ class Upkeep:
         self.seen_gc_black = gc_black
         return changed
 
+    def disk_use(self, host: str) -> float:
+        """The share of its disk ``host`` said it uses (0 before it said)."""
+        free, used = self.ddfs.space.get(host, (1, 0))
+        return used / max(1, free + used)
+
     # -- talking to the nodes ------------------------------------------------------------
     async def call(self, host: str, method: str, op: str, body: Any = None,
                    timeout: float = NODE_TIMEOUT) -> Any:
@@ -202,7 +211,7 @@ class Upkeep:
 
     async def _run(self, scrub: bool) -> dict:
         report: dict[str, Any] = {"checked": 0, "corrupt": [], "missing": [], "copied": [],
-                                  "failed": [], "lost": [], "unreachable": []}
+                                  "failed": [], "lost": [], "unreachable": [], "removed": []}
         nodes = self.master.scheduler.nodes
         hosts = sorted(h for h, n in nodes.items() if n.connected)
         self.phase = "start"
@@ -229,7 +238,12 @@ class Upkeep:
                                   if h in bmap.reachable and h not in have
                                   and (h, name) not in rotten]
         self.phase = "gc"
-        await self._collect(bmap, docs)
+        copies = await self.ddfs.tag_replicas.collect()
+        report["tag_copies_removed"] = copies["removed"]
+        # a node not heard may keep a copy of any deleted tag: none is forgotten then
+        keep = set(copies["left"]) | (set(self.ddfs.tags.deleted) if copies["unlisted"]
+                                      else set())
+        await self._collect(bmap, docs, keep)
         self.phase = "rr_blobs"
         k = int(self.settings["DDFS_BLOB_REPLICAS"])
         gc_black = set(self.master.nodes.gc_blacklist)
@@ -242,12 +256,17 @@ class Upkeep:
                 report["lost"].append(name)  # no node that may still have it
         self.phase = "rr_blobs_wait"
         await self._copy(copies, bmap, report)
+        extras = plan_extras(bmap, k, gc_black,
+                             lambda n, h: self.ddfs.replica_present(bmap.url(n, h)),
+                             self.disk_use)
+        forget(bmap, extras)
         self.phase = "rr_tags"
         lost = self.lost | {url_host(u) for urls in bmap.refs.values() for u in urls
                             if url_host(u) not in table}
         for tag in sorted(docs):
             await self.ddfs.tags.update_urls(
                 tag, lambda urls: fix_urls(urls, bmap, k, gc_black, table, lost))
+        await delete_extras(self, extras, report)
         if report["corrupt"] or report["lost"] or report["failed"]:
             log.warning("DDFS GC: %d corrupt replicas, %d lost blobs, %d failed copies",
                         len(report["corrupt"]), len(report["lost"]), len(report["failed"]))
@@ -257,7 +276,7 @@ class Upkeep:
         return await asyncio.gather(*(self.call(h, method, op) for h in hosts),
                                     return_exceptions=True)
 
-    async def _collect(self, bmap: BlobMap, docs: dict) -> None:
+    async def _collect(self, bmap: BlobMap, docs: dict, keep: set[str]) -> None:
         """The ``gc`` phase: orphaned blobs deleted, old deleted tags forgotten, stats."""
         now = time.time()
         expires = self.number("DDFS_ORPHAN_PURGE_TIMEOUT")
@@ -290,7 +309,7 @@ class Upkeep:
                 for name in got["deleted"]:
                     bmap.where.get(name, {}).pop(host, None)
         forgotten = await self.ddfs.tags.forget_deleted(
-            now - self.number("DDFS_DELETED_TAG_EXPIRES"))
+            now - self.number("DDFS_DELETED_TAG_EXPIRES"), keep)
         self.stats = {"timestamp": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
                       "stats": {"Tags kept": [len(docs),
                                               sum(len(json.dumps(d)) for d in docs.values())],

@@ -103,3 +103,17 @@ async def disco_save_results(jobname: str, results: list, save_info: str) -> lis
 def disco_cli_commands() -> list[Any]:
     from .cli import disco_command
     return [disco_command()]
+
+
+@hookimpl
+async def disco_oob_stored(jobname: str, key: str, path: str) -> None:
+    if "ddfs" in _master:
+        from .oob import store_oob
+        await store_oob(_master["ddfs"], jobname, key, path)
+
+
+@hookimpl
+async def disco_job_purged(jobname: str) -> None:
+    if "ddfs" in _master:
+        from .oob import purge_oob
+        await purge_oob(_master["ddfs"], jobname)

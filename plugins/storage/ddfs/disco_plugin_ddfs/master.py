@@ -55,6 +55,7 @@ class DDFSMaster:
         from .tagreplicas import TagReplicas
         self.tag_replicas = TagReplicas(self)
         self.tags.replicate = self.tag_replicas.write
+        self.tags.unsure = self.tag_replicas.check_missing
         self.space: dict[str, tuple[int, int]] = {}  # host -> (free, used) bytes
         self.handed_out: dict[str, float] = {}  # blob name -> when new_blob named it
         from .gc import Upkeep

@@ -12,7 +12,10 @@ renamed; an older version in another volume is then removed).
   (no body) then makes it the node's copy: a version the master could not store on enough
   nodes is never taken for the tag's newest;
 * ``GET /ddfs/tag/<tag>``: the newest version the node has;
-* ``GET /ddfs/tags``: ``{tag: id}`` of every tag the node has.
+* ``GET /ddfs/tags``: ``{tag: id}`` of every tag the node has;
+* ``DELETE /ddfs/tag/<tag>?id=<id>``: delete the node's copies of the tag that are not
+  newer than version ``id`` (the master's GC: a deleted tag, an old version, a copy beyond
+  ``DDFS_TAG_REPLICAS``), never a newer one; ``{"deleted": n}``.
 
 Every request carries the cluster secret (``X-Disco-Secret``), as the master's other
 requests to nodes do; without it the reply is a 401.
@@ -126,6 +129,22 @@ def store(volumes: Any, name: str, doc: dict, volume: str | None = None) -> dict
     return doc
 
 
+def remove(volumes: Any, name: str, tag_id: str) -> int:
+    """Delete the copies of tag ``name`` no newer than ``tag_id``; how many."""
+    limit = ts_seconds(tag_id)
+    count = 0
+    for path in tag_files(volumes, name).get(name, []):
+        doc = read_doc(path)
+        if doc is not None and ts_seconds(doc["id"]) > limit:
+            continue  # newer than the master asked: a version it may not have seen
+        try:
+            os.unlink(path)
+            count += 1
+        except OSError:
+            pass
+    return count
+
+
 class NodeTagHandler(tornado.web.RequestHandler):
     def initialize(self, volumes: Any, secret: str) -> None:
         self.volumes = volumes
@@ -155,6 +174,19 @@ class NodeTagHandler(tornado.web.RequestHandler):
             self.reply("Tag not found.", 404)
         else:
             self.reply(best[1])
+
+    def delete(self, name: str | None = None) -> None:
+        tag_id = self.get_query_argument("id", "")
+        if name is None or not tag_id.startswith(name + "$"):
+            self.reply("Give the tag and the newest version to delete: "
+                       "DELETE /ddfs/tag/<tag>?id=<tag>$<ts>", 400)
+            return
+        try:
+            count = remove(self.volumes, name, tag_id)
+        except OSError as exc:
+            self.reply("Cannot delete copies of tag %s: %s" % (name, exc.strerror or exc), 500)
+            return
+        self.reply({"deleted": count})
 
     def put(self, name: str | None = None) -> None:
         if name is None or not (valid_name(name) or name.startswith("+")):

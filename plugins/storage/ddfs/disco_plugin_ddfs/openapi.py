@@ -59,6 +59,9 @@ def ctrl_paths() -> dict[str, Any]:
         "Drain a node: gc-blacklist it and copy its blobs away", _reply(drain), [],
         _errors(_404="not in the node table",
                 _409="too few other nodes for the replicas: nothing changed"), body=text)}
+    out["/ddfs/ctrl/hosted_tags"] = {"post": _op(
+        "The tags whose URLs name data on a node", _reply(URLS, "tag names, sorted"), [],
+        _errors(_400="the body is not a JSON string", _404="Unknown host."), body=text)}
     out["/ddfs/ctrl/scrub"] = {"post": _op(
         "Check every replica's checksum, repair from good replicas", _reply(report), [], {},
         body={})}

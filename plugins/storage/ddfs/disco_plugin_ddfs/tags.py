@@ -127,6 +127,10 @@ class TagStore:
         #: Called with every document before it is stored (the copies on the nodes,
         #: :mod:`.tagreplicas`); what it raises fails the write.
         self.replicate: Any = None
+        #: Called with a tag this store lacks before a read calls it not found: a
+        #: :class:`TagError` (503) it raises answers instead, when copies elsewhere may
+        #: hold the tag (:mod:`.tagreplicas`).
+        self.unsure: Any = None
 
     # -- disk ----------------------------------------------------------------------------
     def path(self, name: str) -> str:
@@ -231,6 +235,8 @@ class TagStore:
         check_tag_name(name)
         doc = self.docs.get(name)
         if doc is None:
+            if self.unsure is not None and name not in self.deleted:
+                self.unsure(name)
             raise not_found()
         return doc
 
@@ -436,9 +442,10 @@ class TagStore:
             await self._commit(name, doc)
             return True
 
-    async def forget_deleted(self, before: float) -> int:
-        """Take the tags deleted before ``before`` off ``+deleted``; how many."""
-        old = [n for n, when in self.deleted.items() if when < before]
+    async def forget_deleted(self, before: float, keep: Any = ()) -> int:
+        """Take the tags deleted before ``before`` off ``+deleted`` (but those in ``keep``,
+        of which a copy may remain elsewhere); how many."""
+        old = [n for n, when in self.deleted.items() if when < before and n not in keep]
         if not old:
             return 0
         for name in old:

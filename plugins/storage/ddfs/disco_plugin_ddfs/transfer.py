@@ -58,8 +58,9 @@ def body_of(f: Any) -> Body | None:
 
 def put_one(url: str, body: Body, timeout: float = TIMEOUT, retries: int = 1) -> Any:
     """PUT ``body`` to ``url``; the node's JSON reply. A refused connection or one that
-    drops is tried again ``retries`` times; an error status is a :class:`CommError` with
-    the node's message."""
+    drops is tried again ``retries`` times; a node silent for ``timeout`` seconds (taking
+    no bytes, giving no answer) is not; an error status is a :class:`CommError` with the
+    node's message."""
     parts = urlsplit(url)
     path = parts.path + ("?" + parts.query if parts.query else "")
     last: Exception | None = None
@@ -73,11 +74,15 @@ def put_one(url: str, body: Body, timeout: float = TIMEOUT, retries: int = 1) ->
             conn.endheaders()
             try:
                 body.send(conn.sock)
+            except TimeoutError:
+                raise
             except OSError:
                 # the node may have answered and stopped reading (409, 507): read its word
-                conn.sock.settimeout(5.0)
+                conn.sock.settimeout(min(5.0, timeout))
             resp = conn.getresponse()
             raw = resp.read()
+        except TimeoutError:  # a hung node: trying it again would only wait again
+            raise hung(url, timeout) from None
         except (OSError, http.client.HTTPException) as exc:
             last = exc
             continue
@@ -87,6 +92,11 @@ def put_one(url: str, body: Body, timeout: float = TIMEOUT, retries: int = 1) ->
             raise CommError(_message(raw) or resp.reason, url, resp.status)
         return json.loads(raw)
     raise CommError("%s: %s" % (type(last).__name__, last), url)
+
+
+def hung(url: str, timeout: float) -> CommError:
+    return CommError("the node took no bytes and gave no answer for %gs (DDFS_PUT_TIMEOUT)"
+                     % timeout, url)
 
 
 def put_replicas(urls: list[str], source: Callable[[], BinaryIO],
@@ -120,11 +130,13 @@ def _one_by_one(urls: list[str], source: Callable[[], BinaryIO],
     for url in urls:
         try:
             with source() as data:
-                resp = open_remote(url, "PUT", data, retries=1, timeout=timeout)
+                resp = open_remote(url, "PUT", data, retries=0, timeout=timeout)
                 try:
                     stored.append(json.loads(resp.read()))
                 finally:
                     resp.close()
         except CommError as exc:
+            if exc.code is None and "timed out" in str(exc):
+                exc = hung(url, timeout)
             return stored, [(url, exc)]
     return stored, []

@@ -21,6 +21,7 @@ from disco_core.testing import running_cluster, wait_for
 
 HOSTS = [("127.0.0.2", 1), ("127.0.0.3", 1)]
 STOPPED, LIVE = "127.0.0.2", "127.0.0.3"
+PUT_TIMEOUT = 2.0  # DDFS_PUT_TIMEOUT of the two-node cluster
 
 
 def blob_file(cluster, url):
@@ -43,7 +44,8 @@ def connected(cluster, host):
 
 @pytest.fixture(scope="module")
 def two_nodes():
-    env = {"DDFS_CONNECT_TIMEOUT": "1", "DISCO_NODE_PING_INTERVAL": "1"}
+    env = {"DDFS_CONNECT_TIMEOUT": "1", "DISCO_NODE_PING_INTERVAL": "1",
+           "DDFS_PUT_TIMEOUT": str(PUT_TIMEOUT)}
     with running_cluster(hosts=HOSTS, extra_env=env) as cluster:
         wait_for(lambda: all(connected(cluster, h) for h, _ in HOSTS), timeout=60)
         yield cluster
@@ -261,6 +263,51 @@ def tried_last(two_nodes, ddfs):
         yield this_host(), line.strip()  # noqa: F821
     job = Job().run(input=["tag://test:faults:down"], map=where)
     assert list(result_iterator(job.wait(timeout=120))) == [(LIVE, "quick")]
+
+
+def in_time(fn, limit):
+    """``fn()``'s value (or what it raised) and how long it took; fails after ``limit``
+    seconds instead of waiting for a call that hangs."""
+    import concurrent.futures
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    start = time.monotonic()
+    future = pool.submit(fn)
+    try:
+        future.exception(timeout=limit)
+    except concurrent.futures.TimeoutError:
+        raise AssertionError("still waiting after %gs" % limit) from None
+    finally:
+        pool.shutdown(wait=False)
+    return future, time.monotonic() - start
+
+
+def test_a_blob_write_passes_over_a_node_that_hangs(two_nodes):
+    """The master has not noticed the frozen node yet and names it for the blob: the PUT
+    to it gives up after DDFS_PUT_TIMEOUT and the blob goes to the other node."""
+    ddfs = DDFS()
+    wait_for(lambda: usable(ddfs), timeout=60)
+    with frozen(two_nodes, STOPPED):
+        future, took = in_time(lambda: ddfs.push(
+            "test:faults:hungput", [(io.BytesIO(b"elsewhere\n"), "h")], replicas=1,
+            forceon=[STOPPED]), 30)
+        _reply, [[url]] = future.result()
+        assert host_of(url) == LIVE and took < 4 * PUT_TIMEOUT, took
+    [c] = list(ddfs.pull("test:faults:hungput"))
+    assert c.read() == b"elsewhere\n"
+
+
+def test_a_blob_write_no_live_node_can_take_fails_clearly_and_soon(two_nodes):
+    ddfs = DDFS()
+    wait_for(lambda: usable(ddfs), timeout=60)
+    with frozen(two_nodes, STOPPED):
+        future, took = in_time(lambda: ddfs.push(
+            "test:faults:nowhere", [(io.BytesIO(b"two copies\n"), "n")], replicas=2), 30)
+        assert took < 4 * PUT_TIMEOUT, took
+        err = future.exception()
+        assert isinstance(err, CommError), err
+        for words in (STOPPED, "DDFS_PUT_TIMEOUT", "no other node can take it"):
+            assert words in str(err), err
+    assert not ddfs.exists("test:faults:nowhere")
 
 
 if __name__ == "__main__":

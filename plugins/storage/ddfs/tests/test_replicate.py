@@ -67,3 +67,16 @@ def test_sets_that_are_not_one_known_blob_are_left_alone():
     for replicas in (["tag://x"], [url("n1"), url("n1", "other$5f0-1-3")],
                      [url("n1", "unknown$5f0-1-4")]):
         assert fix_set(replicas, m, 1, set(), {"n1"}, set()) == replicas
+
+
+def test_replicas_beyond_the_count_go_from_the_fullest_nodes_first():
+    from disco_plugin_ddfs.extras import plan_extras
+    use = {"n1": 0.2, "n2": 0.9, "n3": 0.5, "n4": 0.1}.get
+    m = bmap({"n1", "n2", "n3", "n4"}, ["n1", "n2", "n3", "n4"])
+    assert plan_extras(m, 2, set(), lambda n, h: True, use) == {"n2": [NAME], "n3": [NAME]}
+    # a gc-blacklisted replica and one on a bad volume do not count: two are left
+    assert plan_extras(m, 2, {"n2"}, lambda n, h: h != "n3", use) == {}
+    # at the count, or with one good replica, nothing goes
+    assert plan_extras(bmap({"n1"}, ["n1", "n2"]), 1, set(), lambda n, h: True, use) == {}
+    assert plan_extras(m, 4, set(), lambda n, h: True, use) == {}
+    assert plan_extras(m, 0, set(), lambda n, h: True, use) == {}
