@@ -25,7 +25,8 @@ import subprocess
 import sys
 import time
 
-from wordcount import WORKER_NICE, children_cpu, fmt_times, master_pid, tree_cpu
+from wordcount import (WORKER_NICE, checksum_verdict, fmt_times, master_pid, print_ratios,
+                       run_process, tree_cpu)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
@@ -90,19 +91,7 @@ def run_ours(urls: list[str], left: str, partitions: int, root: int
 
 
 def run_peer(a: str, b: str, nice: int) -> tuple[float, float, str, str]:
-    def lower_priority() -> None:
-        if nice:
-            os.nice(nice)
-    cpu0 = children_cpu()
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, PEER, a, b], capture_output=True, text=True,
-                          preexec_fn=lower_priority)
-    elapsed = time.perf_counter() - t0
-    cpu = children_cpu() - cpu0
-    if proc.returncode != 0:
-        raise SystemExit("the peer failed (%d):\n%s" % (proc.returncode, proc.stderr))
-    lines = proc.stdout.strip().splitlines()
-    return elapsed, cpu, lines[0], lines[-1]
+    return run_process([PEER, a, b], nice)
 
 
 def main() -> int:
@@ -151,7 +140,6 @@ def main() -> int:
 
     m_ours = statistics.median(ours)
     m_peer = statistics.median(peer)
-    ratio = m_ours / m_peer
     print()
     print("ours  (Job().run() -> last result): %s s" % fmt_times(ours))
     print("peer  (join_python.py, whole process, nice %d): %s s"
@@ -159,23 +147,10 @@ def main() -> int:
     print("median ours %.2f s, peer %.2f s" % (m_ours, m_peer))
     print("load average at the end %.2f (other work on the machine skews both)"
           % os.getloadavg()[0])
-    print("ratio ours/peer %.2f (median ours / median peer; target <= %.2f): %s"
-          % (ratio, TARGET_RATIO, "met" if ratio <= TARGET_RATIO else "MISSED"))
-    paired = [o / p for o, p in zip(ours, peer)]
-    print("ratio per round: %s (median %.2f)" % (fmt_times(paired), statistics.median(paired)))
+    print_ratios(ours, peer, TARGET_RATIO)
     print("CPU seconds (all processes): ours %s, peer %s"
           % (fmt_times(ours_cpu), fmt_times(peer_cpu)))
-    for s in sorted(our_sums):
-        print("ours  checksum: %s" % s)
-    for s in sorted(peer_sums):
-        print("peer  checksum: %s" % s)
-    for problem in problems:
-        print("ERROR: %s" % problem)
-    if len(our_sums) == 1 and our_sums == peer_sums:
-        print("checksums match")
-        return 1 if problems else 0
-    print("CHECKSUMS DIFFER")
-    return 1
+    return checksum_verdict(our_sums, peer_sums, problems)
 
 
 if __name__ == "__main__":

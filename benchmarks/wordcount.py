@@ -257,19 +257,50 @@ def run_ours(urls: list[str], sampler: MemorySampler) -> tuple[float, float, dic
 
 
 def run_peer(path: str, procs: int, nice: int) -> tuple[float, float, str, str]:
+    return run_process([PEER, path, "--procs", str(procs)], nice)
+
+
+def run_process(argv: list[str], nice: int) -> tuple[float, float, str, str]:
+    """Run a peer script with this interpreter at niceness ``nice``: its wall and CPU
+    seconds, and the first and last lines it printed (a SystemExit if it fails)."""
     def lower_priority() -> None:
         if nice:
             os.nice(nice)
     cpu0 = children_cpu()
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, PEER, path, "--procs", str(procs)],
-                          capture_output=True, text=True, preexec_fn=lower_priority)
+    proc = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                          preexec_fn=lower_priority)
     elapsed = time.perf_counter() - t0
     cpu = children_cpu() - cpu0
     if proc.returncode != 0:
         raise SystemExit("the peer failed (%d):\n%s" % (proc.returncode, proc.stderr))
     lines = proc.stdout.strip().splitlines()
     return elapsed, cpu, lines[0], lines[-1]
+
+
+def print_ratios(ours: list[float], peer: list[float], target: float) -> None:
+    """The ratio of the medians against ``target``, and the ratio of each round."""
+    ratio = statistics.median(ours) / statistics.median(peer)
+    print("ratio ours/peer %.2f (median ours / median peer; target <= %.2f): %s"
+          % (ratio, target, "met" if ratio <= target else "MISSED"))
+    paired = [o / p for o, p in zip(ours, peer)]
+    print("ratio per round: %s (median %.2f)" % (fmt_times(paired), statistics.median(paired)))
+
+
+def checksum_verdict(our_sums: set[str], peer_sums: set[str], problems: list[str]) -> int:
+    """Print both sides' checksums and the problems found; the exit status (1 unless every
+    run of ours gave the peer's one checksum and nothing was wrong)."""
+    for s in sorted(our_sums):
+        print("ours  checksum: %s" % s)
+    for s in sorted(peer_sums):
+        print("peer  checksum: %s" % s)
+    for problem in problems:
+        print("ERROR: %s" % problem)
+    if len(our_sums) == 1 and our_sums == peer_sums:
+        print("checksums match")
+        return 1 if problems else 0
+    print("CHECKSUMS DIFFER")
+    return 1
 
 
 def fmt_times(times: list[float]) -> str:
@@ -343,7 +374,6 @@ def main() -> int:
 
     m_ours = statistics.median(ours)
     m_peer = statistics.median(peer)
-    ratio = m_ours / m_peer
     print()
     print("ours  (Job().run() -> last result): %s s" % fmt_times(ours))
     print("peer  (mp_python.py --procs %d, whole process, nice %d): %s s"
@@ -353,26 +383,13 @@ def main() -> int:
     print("median peer %.2f s = %.1f MB/s" % (m_peer, mb / m_peer))
     print("load average at the end %.2f (other work on the machine skews both)"
           % os.getloadavg()[0])
-    print("ratio ours/peer %.2f (median ours / median peer; target <= %.2f): %s"
-          % (ratio, TARGET_RATIO, "met" if ratio <= TARGET_RATIO else "MISSED"))
-    paired = [o / p for o, p in zip(ours, peer)]
-    print("ratio per round: %s (median %.2f)" % (fmt_times(paired), statistics.median(paired)))
+    print_ratios(ours, peer, TARGET_RATIO)
     print("CPU seconds (all processes): ours %s, peer %s; median ratio %.2f"
           % (fmt_times(ours_cpu), fmt_times(peer_cpu),
              statistics.median(ours_cpu) / statistics.median(peer_cpu)))
     print("cluster peak memory (master + descendants): RSS %.0f MB, PSS %.0f MB "
           "(max over runs; %d samples)" % (max(rss) / 1e6, max(pss) / 1e6, sampler.samples))
-    for s in sorted(our_sums):
-        print("ours  checksum: %s" % s)
-    for s in sorted(peer_sums):
-        print("peer  checksum: %s" % s)
-    for problem in problems:
-        print("ERROR: %s" % problem)
-    if len(our_sums) == 1 and our_sums == peer_sums:
-        print("checksums match")
-        return 1 if problems else 0
-    print("CHECKSUMS DIFFER")
-    return 1
+    return checksum_verdict(our_sums, peer_sums, problems)
 
 
 if __name__ == "__main__":
