@@ -279,14 +279,16 @@ class Worker(BaseWorker):
 
     def reduce_records(self, task: Task, inputs: list[Input]) -> Iterator[Any]:
         """The records of every input in turn, each opened when the one before is read (a
-        chain of the inputs' iterators: nothing of ours runs between two records)."""
+        chain of the inputs' iterators: nothing of ours runs between two records). The input
+        last opened stays the worker's ``current_input`` until the reduce returns (the
+        status counter reads a few thousand records ahead: a reduce that fails on one of
+        the last records of an input may be told of the next)."""
         reader = self.param("reduce_reader")
         chain = list(self.param("reduce_input_stream") or ()) + ([reader] if reader else [])
 
         def opened() -> Iterator[Iterable]:
             for _label, source in self.sources(inputs):
                 yield self.open_source(source, chain)
-            self.current_input = ""
         return itertools.chain.from_iterable(opened())
 
     def stage_reduce(self, task: Task, inputs: list[Input]) -> None:
@@ -323,6 +325,7 @@ class Worker(BaseWorker):
                     add = out.add
                     for k, v in result:
                         add(k, v)
+            self.current_input = ""
             outputs.close()
         except BaseException:
             if program is not None:
