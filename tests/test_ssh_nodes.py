@@ -2,6 +2,7 @@
 
 The master logs in with a key, checks the host's key, runs the node command there and
 watches the channel; what goes wrong is the node's ``problem`` in ``nodeinfo``."""
+import ipaddress
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 import tornado.httpclient
@@ -18,6 +20,7 @@ import tornado.websocket
 from disco.core import Job, result_iterator
 from disco.worker.classic.func import sum_reduce
 from disco_core import __version__
+from disco_core.access import HEADER
 from disco_core.testing import free_port, keygen, needs_sshd, running_cluster, wait_for
 
 pytestmark = [needs_sshd, pytest.mark.timeout(300)]
@@ -245,3 +248,67 @@ def test_a_node_of_another_version_is_refused_and_stops():
         assert not nodeinfo(cluster)["127.0.0.2"]["connected"]
         wait_for(lambda: "the master refused this node: version mismatch" in
                  cluster.log("node-127.0.0.2"), timeout=30)
+
+
+def command_lines():
+    """The command line of every process of this machine that shows one."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                yield f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+
+
+def outward_address():
+    """An address of this machine that is not loopback, or None."""
+    from disco_core.master.remote import route_address
+    for probe in ("192.0.2.1", "10.255.255.1", "203.0.113.1"):
+        address = route_address(probe)
+        if address and not address.startswith("127."):
+            return address
+    return None
+
+
+def test_a_master_on_loopback_serves_where_a_node_added_later_reaches_it():
+    """A master that listens on loopback alone (no other machine in its table at start)
+    serves also on the address another machine reaches it at, once one joins the table.
+    The other machine here is a neighbour on this machine's network that runs no sshd: its
+    node cannot start, but for want of SSH, not because the master is out of its reach. (A
+    node on this machine's own outward address would take that address's DISCO_PORT, as the
+    master now does: no node host is also the master's.)"""
+    address = outward_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    neighbour = str(ipaddress.ip_address(address) + (1 if address.endswith(".1") else -1))
+    env = {"DISCO_MASTER_BIND": "", "DISCO_NODE_MASTER": "", "DISCO_SSH_TIMEOUT": "2",
+           "DISCO_SSH_HOSTS": "%s:9" % neighbour}
+    with running_cluster(extra_env=env) as cluster:
+        table = json.dumps([["localhost", "1"], [neighbour, "1"]]).encode()
+        with cluster.urlopen("/disco/ctrl/save_config_table", data=table) as resp:
+            assert json.load(resp) == "table saved!"
+        said = problem(cluster, neighbour, "node %s" % neighbour, timeout=60)
+        assert "listens on" not in said and "DISCO_MASTER_BIND" not in said, said
+        assert "now serves on %s too, for node %s" % (address, neighbour) \
+            in cluster.log("disco_")
+        request = urllib.request.Request("http://%s:%d/disco/ctrl/nodeinfo"
+                                         % (address, cluster.port),
+                                         headers={HEADER: cluster.token})
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            assert neighbour in json.load(resp)
+        # the loopback node beside it still runs jobs
+        job = Job().run(input=["raw://red green red"], map=words, reduce=sum_reduce)
+        assert dict(result_iterator(job.wait(timeout=120))) == {"red": 2, "green": 1}
+
+
+def test_a_master_bound_by_its_setting_does_not_widen_itself():
+    from disco_core.master.remote import listen_for, url_of
+    from disco_core.settings import DiscoSettings
+    s = DiscoSettings({"DISCO_MASTER_BIND": "127.0.0.1", "DISCO_PORT": "8989"})
+    address, why = listen_for("nx01", None, s, "127.0.0.1", set())
+    assert address == "" and "DISCO_MASTER_BIND" in why and "127.0.0.1" in why
+    s = DiscoSettings({"DISCO_MASTER_BIND": "", "DISCO_PORT": "8989"})
+    address, why = listen_for("no-such-host.invalid", None, s, "127.0.0.1", set())
+    assert address == "" and "no route" in why and "no-such-host.invalid" in why
+    assert url_of("10.0.0.5", 8989) == "http://10.0.0.5:8989"
+    assert url_of("fd00::2", 8989) == "http://[fd00::2]:8989"

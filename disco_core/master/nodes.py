@@ -289,6 +289,7 @@ class NodeManager:
         self.gc_blacklist: list[str] = []
         self.problems: dict[str, str] = {}
         self.listen_address: str | None = None  # where the master listens, once it does
+        self.widened: set[str] = set()  # addresses it serves on too, for nodes added later
         self.ping_interval = self.settings.seconds("DISCO_NODE_PING_INTERVAL")
         self.ping_timeout = self.settings.seconds("DISCO_NODE_PING_TIMEOUT")
         self.missing: dict[str, asyncio.TimerHandle] = {}  # disconnected, awaited back
@@ -415,14 +416,18 @@ class NodeManager:
 
         from . import remote
         port = remote.ssh_hosts(self.settings).get(host, int(self.settings["DISCO_SSH_PORT"]))
-        if self.listen_address is not None and remote.is_loopback(self.listen_address) \
-                and not remote.is_loopback(host) and not self.settings["DISCO_NODE_MASTER"]:
-            self.refused(host, "cannot start node %s: the master listens on %s only, which a "
-                         "node there cannot reach: set DISCO_MASTER_BIND (or "
-                         "DISCO_MASTER_HOST) and restart the master"
-                         % (host, self.listen_address))
-            return
         url = remote.master_url_for(host, self.settings, self.master.url)
+        if self.listen_address is not None and not remote.is_loopback(host) \
+                and (remote.is_loopback(self.listen_address) or self.widened) \
+                and not self.settings["DISCO_NODE_MASTER"]:
+            # a master on loopback only serves also where this host reaches it
+            address, why = remote.listen_for(host, self.master.server, self.settings,
+                                             self.listen_address, self.widened)
+            if why:
+                self.refused(host, "cannot start node %s: %s" % (host, why))
+                return
+            self.listen_address = address
+            url = remote.url_of(address, self.settings["DISCO_PORT"])
         command = "%s --host %s --master %s --settings-stdin" % (
             self.settings["DISCO_NODE_COMMAND"], shlex.quote(host), shlex.quote(url))
         values = remote.node_settings(self.settings, url, self.master.secret, self.master.token)

@@ -88,7 +88,9 @@ def bind_address(settings: Any, remote_hosts: list[str]) -> str:
 def master_url_for(host: str, settings: Any, master_url: str) -> str:
     """The master's URL as a node on ``host`` reaches it: ``DISCO_NODE_MASTER`` when set;
     the master's own URL for a loopback address; else ``DISCO_MASTER_HOST`` (or, when that
-    is ``localhost``, this machine's name) and ``DISCO_PORT``."""
+    is ``localhost``, this machine's name, or the address this machine reaches ``host``
+    from when its name stands for a loopback address, as Debian's ``/etc/hosts`` has it)
+    and ``DISCO_PORT``."""
     explicit = str(settings["DISCO_NODE_MASTER"]).strip()
     if explicit:
         return explicit.rstrip("/")
@@ -99,7 +101,64 @@ def master_url_for(host: str, settings: Any, master_url: str) -> str:
         name = socket.getfqdn()
         if is_loopback(name) or name.startswith("localhost"):
             name = socket.gethostname()
-    return "http://%s:%s" % (name, settings["DISCO_PORT"])
+        if names_loopback(name):
+            name = route_address(host) or name
+    return url_of(name, settings["DISCO_PORT"])
+
+
+def url_of(host: str, port: Any) -> str:
+    """``http://host:port``, an IPv6 address in brackets."""
+    return "http://%s:%s" % ("[%s]" % host if ":" in host else host, port)
+
+
+def listen_for(host: str, server: Any, settings: Any, listening: str,
+               widened: set[str]) -> tuple[str, str]:
+    """Have the master (``server``, listening on the loopback address ``listening``) serve
+    also on the address this machine reaches ``host`` from, once per address (``widened``):
+    that address and "", or "" and why it cannot (``DISCO_MASTER_BIND`` chose loopback, no
+    route to the host, the port taken there)."""
+    if str(settings["DISCO_MASTER_BIND"]).strip():
+        return "", ("the master listens on %s only (DISCO_MASTER_BIND), which a node there "
+                    "cannot reach: set DISCO_MASTER_BIND to an address it reaches (or unset "
+                    "it) and restart the master" % listening)
+    address = route_address(host)
+    if address is None:
+        return "", "no route from this machine to %s (is the name right?)" % host
+    if address in widened or is_loopback(address):
+        return address, ""
+    import tornado.netutil
+    try:
+        sockets = tornado.netutil.bind_sockets(int(settings["DISCO_PORT"]), address=address)
+    except OSError as exc:
+        return "", ("the master cannot listen on %s port %s for it: %s (set DISCO_MASTER_BIND "
+                    "and restart the master)" % (address, settings["DISCO_PORT"], exc))
+    server.add_sockets(sockets)
+    widened.add(address)
+    log.info("the master now serves on %s too, for node %s", address, host)
+    return address, ""
+
+
+def names_loopback(name: str) -> bool:
+    """Whether ``name`` is, or resolves only to, loopback addresses (or not at all)."""
+    if is_loopback(name):
+        return True
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return True
+    return all(is_loopback(info[4][0]) for info in infos)
+
+
+def route_address(host: str) -> str | None:
+    """This machine's address that its packets to ``host`` leave from (no packet is sent),
+    or None when ``host`` cannot be resolved or reached."""
+    try:
+        family, _, _, _, addr = socket.getaddrinfo(host, 9, type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.connect(addr)
+            return s.getsockname()[0]
+    except (OSError, IndexError):
+        return None
 
 
 def node_settings(settings: Any, master_url: str, secret: str, token: str) -> dict[str, str]:
