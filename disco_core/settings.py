@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Default | Any] = {
     "DISCO_WORKER_TIMEOUT": 0.0,
     # seconds a warm worker (one that asked to run more tasks of its job) waits for the next
     "DISCO_WORKER_IDLE": 2.0,
+    # fsync each task output and the node's index of them (off: they survive any process
+    # killed, not a machine crash; lost intermediate outputs are made again; atomicfile.py)
+    "DISCO_FSYNC_OUTPUTS": 0,
     "DISCO_WORKERS": _ncpus,
     "DISCO_SETTINGS_FILE": lambda s: _guess_settings_file(),
     "DISCO_SCHEDULER": "fair",
@@ -116,7 +119,8 @@ DEFAULTS: dict[str, Default | Any] = {
 }
 
 #: On/off settings: read with :meth:`DiscoSettings.flag`, which also takes yes/no, on/off.
-_FLAGS = {"DISCO_WORKER_FORK", "DISCO_RAISE_PLUGIN_ERRORS", "DISCO_SSH_ACCEPT_NEW_HOST_KEYS"}
+_FLAGS = {"DISCO_WORKER_FORK", "DISCO_RAISE_PLUGIN_ERRORS", "DISCO_SSH_ACCEPT_NEW_HOST_KEYS",
+          "DISCO_FSYNC_OUTPUTS"}
 
 
 def _number_type(name: str, value: Any) -> type | None:

@@ -405,9 +405,12 @@ class TaskRun:
                 problem = await self.save_outputs(self.save_info)
                 if problem:
                     return problem
-            # the index is fsynced: in a thread, as the loop must not wait for a disk
-            outputs = await asyncio.get_running_loop().run_in_executor(None,
-                                                                       self.finish_outputs)
+            if self.outputs and self.node.settings.flag("DISCO_FSYNC_OUTPUTS"):
+                # the index is fsynced: in a thread, as the loop must not wait for a disk
+                outputs = await asyncio.get_running_loop().run_in_executor(
+                    None, self.finish_outputs)
+            else:  # a small file written to the page cache: at once
+                outputs = self.finish_outputs()
             self.event("DONE: [%s] Task finished in %s"
                        % (self.key, format_duration(time.time() - self.started)))
             return ("done", "", outputs)
@@ -581,8 +584,9 @@ class TaskRun:
                 sizes[label] = sizes.get(label, 0) + size
             with open(path + ".partial", "w") as f:
                 f.writelines(lines)
-                f.flush()
-                os.fsync(f.fileno())
+                if self.node.settings.flag("DISCO_FSYNC_OUTPUTS"):  # as the outputs are
+                    f.flush()
+                    os.fsync(f.fileno())
             os.replace(path + ".partial", path)
             dir_url = "dir://%s/disco/%s/%s/%s/.disco/%s" % (host, host, hh, self.job, name)
             result.append(["dir", host, dir_url, sorted(sizes.items())])

@@ -373,7 +373,7 @@ class Worker(dict):
             raise DiscoError("output %d of task %s is already written: concatenate every "
                              "input of a label in one concat_input() call, and do not also "
                              "write it with output()" % (label, task.uid))
-        out = AtomicFile(path)
+        out = AtomicFile(path, sync=None)
         try:
             for reps in replicas:
                 start = out.tell()

@@ -257,7 +257,7 @@ class Worker(BaseWorker):
         for label in sorted(by_label):
             path = task.output_path(label)
             from .dataio import AtomicFile
-            out = AtomicFile(path)
+            out = AtomicFile(path, sync=None)
             try:
                 for url in by_label[label]:
                     self.current_input = url

@@ -122,7 +122,7 @@ class TaskOutput(tuple):
     def file(self) -> Any:
         """The output file, opened for writing on first use."""
         if self._file is None:
-            self._file = AtomicFile(self.path)
+            self._file = AtomicFile(self.path, sync=None)
         return self._file
 
     def close(self) -> None:

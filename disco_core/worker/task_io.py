@@ -348,7 +348,7 @@ def gzip_line_reader(fd: Any, size: Any, url: str, params: Any = None) -> Iterat
 
 def task_output_stream(stream: Any, partition: Any, url: str, params: Any = None) -> AtomicFile:
     """The task's output file for ``partition`` (``url`` is its path), written atomically."""
-    return AtomicFile(url)
+    return AtomicFile(url, sync=None)
 
 
 map_output_stream = reduce_output_stream = task_output_stream
