@@ -123,7 +123,9 @@ class Worker(dict):
     def job_functions(self, job: Any, jobargs: dict) -> list[Any]:
         """The objects whose modules the job home must carry."""
         objs: list[Any] = [type(job)]
-        objs.extend(v for v in jobargs.values() if callable(v) or isinstance(v, (list, tuple)))
+        # the inputs are URLs (a task would scan all of a job's inputs for functions)
+        objs.extend(v for k, v in jobargs.items()
+                    if k != "input" and (callable(v) or isinstance(v, (list, tuple))))
         flat: list[Any] = []
         for obj in objs:
             flat.extend(obj if isinstance(obj, (list, tuple)) else [obj])
@@ -159,8 +161,15 @@ class Worker(dict):
         return buf.getvalue()
 
     def jobdata(self, job: Any, jobargs: dict) -> bytes:
+        """``(job, jobargs)`` pickled, the job's inputs apart after them: a task unpickles
+        its job's functions afresh, and the inputs (which may be many) once per process
+        (:func:`~.jobfile.load_job` puts them back in ``jobargs["input"]``)."""
         from .task import jobdata
-        return jobdata(job, jobargs)
+        inputs = jobargs.get("input")
+        if not isinstance(inputs, list):
+            return jobdata(job, jobargs)
+        rest = {k: v for k, v in jobargs.items() if k != "input"}
+        return jobdata(job, rest) + jobdata(inputs)
 
     def jobpack(self, job: Any, **jobargs: Any) -> jp.JobPack:
         self["_bound_modules"] = self.module_plan(job, jobargs)[1]

@@ -27,21 +27,30 @@ def _read_jobdict(f: Any) -> tuple[dict, int]:
 
 def load_job(jobfile: str) -> tuple[dict, Any, dict]:
     """The jobdict (:func:`~disco_core.jobpack.task_jobdict`: without the job's inputs) and the
-    unpickled
-    ``(job, jobargs)`` of a job file."""
+    unpickled ``(job, jobargs)`` of a job file.
+
+    ``(job, jobargs)`` are unpickled afresh for each call, so no task sees what another left
+    in them. The job's inputs, which the client pickles apart after them
+    (:meth:`~.base.Worker.jobdata`), are unpickled once per process and job file: a job of
+    50,000 inputs would otherwise have each of its 50,000 tasks decode all of them. Each call
+    gets its own list of them in ``jobargs["input"]`` (its items are shared)."""
     jobdict = jp.task_jobdict(jobfile)
-    with open(jobfile, "rb") as f:
-        head = f.read(jp.HEADER_SIZE)
-        _version, (_o1, _o2, _o3, o4) = jp.offsets(head, os.fstat(f.fileno()).st_size)
-        f.seek(o4)
-        data = f.read()
     want = jobdict.get("python_version")
     have = "%d.%d" % sys.version_info[:2]
     if want and want != have:
         raise FatalError("the job was built with Python %s but this node runs Python %s: "
                          "run the client with Python %s" % (want, have, have))
     try:
-        job, jobargs = pickle.loads(data)
+        with open(jobfile, "rb") as f:
+            head = f.read(jp.HEADER_SIZE)
+            st = os.fstat(f.fileno())
+            _version, (_o1, _o2, _o3, o4) = jp.offsets(head, st.st_size)
+            f.seek(o4)
+            job, jobargs = pickle.Unpickler(f).load()
+            where = f.tell()
+            if where < st.st_size:
+                jobargs["input"] = list(_job_inputs(f, (jobfile, st.st_ino, st.st_mtime_ns,
+                                                         where)))
     except MemoryError:
         raise  # this node is short of memory now: the task is retried, the job lives on
     except Exception as exc:
@@ -49,3 +58,17 @@ def load_job(jobfile: str) -> tuple[dict, Any, dict]:
                          "from a module the nodes lack, name it in required_modules or "
                          "install it on the nodes" % (type(exc).__name__, exc)) from exc
     return jobdict, job, jobargs
+
+
+#: The inputs of the job file this process read last: (its identity, the inputs).
+_inputs_cache: tuple[tuple, list] | None = None
+
+
+def _job_inputs(f: Any, key: tuple) -> list:
+    """The job's inputs, pickled after ``(job, jobargs)`` from where ``f`` stands."""
+    global _inputs_cache
+    if _inputs_cache is not None and _inputs_cache[0] == key:
+        return _inputs_cache[1]
+    (inputs,) = pickle.Unpickler(f).load()
+    _inputs_cache = (key, inputs)
+    return inputs

@@ -1,0 +1,91 @@
+"""What a task costs besides its records: the job's inputs travel in its job data apart from
+its functions, and a worker process decodes them once for the tasks of a job it runs, while
+each task still gets ``(job, jobargs)`` of its own; scanning a job's functions for the globals
+a task binds does not walk its inputs."""
+import os
+
+import pytest
+
+from disco.core import Job, result_iterator
+from disco_core.jobpack import JobPack
+from disco_core.testing import running_cluster
+from disco_core.worker import load_job
+from disco_core.worker.classic import Worker
+
+
+def mapper(line, params):
+    yield line, 1
+
+
+def pack_file(tmp_path, inputs, name="jobfile"):
+    job = Job()
+    jobargs = {"input": inputs, "map": mapper, "params": {"n": 1}}
+    pack = JobPack(1, {"prefix": "Overhead", "worker": "worker", "owner": "tests@localhost",
+                       "scheduler": {}}, {}, b"", Worker().jobdata(job, jobargs))
+    path = tmp_path / name
+    path.write_bytes(pack.dumps())
+    return str(path)
+
+
+def test_a_task_gets_the_jobs_inputs_in_jobargs(tmp_path):
+    inputs = ["raw://%d" % i for i in range(1000)] + [["http://a/x", "http://b/x"]]
+    _jobdict, _job, jobargs = load_job(pack_file(tmp_path, inputs))
+    assert jobargs["input"] == inputs
+    assert jobargs["map"].__name__ == "mapper" and jobargs["params"] == {"n": 1}
+
+
+def test_the_inputs_are_decoded_once_per_process_and_job_file(tmp_path):
+    path = pack_file(tmp_path, ["raw://%d" % i for i in range(1000)])
+    _d, job1, args1 = load_job(path)
+    _d, job2, args2 = load_job(path)
+    assert args1["input"] == args2["input"]
+    assert all(a is b for a, b in zip(args1["input"], args2["input"]))  # decoded once
+    # each task's own objects: a list, job and jobargs it may change without harm
+    assert args1["input"] is not args2["input"] and args1 is not args2 and job1 is not job2
+    args1["input"].append("raw://extra")
+    args1["params"]["n"] = 2
+    _d, _job3, args3 = load_job(path)
+    assert len(args3["input"]) == 1000 and args3["params"] == {"n": 1}
+
+
+def test_another_job_file_has_its_own_inputs(tmp_path):
+    one = pack_file(tmp_path, ["raw://a"], "one")
+    two = pack_file(tmp_path, ["raw://b"], "two")
+    assert load_job(one)[2]["input"] == ["raw://a"]
+    assert load_job(two)[2]["input"] == ["raw://b"]
+    assert load_job(one)[2]["input"] == ["raw://a"]
+
+
+def test_job_data_of_one_pickle_still_loads(tmp_path):
+    from disco_core.worker.task import jobdata
+    pack = JobPack(1, {"prefix": "Old", "worker": "worker", "owner": "tests@localhost",
+                       "scheduler": {}}, {}, b"", jobdata(Job(), {"input": ["raw://x"]}))
+    path = tmp_path / "jobfile"
+    path.write_bytes(pack.dumps())
+    assert load_job(str(path))[2]["input"] == ["raw://x"]
+
+
+def test_the_functions_a_task_binds_globals_in_are_not_its_inputs():
+    inputs = ["raw://%d" % i for i in range(100)]
+    found = Worker().job_functions(Job(), {"input": inputs, "map": mapper})
+    assert mapper in found
+    assert not any(isinstance(f, str) for f in found)
+
+
+def inputs_seen(line, params):
+    from disco_core.worker.task import active_task
+    _job, jobargs = active_task().jobobjs
+    jobargs["input"].append("raw://changed")  # the next task in this process must not see it
+    yield line, (len(jobargs["input"]), os.getpid())
+
+
+@pytest.mark.parametrize("n", [12])
+def test_tasks_of_a_warm_worker_each_see_the_jobs_inputs_as_given(n):
+    with running_cluster(hosts=[("127.0.0.2", 1)], extra_env={"DISCO_WORKER_IDLE": "30"}):
+        job = Job().run(input=["raw://%d" % i for i in range(n)], map=inputs_seen)
+        got = list(result_iterator(job.wait(timeout=120)))
+        job.purge()
+    assert sorted(line for line, _ in got) == sorted(str(i) for i in range(n))
+    assert {seen for _line, (seen, _pid) in got} == {n + 1}
+    pids = [pid for _line, (_seen, pid) in got]
+    assert len(set(pids)) < n  # some process ran several tasks of the job
