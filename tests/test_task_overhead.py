@@ -89,3 +89,17 @@ def test_tasks_of_a_warm_worker_each_see_the_jobs_inputs_as_given(n):
     assert {seen for _line, (seen, _pid) in got} == {n + 1}
     pids = [pid for _line, (_seen, pid) in got]
     assert len(set(pids)) < n  # some process ran several tasks of the job
+
+
+def test_a_tasks_paths_follow_its_fields():
+    from disco_core.worker.task import Task
+    task = Task(taskid=3, stage="map", group=(0, "h"), jobfile="/d/job/jobfile",
+                jobname="j", host="h", started=1.0)
+    first = task.path("out")
+    assert first.startswith("/d/job/") and task.uid in first
+    assert task.path("out") == first
+    task.taskid = 4  # a task made again from another reply: its own directory
+    assert task.path("out") != first and task.uid in task.path("out")
+    task.jobfile = "/e/job/jobfile"
+    assert task.path("out").startswith("/e/job/")
+    assert task.taskpath in task.path("out")

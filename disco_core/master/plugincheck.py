@@ -60,9 +60,25 @@ def lacks(needs: Needs, installed: dict[str, Any] | None) -> list[str]:
         return []
     missing = ["the scheme %s://" % s for s in sorted(needs.schemes)
                if s not in installed["drivers"].get("scheme", ())]
-    have = {canonical(d) for d in installed["dists"]}
+    have = _canonical_dists(installed["dists"])
     missing += ["the plugin %s" % d for d in sorted(needs.dists) if d not in have]
     return missing
+
+
+_dists_seen: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
+def _canonical_dists(dists: Any) -> frozenset[str]:
+    """The canonical names of a node's distributions, made once per list a node sent (the
+    scheduler asks for every task it places)."""
+    seen = _dists_seen.get(id(dists))
+    if seen is not None and seen[0] is dists:
+        return seen[1]
+    if len(_dists_seen) > 1024:  # lists of nodes that went away
+        _dists_seen.clear()
+    have = frozenset(canonical(d) for d in dists)
+    _dists_seen[id(dists)] = (dists, have)
+    return have
 
 
 def differences(mine: dict[str, Any], theirs: dict[str, Any] | None) -> dict[str, Any]:

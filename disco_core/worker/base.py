@@ -474,6 +474,8 @@ class Worker(dict):
         _limit_memory()
         jobname = task.jobname
         home, environ = os.getcwd(), dict(os.environ)
+        raw = _raw_environ()
+        before = dict(raw)
         while _run_task(proto, writer, task):
             reply = proto.next_task()
             if reply is None or reply.get("jobname") != jobname:
@@ -482,9 +484,10 @@ class Worker(dict):
             # each task starts where the node starts a worker: in the job home, with the
             # job's environment, whatever the task before changed
             os.chdir(home)
-            if os.environ != environ:
+            if raw != before:  # compared as the bytes the process holds: no decoding
                 os.environ.clear()
                 os.environ.update(environ)
+                raw = _raw_environ()
         os._exit(0)
 
     def save_profile(self, prof: Any) -> None:
@@ -535,6 +538,13 @@ def _run_task(proto: WorkerProtocol, writer: MessageWriter, task: Task) -> bool:
         from .runtime import uninject
         uninject()  # the next task injects its own Task, inputs, ... (runtime.inject)
     return False
+
+
+def _raw_environ() -> dict:
+    """The environment as :data:`os.environ` holds it (its encoded mapping, which changes as
+    it does); a copy of ``os.environ`` where a Python has no such mapping."""
+    data = getattr(os.environ, "_data", None)
+    return data if isinstance(data, dict) else dict(os.environ)
 
 
 def _limit_memory() -> None:

@@ -206,10 +206,21 @@ class Task:
     @property
     def taskpath(self) -> str:
         """The task's own directory, relative to the job home."""
-        return os.path.join(hexhash(self.uid), self.uid)
+        return self._dirs()[1]
 
     def path(self, name: str) -> str:
-        return os.path.join(self.jobhome, self.taskpath, name)
+        return os.path.join(self._dirs()[2], name)
+
+    def _dirs(self) -> tuple:
+        """``(key, taskpath, its absolute path)``, made once while the fields they come
+        from stay as they are (a task asks for the paths of its files at every output)."""
+        key = (self.stage, self.group, self.taskid, self.started, self.jobfile, os.getpid())
+        dirs = self.__dict__.get("_dirs_made")
+        if dirs is None or dirs[0] != key:
+            uid = self.uid
+            rel = os.path.join(hexhash(uid), uid)
+            dirs = self.__dict__["_dirs_made"] = (key, rel, os.path.join(self.jobhome, rel))
+        return dirs
 
     def makedirs(self) -> str:
         path = os.path.join(self.jobhome, self.taskpath)
