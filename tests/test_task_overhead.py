@@ -103,3 +103,28 @@ def test_a_tasks_paths_follow_its_fields():
     task.jobfile = "/e/job/jobfile"
     assert task.path("out").startswith("/e/job/")
     assert task.taskpath in task.path("out")
+
+
+def test_a_queued_task_holds_less_than_a_kilobyte_on_the_master(tmp_path):
+    """The master's share of a job of many small tasks: its task, its input and the job's
+    record of that input, measured with tracemalloc (a memory figure, not a timing)."""
+    import gc
+    import tracemalloc
+    from disco_core.testing import RecordingActions, make_job
+    n = 20000
+    urls = ["raw://%d" % i for i in range(n)]
+    actions = RecordingActions(hosts=["h1", "h2"])
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        job = make_job(actions, pipeline=[("map", "split", False),
+                                          ("reduce", "group_label", False)],
+                       inputs=urls, events_dir=str(tmp_path))
+        job.start()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert sum(t.state == "queued" for t in job.tasks.values()) == n
+    assert held / n < 1000, "%.0f bytes per queued task" % (held / n)

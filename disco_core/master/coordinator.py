@@ -69,10 +69,10 @@ class Task:
     bound_host: str = ""
     preferred: list[str] = field(default_factory=list)
     started: float = 0.0
-    outputs: list[Output] = field(default_factory=list)
+    outputs: list[Output] | tuple = ()  # a list of its own once it is done
     stage_no: int = 0
     inputs_done: bool = True      # False while a concurrent stage's inputs may still grow
-    hosts: list[str] = field(default_factory=list)    # where it ran, in order
+    hosts: list[str] | tuple = ()   # where it ran, in order (a list once it ran)
     attempt: list | None = None   # the running attempt's entry in ``Job.attempts``
     error: tuple[str, str, str] = ("", "", "")        # last failure: kind, host, message
     lost: int = 0                 # attempts lost with their node (not counted as failures)
@@ -205,7 +205,7 @@ class Job:
     def task_started(self, task: Task, host: str) -> None:
         task.state = "running"
         task.host = host
-        task.hosts.append(host)
+        task.hosts = [*task.hosts, host]  # queued tasks share one empty tuple
         task.started = time.time()
         task.attempt = [task.key, task.stage, host, task.runid, task.started, None, "running"]
         self.attempts.append(task.attempt)

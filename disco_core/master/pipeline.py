@@ -28,7 +28,7 @@ from typing import Any, Iterable
 from ..util import netloc_host
 
 
-@dataclass
+@dataclass(slots=True)
 class Output:
     kind: str                      # "data" or "dir"
     label: int = 0                 # data outputs
@@ -65,7 +65,7 @@ class Output:
         return list(self.urls)
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskInput:
     """One input of a task as the worker sees it: a label and replica URLs."""
 
