@@ -128,3 +128,23 @@ def test_a_queued_task_holds_less_than_a_kilobyte_on_the_master(tmp_path):
         tracemalloc.stop()
     assert sum(t.state == "queued" for t in job.tasks.values()) == n
     assert held / n < 1000, "%.0f bytes per queued task" % (held / n)
+
+
+def test_a_nodes_batch_of_reports_is_checked_message_by_message():
+    import json
+    from disco_core.master import messages
+    done = {"op": "done", "job": "j", "taskid": 1, "runid": 0,
+            "outputs": [["data", 0, 3, ["raw://x"]]]}
+    events = {"op": "events", "events": [["j", "h", "DONE: [map:1]"]]}
+    msg = messages.parse(json.dumps({"op": "batch", "messages": [events, done]}))
+    assert [m["op"] for m in msg["messages"]] == ["events", "done"]
+    assert msg["messages"][1]["outputs"][0].urls == ["raw://x"]
+    bad = dict(done, taskid="one")
+    with pytest.raises(messages.BadMessage, match="taskid"):
+        messages.parse(json.dumps({"op": "batch", "messages": [events, bad]}))
+    for inner in ({"op": "hello", "session": "s", "running": []},
+                  {"op": "batch", "messages": []}):
+        with pytest.raises(messages.BadMessage, match="cannot be in a batch"):
+            messages.parse(json.dumps({"op": "batch", "messages": [inner]}))
+    with pytest.raises(messages.BadMessage, match="messages"):
+        messages.parse(json.dumps({"op": "batch", "messages": "done"}))

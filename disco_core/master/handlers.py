@@ -148,6 +148,12 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
                 if node is not None:  # what it has installed, for jobs' needs (.plugincheck)
                     node.plugins = msg["plugins"]
                 self.master.nodes.hello(self.host, self, msg["running"])
+            elif msg["op"] == "batch":
+                for one in msg["messages"]:
+                    try:
+                        self.master.on_node_message(self.host, one)
+                    except Exception:
+                        log.exception("handling a message from node %s", self.host)
             else:
                 self.master.on_node_message(self.host, msg)
         except Exception:

@@ -39,6 +39,8 @@ FIELDS: dict[str, dict[str, tuple[tuple, str]]] = {
     "events": {"events": (_LIST, "a list of [job, host, text]")},
     "gc_query": {},
     "error": {"message": (_STR, "what the node could not do")},
+    # several of the above (not hello) that the node had to send in one loop iteration
+    "batch": {"messages": (_LIST, "a list of messages")},
 }
 
 
@@ -53,6 +55,20 @@ def parse(raw: str | bytes) -> dict[str, Any]:
         msg = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadMessage("the message is not JSON") from None
+    msg = check(msg)
+    if msg["op"] == "batch":
+        inner = []
+        for item in msg["messages"]:
+            if isinstance(item, dict) and item.get("op") in ("batch", "hello"):
+                raise BadMessage("batch message: a %s message cannot be in a batch"
+                                 % item["op"])
+            inner.append(check(item))
+        msg["messages"] = inner
+    return msg
+
+
+def check(msg: Any) -> dict[str, Any]:
+    """:func:`parse` of a message already decoded from JSON."""
     if not isinstance(msg, dict):
         raise BadMessage("the message is a %s, not an object with an \"op\""
                          % type(msg).__name__)

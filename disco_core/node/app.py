@@ -153,6 +153,7 @@ class Node:
         self.conn: Any = None
         self.pending_events: list[list[str]] = []
         self.outbox: list[dict] = []
+        self.flush_soon = False
         self.stop_event = asyncio.Event()
         self.session = uuid.uuid4().hex  # this node process, as its hello names it
         self._installed: dict | None = None  # what its hello says is installed here
@@ -365,13 +366,19 @@ class Node:
 
     # -- reporting ----------------------------------------------------------------------
     def event(self, job: str, text: str) -> None:
-        if not self.pending_events:
-            asyncio.get_event_loop().call_soon(self.flush)
+        self._flush_soon()
         self.pending_events.append([job, self.host, text])
 
     def report(self, msg: dict) -> None:
+        self._flush_soon()
         self.outbox.append(msg)
-        self.flush()
+
+    def _flush_soon(self) -> None:
+        """Send what waits at the end of this loop iteration: the events and reports of
+        every task that ended in it go in one message."""
+        if not self.flush_soon:
+            self.flush_soon = True
+            asyncio.get_event_loop().call_soon(self.flush)
 
     def report_live(self, msg: dict) -> None:
         """A report only worth sending now (a running task's counters): dropped while
@@ -380,17 +387,24 @@ class Node:
             self.report(msg)
 
     def flush(self) -> None:
+        """Send the events and reports waiting: one message, a ``batch`` of them when
+        there are several. Reports stay in the outbox while the connection is down."""
+        self.flush_soon = False
         if self.conn is None:
             return
+        reports = len(self.outbox)
+        msgs = self.outbox[:reports]
+        if self.pending_events:
+            msgs.insert(0, {"op": "events", "events": self.pending_events})
+        if not msgs:
+            return
+        msg = msgs[0] if len(msgs) == 1 else {"op": "batch", "messages": msgs}
         try:
-            if self.pending_events:
-                events, self.pending_events = self.pending_events, []
-                self.conn.write_message(json.dumps({"op": "events", "events": events}))
-            while self.outbox:
-                self.conn.write_message(json.dumps(self.outbox[0]))
-                self.outbox.pop(0)
+            self.conn.write_message(json.dumps(msg))
         except tornado.websocket.WebSocketClosedError:
-            pass
+            return
+        self.pending_events = []
+        del self.outbox[:reports]
 
 
 def _seconds(name: str, value: Any, default: float) -> float:
