@@ -148,3 +148,16 @@ def test_a_nodes_batch_of_reports_is_checked_message_by_message():
             messages.parse(json.dumps({"op": "batch", "messages": [inner]}))
     with pytest.raises(messages.BadMessage, match="messages"):
         messages.parse(json.dumps({"op": "batch", "messages": "done"}))
+
+
+def test_inputs_sent_with_the_task_need_no_input_request():
+    from disco_core.worker.task import Task
+    reply = {"taskid": 0, "stage": "map", "jobname": "j", "jobfile": "/x/jobfile",
+             "inputs": [[1, "ok", 0, [[0, "raw://b"]]], [0, "ok", 0, [[0, "raw://a"]]]]}
+    worker = Worker()
+    worker.task = Task.from_reply(reply)
+    assert worker.proto is None  # an INPUT request would fail: there is no node to ask
+    got = worker.get_inputs()
+    assert [(i.id, i.urls) for i in got] == [(0, ["raw://a"]), (1, ["raw://b"])]
+    with pytest.raises(Exception, match="running task"):
+        worker.get_inputs()  # they were the first call's; a later call asks the node

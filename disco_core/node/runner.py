@@ -464,13 +464,21 @@ class TaskRun:
 
     # -- protocol data ------------------------------------------------------------------
     def taskinfo(self) -> dict:
+        """The TASK reply. A worker that offered reuse gets the task's inputs in it too
+        (``inputs``: the items of an INPUT reply) when they are all known and fit, which
+        saves it the INPUT round trip; other workers get the reference's fields only."""
         s = self.node.settings
-        return {"taskid": self.taskid, "master": self.node.master_url,
+        info = {"taskid": self.taskid, "master": self.node.master_url,
                 "disco_port": int(s["DISCO_PORT"]), "put_port": int(s["DDFS_PUT_PORT"]),
                 "ddfs_data": s["DDFS_DATA"], "disco_data": s["DISCO_DATA"],
                 "stage": self.stage, "grouping": self.grouping, "group": self.group,
                 "jobfile": os.path.join(self.jobhome, "jobfile"), "jobname": self.job,
                 "host": self.node.host}
+        if self.reuse and self.inputs_done:
+            flag, items = self.input_reply("")
+            if flag == "done":
+                info["inputs"] = items
+        return info
 
     def replicas(self, input_id: int) -> list[list]:
         reps = self.inputs[input_id][1]

@@ -156,6 +156,8 @@ class Task:
         known = {k: v for k, v in reply.items() if k in cls.__dataclass_fields__}
         task = cls(**known)
         task.group = Group(task.group)
+        if isinstance(reply.get("inputs"), list):  # sent with the task: no INPUT needed
+            task.__dict__["sent_inputs"] = reply["inputs"]
         return task
 
     @property
