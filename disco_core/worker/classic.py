@@ -37,7 +37,7 @@ from ..util import argcount, isiterable
 from . import func as F
 from .base import Params, Worker as BaseWorker
 from .dataio import open_url
-from .runs import map_runs
+from .runs import keys_by_label, map_runs, write_pairs
 from .sort import external_sort, parse_buffer_size
 from .inout import check_label, open_output_chain
 from .task import Input, Task
@@ -379,6 +379,7 @@ def _partitioner(partition: Callable, nr: int, params: Any) -> Callable[[Any], i
             except TypeError:  # unhashable key
                 return partition(key, nr, params)
         part.direct = lambda key: partition(key, nr, params)  # type: ignore[attr-defined]
+        part.many = lambda keys: F.default_partitions(keys, nr)  # type: ignore[attr-defined]
         return part
 
     def checked(key: Any) -> int:
@@ -407,17 +408,11 @@ def _map_sum(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
             for k, v in fmap(entry, params):
                 counts[k] = get(k, 0) + v
     if part is None:
-        _add_all(outputs[0], counts.items())
+        write_pairs(outputs[0], counts.items())
     else:
         # every key is distinct here: label each once, without the per-record memo
-        label_of = getattr(part, "direct", part)
-        adds: dict[int, Any] = {}
-        for k, v in counts.items():
-            label = label_of(k)
-            add = adds.get(label)
-            if add is None:
-                add = adds[label] = outputs[label].add
-            add(k, v)
+        for label, keys in keys_by_label(list(counts), part).items():
+            write_pairs(outputs[label], zip(keys, map(counts.__getitem__, keys)))
     return n
 
 

@@ -16,6 +16,7 @@ about ``DISCO_SORT_BUFFER_SIZE`` bytes of values; keys that do not compare with 
 from __future__ import annotations
 
 import sys
+from itertools import compress
 from typing import Any, Callable, Iterable
 
 from ..records import RecordWriter
@@ -23,6 +24,7 @@ from ..records import RecordWriter
 _SAMPLE = 1000
 _SLOT = 8  # bytes of a list slot
 _KEYS_AT_ONCE = 4096  # keys whose pairs are handed to the writer in one list
+_FEW_LABELS = 16  # labels split off one pass each over the keys' labels
 
 
 def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs: Any,
@@ -102,17 +104,41 @@ def _write_run(groups: dict, part: Any, outputs: Any) -> None:
     if part is None:
         _write_keys(outputs[0], keys, groups)
         return
-    label_of = getattr(part, "direct", part)
+    for label, ks in keys_by_label(keys, part).items():
+        _write_keys(outputs[label], ks, groups)
+
+
+def keys_by_label(keys: list, part: Any) -> dict[int, list]:
+    """The distinct ``keys`` split by their label under ``part``, each list in the order
+    of ``keys``. A partition with ``many(keys) -> labels`` (the default one) labels them
+    all at once; with few labels the split is done in C too."""
+    many = getattr(part, "many", None)
+    if many is None:
+        labels: Iterable[int] = map(getattr(part, "direct", part), keys)
+    else:
+        labels = many(keys)
+        distinct = set(labels)
+        if len(distinct) <= _FEW_LABELS:
+            return {label: list(compress(keys, map(label.__eq__, labels)))
+                    for label in sorted(distinct)}
     by_label: dict[int, list] = {}
-    for k in keys:
-        label = label_of(k)
+    for k, label in zip(keys, labels):
         ks = by_label.get(label)
         if ks is None:
             by_label[label] = [k]
         else:
             ks.append(k)
-    for label, ks in by_label.items():
-        _write_keys(outputs[label], ks, groups)
+    return by_label
+
+
+def write_pairs(out: Any, pairs: Iterable) -> None:
+    """Write ``(key, value)`` pairs to an output: in batches to a record writer."""
+    if isinstance(out, RecordWriter):
+        out.extend(pairs)
+    else:
+        add = out.add
+        for k, v in pairs:
+            add(k, v)
 
 
 def _write_keys(out: Any, keys: list, groups: dict) -> None:
