@@ -22,11 +22,13 @@ is recognised and run as a dict update; the default partition is memoised per ke
 """
 from __future__ import annotations
 
-import os
+import gc
 import itertools
+import os
 import shutil
 import time
 from collections import defaultdict, deque
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
@@ -45,6 +47,26 @@ from .task import Input, Task
 _MEMO_LIMIT = 1 << 20
 _STATUS_RATE = 4  # progress messages a second; the node answers 5 a second at once
 _CHUNK = 4096     # records a reduce is handed at a time when they are counted
+_GC_THRESHOLD = (100_000, 50, 100)  # while a task's records are worked on (see below)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run a task's record loop with the cyclic garbage collector seldom at work.
+
+    A map or reduce makes and keeps millions of small objects (pairs, runs, groups); at the
+    default thresholds the collector walks those that survive again and again, which cost
+    a quarter of a map task's time. The objects alive before the task (modules, the job's
+    functions) are frozen out of its reach, and it runs after 100,000 allocations instead
+    of 700; garbage that is not cyclic goes at once as always."""
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 class Outputs:
@@ -148,6 +170,14 @@ class Worker(BaseWorker):
         print("%d entries %s" % (count, what))
 
     def stage_map(self, task: Task, inputs: list[Input]) -> None:
+        with fewer_collections():
+            self.map_task(task, inputs)
+
+    def stage_reduce(self, task: Task, inputs: list[Input]) -> None:
+        with fewer_collections():
+            self.reduce_task(task, inputs)
+
+    def map_task(self, task: Task, inputs: list[Input]) -> None:
         fmap = self.param("map")
         params = self.param("params")
         nr = self.param("partitions") or 0
@@ -291,7 +321,7 @@ class Worker(BaseWorker):
                 yield self.open_source(source, chain)
         return itertools.chain.from_iterable(opened())
 
-    def stage_reduce(self, task: Task, inputs: list[Input]) -> None:
+    def reduce_task(self, task: Task, inputs: list[Input]) -> None:
         fred = self.param("reduce")
         params = self.param("params")
         records: Iterator[Any] = self.reduce_records(task, inputs)
