@@ -133,6 +133,24 @@ def test_sum_combiner_with_default_partition(disco_cluster, http_server):
     assert sorted(result_iterator(job.wait(timeout=120))) == [(w, n * 200) for w, n in COUNTS]
 
 
+def mixed_values(line, params):
+    yield from [("one", True), ("two", True), ("two", True), ("half", 0.5), ("half", 1)]
+    if line == "lists":
+        yield "list", [1]
+
+
+def test_sum_combiner_sums_as_the_function_does(disco_cluster):
+    job = Job().run(input=["raw://x"], map=mixed_values, combiner=sum_combiner)
+    got = dict(result_iterator(job.wait(timeout=120)))
+    assert got == {"one": 1, "two": 2, "half": 1.5}
+    assert type(got["one"]) is int and type(got["half"]) is float  # 0 + True is 1
+    job = Job().run(input=["raw://lists"], map=mixed_values, combiner=sum_combiner)
+    with pytest.raises(JobError) as info:
+        job.wait(timeout=120)
+    assert "unsupported operand type(s) for +: 'int' and 'list'" in str(info.value)
+    assert "During handling" not in str(info.value)
+
+
 def test_map_only_and_reduce_only_jobs(disco_cluster, text_url):
     mapped = Job().run(input=[text_url], map=words, partitions=2)
     results = mapped.wait(timeout=120)

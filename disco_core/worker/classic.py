@@ -424,19 +424,30 @@ def _partitioner(partition: Callable, nr: int, params: Any) -> Callable[[Any], i
 def _map_sum(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs: Outputs,
              interval: int, worker: Worker, base: int) -> int:
     """map + sum_combiner as one dict update per pair; pairs are partitioned at the end."""
+    # counts[k] += v, and 0 + v for a key's first value (sum_combiner's buf.get(k, 0) + v):
+    # the common case, a key seen before, costs no method call
     counts: dict = {}
-    get = counts.get
     n = 0
     if interval:
         for n, entry in enumerate(entries, 1):
             for k, v in fmap(entry, params):
-                counts[k] = get(k, 0) + v
+                try:
+                    counts[k] += v
+                    continue
+                except KeyError:
+                    pass
+                counts[k] = 0 + v  # out of the handler: its error comes alone
             if (base + n) % interval == 0:
                 worker.status(base + n, "mapped")
     else:
         for n, entry in enumerate(entries, 1):
             for k, v in fmap(entry, params):
-                counts[k] = get(k, 0) + v
+                try:
+                    counts[k] += v
+                    continue
+                except KeyError:
+                    pass
+                counts[k] = 0 + v  # out of the handler: its error comes alone
     if part is None:
         write_pairs(outputs[0], counts.items())
     else:
