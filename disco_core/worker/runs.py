@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 from itertools import compress
+from operator import itemgetter
 from typing import Any, Callable, Iterable
 
 from ..records import RecordWriter
@@ -24,6 +25,7 @@ from ..records import RecordWriter
 _SAMPLE = 1000
 _SLOT = 8  # bytes of a list slot
 _KEYS_AT_ONCE = 4096  # keys whose pairs are handed to the writer in one list
+_only = itemgetter(0)
 _FEW_LABELS = 16  # labels split off one pass each over the keys' labels
 
 
@@ -57,7 +59,7 @@ def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
                 if limit == _SAMPLE:
                     limit = _run_limit(groups, buffer_size)
                 if pairs >= limit:
-                    _write_run(groups, part, outputs)
+                    _write_run(groups, part, outputs, pairs)
                     groups.clear()
                     pairs = 0
         else:
@@ -66,7 +68,7 @@ def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
                 status(count, "mapped")
             continue
         # a key that is neither str nor bytes: what is grouped goes out, the rest as it comes
-        _write_run(groups, part, outputs)
+        _write_run(groups, part, outputs, pairs)
         groups.clear()
         out = outputs[0] if part is None else outputs[part(k)]
         out.add(k, v)
@@ -76,7 +78,7 @@ def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
         if interval and count % interval == 0:
             status(count, "mapped")
         return plain(entries, count) - base
-    _write_run(groups, part, outputs)
+    _write_run(groups, part, outputs, pairs)
     return count - base
 
 
@@ -94,18 +96,20 @@ def _run_limit(groups: dict, buffer_size: int) -> int:
     return max(_SAMPLE, buffer_size // max(1, size // max(1, n)))
 
 
-def _write_run(groups: dict, part: Any, outputs: Any) -> None:
+def _write_run(groups: dict, part: Any, outputs: Any, pairs: int) -> None:
+    """Write the ``pairs`` grouped in ``groups`` as a run."""
     if not groups:
         return
     try:
         keys = sorted(groups)
     except TypeError:  # str and bytes keys together: they keep their first-come order
         keys = list(groups)
+    single = pairs == len(groups)  # every key has one value (a join's keys, say)
     if part is None:
-        _write_keys(outputs[0], keys, groups)
+        _write_keys(outputs[0], keys, groups, single)
         return
     for label, ks in keys_by_label(keys, part).items():
-        _write_keys(outputs[label], ks, groups)
+        _write_keys(outputs[label], ks, groups, single)
 
 
 def keys_by_label(keys: list, part: Any) -> dict[int, list]:
@@ -141,8 +145,10 @@ def write_pairs(out: Any, pairs: Iterable) -> None:
             add(k, v)
 
 
-def _write_keys(out: Any, keys: list, groups: dict) -> None:
-    if isinstance(out, RecordWriter):
+def _write_keys(out: Any, keys: list, groups: dict, single: bool) -> None:
+    if single:  # the pairs made in C
+        write_pairs(out, zip(keys, map(_only, map(groups.__getitem__, keys))))
+    elif isinstance(out, RecordWriter):
         extend = out.extend
         for i in range(0, len(keys), _KEYS_AT_ONCE):
             extend([(k, v) for k in keys[i:i + _KEYS_AT_ONCE] for v in groups[k]])
