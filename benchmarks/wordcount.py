@@ -33,7 +33,7 @@ ROOT = os.path.dirname(HERE)
 DATA = os.path.join(HERE, "data")
 MAKE_CORPUS = os.path.join(HERE, "make_corpus.py")
 PEER = os.path.join(HERE, "mp_python.py")
-TARGET_RATIO = 1.25
+TARGET_RATIO = 0.9
 WORKER_NICE = 19  # nodes run task workers at nice 19 (disco_core/node)
 
 if ROOT not in sys.path:

@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import inspect
 import itertools
+import operator
 import os
 import random
 import socket
@@ -74,10 +75,14 @@ def key(entry: Any) -> Any:
     return entry[0]
 
 
+_first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
+
+
 def kvgroup(kviter: Iterable) -> Iterator[tuple[Any, Iterator]]:
     """Group *consecutive* pairs with equal keys: ``(k, iterator of values)``. No sorting."""
-    for k, kvs in itertools.groupby(kviter, key=lambda kv: kv[0]):
-        yield k, (v for _, v in kvs)
+    for k, kvs in itertools.groupby(kviter, key=_first):
+        yield k, map(_second, kvs)
 
 
 def partition(iterable: Iterable, fn: Callable) -> tuple[list, list]:

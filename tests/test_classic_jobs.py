@@ -8,7 +8,7 @@ import pytest
 
 from disco.core import Disco, Job, result_iterator
 from disco.error import JobError
-from disco.worker.classic.func import sum_combiner, sum_reduce
+from disco.worker.classic.func import default_partition, sum_combiner, sum_reduce
 from disco.worker.task_io import chain_reader
 
 TEXT = "the cat sat\non the mat\nthe end\n"
@@ -65,7 +65,9 @@ def test_job_subclass_with_partitions(disco_cluster, text_url):
     job = WordCount().run(input=[text_url])
     assert sorted(result_iterator(job.wait(timeout=120))) == COUNTS
     assert job.name.startswith("WordCount@")
-    assert stage_tasks(job, "reduce") == 3
+    # a reduce for each label the words got
+    labels = {default_partition(word, 3, None) for word, _ in COUNTS}
+    assert stage_tasks(job, "reduce") == len(labels) > 1
 
 
 def test_reduce_with_out_add(disco_cluster, text_url):
@@ -129,6 +131,24 @@ def test_sum_combiner_with_default_partition(disco_cluster, http_server):
     job = Job().run(input=urls, map=words, combiner=sum_combiner, reduce=sum_reduce,
                     partitions=2)
     assert sorted(result_iterator(job.wait(timeout=120))) == [(w, n * 200) for w, n in COUNTS]
+
+
+def mixed_values(line, params):
+    yield from [("one", True), ("two", True), ("two", True), ("half", 0.5), ("half", 1)]
+    if line == "lists":
+        yield "list", [1]
+
+
+def test_sum_combiner_sums_as_the_function_does(disco_cluster):
+    job = Job().run(input=["raw://x"], map=mixed_values, combiner=sum_combiner)
+    got = dict(result_iterator(job.wait(timeout=120)))
+    assert got == {"one": 1, "two": 2, "half": 1.5}
+    assert type(got["one"]) is int and type(got["half"]) is float  # 0 + True is 1
+    job = Job().run(input=["raw://lists"], map=mixed_values, combiner=sum_combiner)
+    with pytest.raises(JobError) as info:
+        job.wait(timeout=120)
+    assert "unsupported operand type(s) for +: 'int' and 'list'" in str(info.value)
+    assert "During handling" not in str(info.value)
 
 
 def test_map_only_and_reduce_only_jobs(disco_cluster, text_url):

@@ -69,6 +69,20 @@ def test_many_distinct_keys_come_in_order(disco_cluster):
     assert seen(job) == stable_by_key(pairs)
 
 
+def test_keys_that_come_once_each_come_in_order_in_every_partition(disco_cluster):
+    pairs = [("k%05d" % (i * 7919 % 10007), (i % 2, str(i))) for i in range(10007)]
+    for partitions in (1, 2):
+        job = Job().run(input=["raw://x"], map=yield_params, reduce=as_seen, params=pairs,
+                        partitions=partitions)
+        results = list(result_iterator(job.wait(timeout=120)))
+        assert len(results) == partitions
+        everything = []
+        for _, got in results:
+            assert got == sorted(got)
+            everything.extend(got)
+        assert sorted(everything) == sorted(pairs)
+
+
 def test_partitions_each_get_their_keys_in_order(disco_cluster):
     pairs = [("k%03d" % (i * 37 % 100), i) for i in range(300)]
     job = Job().run(input=["raw://x"], map=yield_params, reduce=as_seen, params=pairs,

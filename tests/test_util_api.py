@@ -398,3 +398,15 @@ def test_a_job_sorts_on_disk_and_stores_oob_values_through_disco_util(disco_clus
     for output in outputs:
         words = [w for w, _ in result_iterator([output])]
         assert words == sorted(words)
+
+
+# -- kvgroup ---------------------------------------------------------------------------------
+def test_kvgroup_groups_consecutive_keys_only_and_takes_pairs_of_any_kind():
+    pairs = [("a", 1), ["a", 2], ("b", 3), ("a", 4), ((1, 2), "t"), ((1, 2), "u")]
+    got = [(k, list(vs)) for k, vs in util.kvgroup(pairs)]
+    assert got == [("a", [1, 2]), ("b", [3]), ("a", [4]), ((1, 2), ["t", "u"])]
+    groups = util.kvgroup(iter(sorted([("y", 2), ("x", 1), ("y", 1)])))
+    key, values = next(groups)
+    assert key == "x" and next(values) == 1  # values come as an iterator
+    assert [(k, sum(vs)) for k, vs in groups] == [("y", 3)]
+    assert list(util.kvgroup([])) == []

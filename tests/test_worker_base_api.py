@@ -167,6 +167,25 @@ def test_input_resumes_on_the_next_replica_after_the_records_already_given():
     assert opened == ["disco://h/broken", "disco://h/good"]
 
 
+def test_input_counts_what_each_replica_gave_before_it_broke():
+    breaks_at = {"disco://h/a": 3, "disco://h/b": 5, "disco://h/c": 2}
+
+    def flaky(url):
+        for n in range(1, 7):
+            if n == breaks_at.get(url):
+                raise DataError("connection reset", url)
+            yield n
+
+    assert list(Input(["disco://h/a", "disco://h/b", "disco://h/ok"], open=flaky)) == \
+        [1, 2, 3, 4, 5, 6]
+    with pytest.raises(DataError) as info:
+        list(Input(["disco://h/a", "disco://h/b", "disco://h/c"], open=flaky))
+    text = str(info.value)
+    assert "disco://h/a: " in text and "(after 2 records)" in text
+    assert "(after 4 records)" in text  # b resumed after a's 2 and gave 2 more
+    assert text.count("(after 4 records)") == 2  # c broke while skipping what was given
+
+
 def test_input_says_which_replicas_failed_and_why():
     def failing(url):
         raise DataError("HTTP 404", url)

@@ -1,7 +1,7 @@
 """Helper functions for classic jobs (``disco.worker.classic.func``)."""
 from __future__ import annotations
 
-import hashlib
+import zlib
 from typing import Any, Callable, Iterable, Iterator
 
 from .task_io import *  # noqa: F401,F403  (upstream re-exports task_io here)
@@ -17,9 +17,28 @@ def _key_bytes(key: Any) -> bytes:
     return str(key).encode("utf-8")
 
 
+_crc32 = zlib.crc32
+
+
 def default_partition(key: Any, nr_partitions: int, params: Any) -> int:
-    """A stable partition of ``key`` (md5 of its bytes), the same on every node and run."""
-    return int.from_bytes(hashlib.md5(_key_bytes(key)).digest(), "big") % nr_partitions
+    """A stable partition of ``key``: the CRC-32 of its bytes (UTF-8 of a ``str``, of
+    ``str(key)`` for other types), the same in every process, on every node and run."""
+    if type(key) is str:
+        return _crc32(key.encode("utf-8")) % nr_partitions
+    return _crc32(_key_bytes(key)) % nr_partitions
+
+
+def default_partitions(keys: list, nr_partitions: int) -> list[int]:
+    """``[default_partition(k, nr_partitions, None) for k in keys]``, computed in C when
+    the keys are all ``str`` or all ``bytes``."""
+    types = set(map(type, keys))
+    if types == {str}:
+        hashes = map(_crc32, map(str.encode, keys))
+    elif types == {bytes}:
+        hashes = map(_crc32, keys)
+    else:
+        return [default_partition(k, nr_partitions, None) for k in keys]
+    return list(map(nr_partitions.__rmod__, hashes))
 
 
 def make_range_partition(min_val: int, max_val: int) -> Callable[[Any, int, Any], int]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -172,6 +173,9 @@ class ReplicaIter:
             self.replicas = more
 
 
+_first = operator.itemgetter(0)
+
+
 def _close(obj: Any) -> None:
     close = getattr(obj, "close", None)
     if close is not None:
@@ -257,14 +261,17 @@ class Input:
                 errors.append("%s: %s" % (url, exc))
                 continue
             n = 0
+            given = None
             try:
                 if done:  # a replica after one that failed: skip what was given already
                     for n, _record in enumerate(itertools.islice(records, done), 1):
                         pass
-                for n, record in enumerate(records, n + 1):
-                    yield record
-                    done = n
+                # the records counted in C (the counter moves once a record is read)
+                given = itertools.count(n + 1)
+                yield from map(_first, zip(records, given))
             except (DataError, OSError) as exc:
+                if given is not None:
+                    done = max(done, next(given) - 1)
                 errors.append("%s: %s (after %d records)" % (url, exc, max(n, done)))
                 _close(records)
                 continue

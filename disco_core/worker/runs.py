@@ -16,6 +16,8 @@ about ``DISCO_SORT_BUFFER_SIZE`` bytes of values; keys that do not compare with 
 from __future__ import annotations
 
 import sys
+from itertools import compress
+from operator import itemgetter
 from typing import Any, Callable, Iterable
 
 from ..records import RecordWriter
@@ -23,6 +25,8 @@ from ..records import RecordWriter
 _SAMPLE = 1000
 _SLOT = 8  # bytes of a list slot
 _KEYS_AT_ONCE = 4096  # keys whose pairs are handed to the writer in one list
+_only = itemgetter(0)
+_FEW_LABELS = 16  # labels split off one pass each over the keys' labels
 
 
 def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs: Any,
@@ -55,7 +59,7 @@ def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
                 if limit == _SAMPLE:
                     limit = _run_limit(groups, buffer_size)
                 if pairs >= limit:
-                    _write_run(groups, part, outputs)
+                    _write_run(groups, part, outputs, pairs)
                     groups.clear()
                     pairs = 0
         else:
@@ -64,7 +68,7 @@ def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
                 status(count, "mapped")
             continue
         # a key that is neither str nor bytes: what is grouped goes out, the rest as it comes
-        _write_run(groups, part, outputs)
+        _write_run(groups, part, outputs, pairs)
         groups.clear()
         out = outputs[0] if part is None else outputs[part(k)]
         out.add(k, v)
@@ -74,7 +78,7 @@ def map_runs(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
         if interval and count % interval == 0:
             status(count, "mapped")
         return plain(entries, count) - base
-    _write_run(groups, part, outputs)
+    _write_run(groups, part, outputs, pairs)
     return count - base
 
 
@@ -92,31 +96,59 @@ def _run_limit(groups: dict, buffer_size: int) -> int:
     return max(_SAMPLE, buffer_size // max(1, size // max(1, n)))
 
 
-def _write_run(groups: dict, part: Any, outputs: Any) -> None:
+def _write_run(groups: dict, part: Any, outputs: Any, pairs: int) -> None:
+    """Write the ``pairs`` grouped in ``groups`` as a run."""
     if not groups:
         return
     try:
         keys = sorted(groups)
     except TypeError:  # str and bytes keys together: they keep their first-come order
         keys = list(groups)
+    single = pairs == len(groups)  # every key has one value (a join's keys, say)
     if part is None:
-        _write_keys(outputs[0], keys, groups)
+        _write_keys(outputs[0], keys, groups, single)
         return
-    label_of = getattr(part, "direct", part)
+    for label, ks in keys_by_label(keys, part).items():
+        _write_keys(outputs[label], ks, groups, single)
+
+
+def keys_by_label(keys: list, part: Any) -> dict[int, list]:
+    """The distinct ``keys`` split by their label under ``part``, each list in the order
+    of ``keys``. A partition with ``many(keys) -> labels`` (the default one) labels them
+    all at once; with few labels the split is done in C too."""
+    many = getattr(part, "many", None)
+    if many is None:
+        labels: Iterable[int] = map(getattr(part, "direct", part), keys)
+    else:
+        labels = many(keys)
+        distinct = set(labels)
+        if len(distinct) <= _FEW_LABELS:
+            return {label: list(compress(keys, map(label.__eq__, labels)))
+                    for label in sorted(distinct)}
     by_label: dict[int, list] = {}
-    for k in keys:
-        label = label_of(k)
+    for k, label in zip(keys, labels):
         ks = by_label.get(label)
         if ks is None:
             by_label[label] = [k]
         else:
             ks.append(k)
-    for label, ks in by_label.items():
-        _write_keys(outputs[label], ks, groups)
+    return by_label
 
 
-def _write_keys(out: Any, keys: list, groups: dict) -> None:
+def write_pairs(out: Any, pairs: Iterable) -> None:
+    """Write ``(key, value)`` pairs to an output: in batches to a record writer."""
     if isinstance(out, RecordWriter):
+        out.extend(pairs)
+    else:
+        add = out.add
+        for k, v in pairs:
+            add(k, v)
+
+
+def _write_keys(out: Any, keys: list, groups: dict, single: bool) -> None:
+    if single:  # the pairs made in C
+        write_pairs(out, zip(keys, map(_only, map(groups.__getitem__, keys))))
+    elif isinstance(out, RecordWriter):
         extend = out.extend
         for i in range(0, len(keys), _KEYS_AT_ONCE):
             extend([(k, v) for k in keys[i:i + _KEYS_AT_ONCE] for v in groups[k]])

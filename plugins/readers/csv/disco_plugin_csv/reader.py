@@ -18,6 +18,7 @@ A byte order mark at the start of the input is dropped. Bytes that are not UTF-8
 from __future__ import annotations
 
 import csv
+from itertools import chain
 from typing import Any, Iterator
 
 from disco_core.errors import DataError
@@ -42,13 +43,14 @@ def _format(params: Any) -> dict:
 
 
 def _lines(fd: Any) -> Iterator[str]:
-    first = True
-    for line in fd:
-        if first:
-            first = False
-            if line.startswith("\ufeff"):
-                line = line[1:]
-        yield line
+    """The lines of ``fd``, a byte order mark at the start dropped; after the first, the
+    lines come straight from ``fd``'s own iterator."""
+    lines = iter(fd)
+    for first in lines:
+        if first.startswith("\ufeff"):
+            first = first[1:]
+        return chain((first,), lines)
+    return lines
 
 
 def _read(fd: Any, url: str, params: Any, make: Any) -> Iterator[Any]:
