@@ -16,7 +16,8 @@ source's replica as beyond the replica count (:func:`.extras.plan_extras` takes 
 the tags trade its URL for the new copy's, and only then is it deleted, if no tag names it
 any more. Whatever stops a move half-way (a node or the master dying) leaves a copy no tag
 names yet (collected as an orphan later) or a replica no tag names any more: never one
-fewer than before. Only blobs with their full replica count, all on good volumes, move.
+fewer than before. Only blobs with exactly their replica count, all on good volumes, move
+(the run takes the extra replicas of others off the most used disks first anyway).
 """
 from __future__ import annotations
 
@@ -80,8 +81,8 @@ def plan_moves(bmap: BlobMap, k: int, hosts: list[str], gc_black: set[str],
             break
         there = bmap.where[name]
         good = [h for h in counted(there, gc_black) if present(name, h)]
-        if source not in good or len(good) < k or len(good) < len(there):
-            continue  # short of replicas or with a bad one: re-replication's, not ours
+        if source not in good or len(good) != k or len(good) < len(there):
+            continue  # short of replicas, beyond them or with a bad one: not for moving
         targets = [h for h in plan.under if h not in there
                    and projected[h] + size / total[h] <= plan.average]
         if not targets:

@@ -339,9 +339,10 @@ class Upkeep:
         removed = {(host, name) for host, name in report["removed"]}
         size = 0
         for c in moved:
-            if (c.source, c.name) in removed:
+            copy = bmap.where.get(c.name, {}).get(c.target)
+            if (c.source, c.name) in removed and copy is not None:
                 report["moved"].append([c.name, c.source, bmap.url(c.name, c.target)])
-                size += bmap.where[c.name][c.target].size
+                size += copy.size
         if report["moved"]:
             log.info("DDFS GC: %d blobs (%d bytes) moved from %s to even out the disks",
                      len(report["moved"]), size, plan.over[0])

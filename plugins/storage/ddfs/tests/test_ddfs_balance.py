@@ -11,9 +11,11 @@ A threshold the disks do not pass moves nothing."""
 import io
 import logging
 import os
+import signal
 import threading
 
 from disco.ddfs import DDFS
+from disco_core.settings import DiscoSettings
 from disco_core.testing import running_cluster, wait_for
 from disco_plugin_ddfs.balance import plan_moves
 from disco_plugin_ddfs.node import volume_capacity
@@ -29,9 +31,17 @@ def ctrl(ddfs, op):
     return ddfs._request("GET", "/ddfs/ctrl/" + op)
 
 
+def gc_runs(ddfs):
+    return ddfs._request("GET", "/ddfs/ctrl/drain_status", query={"host": FULL})["runs"]
+
+
 def run_gc(ddfs):
+    """A GC run from its start to its end (a master just started may not have begun it
+    when its status is still empty)."""
+    before = gc_runs(ddfs)
     assert ctrl(ddfs, "gc_start") == "GC has started"
-    wait_for(lambda: ctrl(ddfs, "gc_status") == "", timeout=120, interval=0.1)
+    wait_for(lambda: gc_runs(ddfs) > before and ctrl(ddfs, "gc_status") == "", timeout=120,
+             interval=0.1)
     return ctrl(ddfs, "gc_stats")
 
 
@@ -53,18 +63,34 @@ def tagged_hosts(tag):
     return {r[0].rsplit("/", 1)[1]: [u.split("/")[2] for u in r] for r in DDFS().urls(tag)}
 
 
-def push_to_full(n, tag):
+def push_to_full(n, tag, size=BLOB):
     blobs = {}
     for i in range(n):
-        data = os.urandom(BLOB)
+        data = os.urandom(size)
         _reply, [replicas] = DDFS().push(tag, [(io.BytesIO(data), "part%d" % i)],
                                          forceon=[FULL])
         blobs[replicas[0].rsplit("/", 1)[1]] = data
     return blobs
 
 
-def start(hosts, threshold=None):
-    env = {"DDFS_VOLUME_CAPACITY": str(CAPACITY), "DDFS_GC_INITIAL_WAIT": "60"}
+def kill_master(cluster):
+    """``kill -9`` of the master process; back once it is gone."""
+    settings = DiscoSettings(cluster.env)
+    with open(os.path.join(settings["DISCO_PID_DIR"], "%s.pid" % settings["DISCO_NAME"])) as f:
+        pid = int(f.read())
+    os.kill(pid, signal.SIGKILL)
+
+    def gone():
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+    wait_for(gone, timeout=10)
+
+
+def start(hosts, threshold=None, capacity=CAPACITY):
+    env = {"DDFS_VOLUME_CAPACITY": str(capacity), "DDFS_GC_INITIAL_WAIT": "60"}
     if threshold is not None:
         env["DDFS_GC_BALANCE_THRESHOLD"] = str(threshold)
     return running_cluster(hosts=[(h, 1) for h in hosts], extra_env=env)
@@ -118,6 +144,35 @@ def test_an_over_used_node_gives_blobs_to_under_used_ones_never_leaving_one_with
         assert "over-used: none; under-used: none; blobs moved: 0 (0 bytes)" in again
         assert ctrl(DDFS(), "gc_balance")["over"] == []
         assert tagged_hosts("test:balance:data") == tags
+
+
+def test_a_master_killed_while_blobs_move_leaves_every_blob_its_replica():
+    with start([FULL] + OTHERS, capacity=8 * CAPACITY) as cluster:
+        wait_for(lambda: all(n["connected"] for n in cluster.disco.nodeinfo().values()),
+                 timeout=60)
+        blobs = push_to_full(12, "test:balance:killed", size=8 * BLOB)
+        assert ctrl(DDFS(), "gc_start") == "GC has started"
+        wait_for(lambda: on_disk(cluster, OTHERS), timeout=60, interval=0.005)
+        kill_master(cluster)  # a copy is made: the tags and the old replicas not yet done
+        disk = on_disk(cluster, [FULL] + OTHERS)
+        assert all(disk.get(name) for name in blobs)
+        cluster.cli("start")
+        wait_for(lambda: all(n["connected"] for n in cluster.disco.nodeinfo().values()),
+                 timeout=60)
+        disk = on_disk(cluster, [FULL] + OTHERS)
+        tags = tagged_hosts("test:balance:killed")
+        assert set(tags) == set(blobs)
+        assert all(set(hosts) & disk[name] for name, hosts in tags.items())
+
+        run_gc(DDFS())  # the next run finishes the job, copies made before included
+        tags = tagged_hosts("test:balance:killed")
+        disk = on_disk(cluster, [FULL] + OTHERS)
+        assert {name: set(hosts) for name, hosts in tags.items()} == disk
+        assert all(len(hosts) == 1 for hosts in tags.values())
+        for conn in DDFS().pull("test:balance:killed"):
+            assert conn.read() == blobs[conn.url.rsplit("/", 1)[1]]
+        run_gc(DDFS())
+        assert ctrl(DDFS(), "gc_balance")["over"] == []  # balanced
 
 
 def test_disks_within_the_threshold_move_nothing():
@@ -175,7 +230,9 @@ def test_a_plan_leaves_blobs_short_of_replicas_or_on_a_bad_volume_alone():
     assert [m.name for m in plan.moves] == ["z"]  # x and y lack their second replica
     plan = plan_moves(bmap, 1, ["a", "b", "c"], set(), space, 0.1,
                       lambda n, h: (n, h) != ("y", "a"), busy={"x"})
-    assert [m.name for m in plan.moves] == ["z"]
+    assert plan.moves == []  # x is copied already, y's replica is bad, z has one too many
+    plan = plan_moves(bmap, 1, ["a", "b", "c"], set(), space, 0.1, lambda n, h: True)
+    assert [m.name for m in plan.moves] == ["x", "y"]
 
 
 def test_a_bad_volume_capacity_is_named_and_left_out(caplog):
