@@ -483,7 +483,7 @@ def _line_lists(path: str, as_text: bool) -> Iterator[builtins.list]:
 
 
 def _lines(data: bytes, as_text: bool, path: str) -> builtins.list:
-    if as_text:
+    if as_text and not data.isascii():  # ASCII is UTF-8 (checked without decoding it)
         try:
             data.decode("utf-8")  # whole lines: never a character cut in two
         except UnicodeDecodeError as exc:
