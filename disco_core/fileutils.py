@@ -17,7 +17,7 @@ import subprocess
 import time
 import zipfile
 from types import ModuleType
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from .errors import DataError, DiscoError
 from .util import iskv, localize, schemesplit
@@ -89,6 +89,18 @@ class Chunker:
         time, else one by one. The same records in the same order (hunks cut elsewhere)."""
         return self._chunks(self._list_groups(lists))
 
+    def chunks_of_lines(self, blocks: Iterable[list[bytes]], as_text: bool = True
+                        ) -> Iterator[bytes]:
+        """As :meth:`chunks` for the lines of a text file, given as lists of bytes (a
+        block of the file at a time): the records are the lines decoded (``as_text``:
+        the caller has checked they are UTF-8) or the bytes. Each hunk's pickle is made of
+        the bytes whole (:func:`~.records.pickle_lines`), no Python work per line."""
+        from .records import compressed_hunk, pickle_lines
+
+        def encode(batch: list) -> bytes:
+            return compressed_hunk(pickle_lines(batch, as_text))
+        return self._chunks(self._line_groups(blocks, as_text), encode)
+
     def _groups(self, records: Iterable) -> Iterator[tuple[list, int]]:
         """The records in groups of about ``hunk_size`` bytes, each with the number of its
         first record."""
@@ -135,7 +147,33 @@ class Chunker:
         if pending:
             yield pending, first
 
-    def _chunks(self, groups: Iterable[tuple[list, int]]) -> Iterator[bytes]:
+    def _line_groups(self, blocks: Iterable[list[bytes]], as_text: bool
+                     ) -> Iterator[tuple[list, int]]:
+        pending: list = []
+        pending_size = 0
+        first = n = 0
+        limit = self.max_record_size
+        for lines in blocks:
+            if not lines:
+                continue
+            if max(map(len, lines)) + _PICKLE_OVERHEAD > limit:
+                for i, line in enumerate(lines):
+                    if len(line) + _PICKLE_OVERHEAD > limit:
+                        one = _pickled_size(line.decode("utf-8") if as_text else line)
+                        if one > limit:
+                            raise _too_large(n + i, one, limit)
+            pending.extend(lines)
+            pending_size += sum(map(len, lines)) + 2 * len(lines)
+            n += len(lines)
+            if pending_size >= self.hunk_size:
+                yield pending, first
+                pending, pending_size, first = [], 0, n
+        if pending:
+            yield pending, first
+
+    def _chunks(self, groups: Iterable[tuple[list, int]],
+                encode: Callable[[list], bytes] | None = None) -> Iterator[bytes]:
+        encode = encode or self._hunk
         chunk: list[bytes] = []
         used = 0
 
@@ -143,7 +181,7 @@ class Chunker:
             # Add the records as one hunk to the chunk; split them when they do not fit
             # and the chunk has room worth filling, else start the next chunk.
             nonlocal chunk, used
-            hunk = hunk or self._hunk(batch)
+            hunk = hunk or encode(batch)
             room = self.chunk_size - used
             if len(hunk) <= room:
                 chunk.append(hunk)
@@ -162,8 +200,8 @@ class Chunker:
             chunk, used = [], 0
             yield from place(batch, n, hunk)
 
-        for batch, first in groups:
-            yield from place(batch, first)
+        for (batch, first), hunk in _encoded_ahead(encode, groups):
+            yield from place(batch, first, hunk)
         if chunk:
             yield b"".join(chunk)
 
@@ -176,6 +214,35 @@ class Chunker:
         writer.extend(batch)
         writer.close()
         return buf.getvalue()
+
+
+#: Hunks encoded at once by :func:`_encoded_ahead` (zstd lets go of the GIL).
+ENCODERS = min(4, os.cpu_count() or 1)
+
+
+def _encoded_ahead(encode: Callable[[list], bytes], groups: Iterable[tuple[list, int]]
+                   ) -> Iterator[tuple[tuple[list, int], bytes]]:
+    """``(group, encode(group's records))`` in order, the next groups encoded in threads
+    while the caller places this one (at most twice :data:`ENCODERS` waiting)."""
+    if ENCODERS < 2:
+        for group in groups:
+            yield group, encode(group[0])
+        return
+    import collections
+    import concurrent.futures
+    pool = concurrent.futures.ThreadPoolExecutor(ENCODERS, "chunk-hunks")
+    waiting: collections.deque = collections.deque()
+    try:
+        for group in groups:
+            waiting.append((group, pool.submit(encode, group[0])))
+            if len(waiting) >= 2 * ENCODERS:
+                done, future = waiting.popleft()
+                yield done, future.result()
+        while waiting:
+            done, future = waiting.popleft()
+            yield done, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DiscoOutputStream_v0:  # noqa: N801 (the original's name)

@@ -106,6 +106,47 @@ class RecordWriter:
             self.fd.close()
 
 
+def compressed_hunk(raw: bytes, compressor: Any = None) -> bytes:
+    """One zstd hunk (header and body) holding ``raw``, the pickles of one or more lists
+    of records; a new level 1 compressor when none is given (one is not shared by two
+    threads at once)."""
+    body = (compressor or zstandard.ZstdCompressor(level=1)).compress(raw)
+    return HEADER.pack(MAGIC, VERSION, CODEC_ZSTD, len(body), len(raw), _crc32(body)) + body
+
+
+class _LineHeads(dict):
+    """Opcode and length of a line's pickle, by its length (one entry per length seen)."""
+
+    def __init__(self, short: bytes, long: bytes) -> None:
+        super().__init__()
+        self.short, self.long = short, long
+
+    def __missing__(self, n: int) -> bytes:
+        head = self.short + bytes((n,)) if n < 256 else self.long + struct.pack("<I", n)
+        self[n] = head
+        return head
+
+
+#: SHORT_BINUNICODE / BINUNICODE, and SHORT_BINBYTES / BINBYTES.
+_TEXT_HEADS = _LineHeads(b"\x8c", b"X")
+_BYTES_HEADS = _LineHeads(b"C", b"B")
+
+
+def pickle_lines(lines: list[bytes], as_text: bool = True) -> bytes:
+    """The pickle of the list of ``lines`` (bytes), as ``pickle.loads`` reads back: a list
+    of ``str`` with ``as_text`` (the lines must be valid UTF-8: the caller checks), else
+    of the bytes. Made from the bytes whole, with no Python work per line: each item is
+    its opcode and length and its bytes, as the pickler writes a str or bytes, without
+    the memo entries no later item refers to."""
+    heads = _TEXT_HEADS if as_text else _BYTES_HEADS
+    parts = [b""] * (2 * len(lines) + 2)
+    parts[0] = b"\x80\x04]("  # PROTO 4, EMPTY_LIST, MARK
+    parts[1:-1:2] = map(heads.__getitem__, map(len, lines))
+    parts[2:-1:2] = lines
+    parts[-1] = b"e."  # APPENDS, STOP
+    return b"".join(parts)
+
+
 def _read_exact(fd: BinaryIO, n: int) -> bytes:
     data = fd.read(n)
     if data is None:

@@ -369,7 +369,8 @@ class DDFS:
                 base = os.path.basename(str(url_name).rstrip("/")) or "chunk"
                 path = _plain_text_file(url, kwargs)
                 if path is not None:  # its lines a block at a time, as a text input's
-                    chunks = chunker.chunks_of_lists(_line_lists(path))
+                    as_text = _text_lines()
+                    chunks = chunker.chunks_of_lines(_line_lists(path, as_text), as_text)
                 else:
                     chunks = chunker.chunks(result_iterator([url], **kwargs))
                 for n, chunk in enumerate(chunks):
@@ -455,12 +456,16 @@ def _plain_text_file(url: Any, kwargs: dict) -> str | None:
     return path if "://" not in path and os.path.isfile(path) else None
 
 
-def _line_lists(path: str) -> Iterator[builtins.list]:
-    """The lines of a text file as a text input gives them (``str`` split at ``"\n"``
-    only, decoded as strict UTF-8; ``bytes`` with ``DISCO_TEXT_INPUTS=bytes``), a list
-    per block of :data:`LINES_BLOCK` bytes: no Python work per line."""
+def _text_lines() -> bool:
+    """Whether a text input's lines are ``str`` (not ``DISCO_TEXT_INPUTS=bytes``)."""
     from disco_core.worker.dataio import text_inputs_mode
-    as_text = text_inputs_mode() != "bytes"
+    return text_inputs_mode() != "bytes"
+
+
+def _line_lists(path: str, as_text: bool) -> Iterator[builtins.list]:
+    """The lines of a text file as bytes, split at ``"\n"`` only as a text input splits
+    them, a list per block of :data:`LINES_BLOCK` bytes; with ``as_text`` each block is
+    checked to be strict UTF-8 (the records are its lines decoded)."""
     carry = b""
     with open(path, "rb") as f:
         while True:
@@ -478,14 +483,13 @@ def _line_lists(path: str) -> Iterator[builtins.list]:
 
 
 def _lines(data: bytes, as_text: bool, path: str) -> builtins.list:
-    if not as_text:
-        return io.BytesIO(data).readlines()
-    try:
-        text = data.decode("utf-8")  # whole lines: never a character cut in two
-    except UnicodeDecodeError as exc:
-        raise DiscoError("%s is not UTF-8 text (%s): read it with DISCO_TEXT_INPUTS=bytes"
-                         % (path, exc)) from None
-    return io.StringIO(text, newline="\n").readlines()
+    if as_text and not data.isascii():  # ASCII is UTF-8 (checked without decoding it)
+        try:
+            data.decode("utf-8")  # whole lines: never a character cut in two
+        except UnicodeDecodeError as exc:
+            raise DiscoError("%s is not UTF-8 text (%s): read it with DISCO_TEXT_INPUTS=bytes"
+                             % (path, exc)) from None
+    return io.BytesIO(data).readlines()
 
 
 def _replica_lists(urls: Iterable) -> builtins.list:

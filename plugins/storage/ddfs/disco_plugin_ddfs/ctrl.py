@@ -3,6 +3,10 @@
 * ``GET gc_status``, ``gc_start``, ``gc_stats``, ``safe_gc_blacklist``: the reference's
   (``reference/rest-api.md`` section 2; the runs are :mod:`.gc`'s). ``gc_start`` during a
   run answers ``"GC is waiting"`` and another run follows it.
+* ``GET gc_balance``: what the last run found of the disks (:mod:`.balance`):
+  ``{"timestamp", "threshold", "average", "use" {host: share of its disk used}, "over",
+  "under" (hosts), "moved" [blob, from host, new url], "bytes" (moved)}`` (``""`` before
+  the first run).
 * ``POST drain`` ``"host"``: empty a node before removing it: it is gc-blacklisted (no new
   blobs, its replicas stop counting) and a GC run copies its blobs to other nodes and takes
   it out of the tags. Refused (409), changing nothing, when too few other nodes can hold
@@ -41,13 +45,15 @@ class CtrlHandler(DDFSHandler):
             self.reply(upkeep.start())
         elif op == "gc_stats":
             self.reply(upkeep.stats)
+        elif op == "gc_balance":
+            self.reply(upkeep.balance)
         elif op == "safe_gc_blacklist":
             self.reply(upkeep.safe_gc_blacklist())
         elif op == "drain_status":
             self.reply(drain_status(self.ddfs, self.host_argument()))
         else:
             raise TagError(404, "Unknown operation %r: GET /ddfs/ctrl/ has gc_status, "
-                           "gc_start, gc_stats, safe_gc_blacklist, drain_status" % op)
+                           "gc_start, gc_stats, gc_balance, safe_gc_blacklist, drain_status" % op)
 
     async def post(self, op: str) -> None:
         if op == "drain":

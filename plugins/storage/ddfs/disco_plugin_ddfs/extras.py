@@ -20,10 +20,13 @@ log = logging.getLogger("disco.ddfs.gc")
 
 def plan_extras(bmap: BlobMap, k: int, gc_black: set[str],
                 present: Callable[[str, str], bool],
-                use: Callable[[str], float]) -> dict[str, list[str]]:
+                use: Callable[[str], float], first: dict[str, str] | None = None
+                ) -> dict[str, list[str]]:
     """``host -> blob names`` whose replica there is beyond ``k`` good ones (see the
     module docstring); ``present(name, host)``: the replica is on a good volume;
-    ``use(host)``: the share of its disk the host uses."""
+    ``use(host)``: the share of its disk the host uses; ``first``: ``name -> host`` whose
+    replica goes before any other (a move's old one, :mod:`.balance`)."""
+    first = first or {}
     out: dict[str, list[str]] = {}
     if k < 1:
         return out
@@ -31,7 +34,7 @@ def plan_extras(bmap: BlobMap, k: int, gc_black: set[str],
         good = [h for h in counted(bmap.where.get(name, {}), gc_black) if present(name, h)]
         if len(good) <= k:
             continue
-        good.sort(key=lambda h: (use(h), h), reverse=True)
+        good.sort(key=lambda h: (h == first.get(name), use(h), h), reverse=True)
         for host in good[:len(good) - k]:
             out.setdefault(host, []).append(name)
     return out

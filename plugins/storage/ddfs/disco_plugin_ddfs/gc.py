@@ -16,9 +16,13 @@ A run (its phase in ``GET /ddfs/ctrl/gc_status``, the reference's texts):
 * ``rr_blobs`` / ``rr_blobs_wait``: blobs short of ``DDFS_BLOB_REPLICAS`` counted replicas
   are copied: the target node pulls the bytes from a node that has them and keeps them
   only if they hash to the source's recorded checksum (:func:`.replicate.plan_copies`).
+* ``rr_balance``: blobs of the most over-used node's disk are copied to under-used ones
+  (``DDFS_GC_BALANCE_THRESHOLD``, :mod:`.balance`); their old replicas become extra ones.
 * ``rr_tags``: the tags' replica sets gain the new copies and lose dead locations once the
   blob has its replica count (:func:`.replicate.fix_urls`); replicas beyond the count are
-  taken out of the tags, then deleted (:mod:`.extras`; the report's ``removed``).
+  taken out of the tags, then deleted (:mod:`.extras`; the report's ``removed``, and
+  ``moved`` for the moves; ``gc_balance`` gives the disks' use the run found and its
+  moves).
 
 Runs start ``DDFS_GC_INITIAL_WAIT`` minutes after the master (status until then: "GC is
 waiting for the cluster to stabilize after startup."), then every ``DDFS_GC_INTERVAL``
@@ -33,6 +37,7 @@ import logging
 import time
 from typing import Any
 
+from .balance import plan_moves
 from .extras import delete_extras, forget, plan_extras
 from .replicate import BlobMap, Copy, Replica, blob_of, fix_urls, plan_copies, url_host
 
@@ -44,6 +49,7 @@ PHASES = {"start": "GC is initializing (phase start).",
           "gc": "GC is performing garbage collection (phase gc).",
           "rr_blobs": "GC is re-replicating blobs (phase rr_blobs).",
           "rr_blobs_wait": "GC is re-replicating blobs (phase rr_blobs_wait).",
+          "rr_balance": "GC is rebalancing blobs (phase rr_balance).",
           "rr_tags": "GC is re-replicating tags (phase rr_tags)."}
 WAITING = "GC is waiting for the cluster to stabilize after startup."
 #: Blob copies in flight at once, over the whole cluster.
@@ -57,7 +63,8 @@ def settings_defaults() -> dict[str, Any]:
     return {"DDFS_GC_INITIAL_WAIT": 5.0, "DDFS_GC_INTERVAL": 24.0,
             "DDFS_ORPHAN_PURGE_TIMEOUT": 5 * 86400.0,
             "DDFS_DELETED_TAG_EXPIRES": 30 * 86400.0,
-            "DDFS_NODE_LOST_TIMEOUT": 3600.0, "DDFS_PARANOID_DELETE": ""}
+            "DDFS_NODE_LOST_TIMEOUT": 3600.0, "DDFS_PARANOID_DELETE": "",
+            "DDFS_GC_BALANCE_THRESHOLD": 0.1, "DDFS_VOLUME_CAPACITY": ""}
 
 
 class Upkeep:
@@ -69,6 +76,7 @@ class Upkeep:
         self.settings = ddfs.settings
         self.phase: str | None = None
         self.stats: dict | str = ""
+        self.balance: dict | str = ""  # gc_balance: the disks' use the last run found
         self.report: dict = {}
         self.waiting = True
         self.again = False
@@ -211,7 +219,8 @@ class Upkeep:
 
     async def _run(self, scrub: bool) -> dict:
         report: dict[str, Any] = {"checked": 0, "corrupt": [], "missing": [], "copied": [],
-                                  "failed": [], "lost": [], "unreachable": [], "removed": []}
+                                  "failed": [], "lost": [], "unreachable": [], "removed": [],
+                                  "moved": []}
         nodes = self.master.scheduler.nodes
         hosts = sorted(h for h, n in nodes.items() if n.connected)
         self.phase = "start"
@@ -256,9 +265,17 @@ class Upkeep:
                 report["lost"].append(name)  # no node that may still have it
         self.phase = "rr_blobs_wait"
         await self._copy(copies, bmap, report)
-        extras = plan_extras(bmap, k, gc_black,
-                             lambda n, h: self.ddfs.replica_present(bmap.url(n, h)),
-                             self.disk_use)
+
+        def present(name: str, host: str) -> bool:
+            return self.ddfs.replica_present(bmap.url(name, host))
+        self.phase = "rr_balance"
+        await self.ddfs.ask_space(usable)
+        plan = plan_moves(bmap, k, usable, gc_black, dict(self.ddfs.space),
+                          self.number("DDFS_GC_BALANCE_THRESHOLD"), present,
+                          busy={c.name for c in copies})
+        moved = await self._copy(plan.moves, bmap, report, done=None)
+        extras = plan_extras(bmap, k, gc_black, present, self.disk_use,
+                             first={c.name: c.source for c in moved})
         forget(bmap, extras)
         self.phase = "rr_tags"
         lost = self.lost | {url_host(u) for urls in bmap.refs.values() for u in urls
@@ -267,6 +284,7 @@ class Upkeep:
             await self.ddfs.tags.update_urls(
                 tag, lambda urls: fix_urls(urls, bmap, k, gc_black, table, lost))
         await delete_extras(self, extras, report)
+        self._note_moves(plan, moved, bmap, report)
         if report["corrupt"] or report["lost"] or report["failed"]:
             log.warning("DDFS GC: %d corrupt replicas, %d lost blobs, %d failed copies",
                         len(report["corrupt"]), len(report["lost"]), len(report["failed"]))
@@ -316,8 +334,27 @@ class Upkeep:
                                 "Tags deleted": [forgotten, 0],
                                 "Blobs kept": kept, "Blobs deleted": deleted}}
 
-    async def _copy(self, copies: list[Copy], bmap: BlobMap, report: dict) -> None:
+    def _note_moves(self, plan: Any, moved: list[Copy], bmap: BlobMap, report: dict) -> None:
+        """A move is done once its old replica is deleted (after the tags lost it)."""
+        removed = {(host, name) for host, name in report["removed"]}
+        size = 0
+        for c in moved:
+            copy = bmap.where.get(c.name, {}).get(c.target)
+            if (c.source, c.name) in removed and copy is not None:
+                report["moved"].append([c.name, c.source, bmap.url(c.name, c.target)])
+                size += copy.size
+        if report["moved"]:
+            log.info("DDFS GC: %d blobs (%d bytes) moved from %s to even out the disks",
+                     len(report["moved"]), size, plan.over[0])
+        self.balance = {"timestamp": time.strftime("%Y-%m-%d %H:%M:%S"), **plan.summary(),
+                        "moved": report["moved"], "bytes": size}
+
+    async def _copy(self, copies: list[Copy], bmap: BlobMap, report: dict,
+                    done: str | None = "copied") -> list[Copy]:
+        """Make the copies (``report[done]`` gets ``[name, url]`` of each made); those
+        made."""
         limit = asyncio.Semaphore(PARALLEL_COPIES)
+        made: list[Copy] = []
 
         async def one(c: Copy) -> None:
             async with limit:
@@ -332,8 +369,11 @@ class Upkeep:
                 size = bmap.where[c.name][c.source].size
                 path = url.split("/ddfs/", 1)[1]
                 bmap.where[c.name][c.target] = Replica(path, size, time.time())
-                report["copied"].append([c.name, url])
+                made.append(c)
+                if done:
+                    report[done].append([c.name, url])
         await asyncio.gather(*(one(c) for c in copies))
+        return made
 
     # -- what the control operations ask -------------------------------------------------
     def hosts_in_tags(self) -> dict[str, set[str]]:

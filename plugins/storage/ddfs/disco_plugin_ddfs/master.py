@@ -64,22 +64,26 @@ class DDFSMaster:
 
     async def watch_space(self) -> None:
         """Ask every connected node for its free space, again and again."""
+        while True:
+            await self.ask_space(self.candidates())
+            unheard = any(h not in self.space for h in self.master.scheduler.nodes)
+            await asyncio.sleep(1.0 if unheard else SPACE_INTERVAL)
+
+    async def ask_space(self, hosts: list[str]) -> None:
+        """Ask ``hosts`` for their space now (a GC run weighing the disks does too)."""
         import tornado.httpclient
         client = tornado.httpclient.AsyncHTTPClient()
         port = self.settings["DDFS_PUT_PORT"]
-        while True:
-            for host in self.candidates():
-                try:
-                    resp = await client.fetch("http://%s:%s/ddfs/space" % (
-                        "127.0.0.1" if host == "localhost" else host, port),
-                        connect_timeout=2, request_timeout=5)
-                    got = json.loads(resp.body)
-                    self.space[host] = (int(got["free"]), int(got["used"]))
-                    self.note_bad_volumes(host, got.get("bad") or {})
-                except Exception as exc:  # a node that does not answer keeps its last word
-                    log.debug("no free space from %s: %s", host, exc)
-            unheard = any(h not in self.space for h in self.master.scheduler.nodes)
-            await asyncio.sleep(1.0 if unheard else SPACE_INTERVAL)
+        for host in hosts:
+            try:
+                resp = await client.fetch("http://%s:%s/ddfs/space" % (
+                    "127.0.0.1" if host == "localhost" else host, port),
+                    connect_timeout=2, request_timeout=5)
+                got = json.loads(resp.body)
+                self.space[host] = (int(got["free"]), int(got["used"]))
+                self.note_bad_volumes(host, got.get("bad") or {})
+            except Exception as exc:  # a node that does not answer keeps its last word
+                log.debug("no free space from %s: %s", host, exc)
 
     def note_bad_volumes(self, host: str, bad: dict[str, str]) -> None:
         """What a node said of its bad volumes (in its ``/ddfs/space`` answer)."""

@@ -53,7 +53,27 @@ def volumes_of(settings: Any, host: str) -> Any:
     """The node's volumes through the ``disco.volumes`` driver ``DDFS_VOLUMES``."""
     from disco_core.plugins import get_host
     driver = get_host().driver("volume", settings["DDFS_VOLUMES"])
-    return driver(node_root(settings, host))
+    volumes = driver(node_root(settings, host))
+    capacity = volume_capacity(settings.get("DDFS_VOLUME_CAPACITY"))
+    if capacity and hasattr(volumes, "capacity"):
+        volumes.capacity = capacity
+    return volumes
+
+
+def volume_capacity(value: Any) -> int:
+    """``DDFS_VOLUME_CAPACITY`` in bytes (0 when unset); a value that is not a number of
+    bytes is logged, naming the fix, and left out (the file systems' use counts)."""
+    if value in (None, "", 0, "0"):
+        return 0
+    try:
+        capacity = int(float(value))
+        if capacity > 0:
+            return capacity
+    except (TypeError, ValueError, OverflowError):
+        pass
+    log.error("DDFS_VOLUME_CAPACITY=%r is not a number of bytes above 0: the volumes' file "
+              "systems give the disk use; set it to bytes (e.g. 1e12) or unset it", value)
+    return 0
 
 
 def _json_error(handler: tornado.web.RequestHandler, status: int, message: str) -> None:

@@ -49,6 +49,8 @@ def ctrl_paths() -> dict[str, Any]:
     gets = {"gc_status": ("The GC's phase ('' when idle)", text),
             "gc_start": ("Start a GC run ('GC has started' or 'GC is waiting')", text),
             "gc_stats": ("The last run's counts ('' before the first)", {}),
+            "gc_balance": ("The disks' use the last run found, and the blobs it moved to "
+                           "even them out ('' before the first)", {}),
             "safe_gc_blacklist": ("gc-blacklisted hosts no tag references (safe to remove)",
                                   URLS)}
     out: dict[str, Any] = {"/ddfs/ctrl/%s" % name: {"get": _op(summary, _reply(schema), [], {})}

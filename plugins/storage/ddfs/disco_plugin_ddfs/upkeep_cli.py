@@ -122,4 +122,20 @@ def gc(args: argparse.Namespace, ctx: Context) -> int:
     if stats:
         for key, (files, size) in sorted(stats["stats"].items()):
             print("%s: %d files, %d bytes" % (key, files, size))
+    balance = _ctrl(ddfs, "GET", "gc_balance")
+    if balance:
+        print(balance_line(balance))
     return 0
+
+
+def balance_line(balance: dict) -> str:
+    """What a GC run found of the disks' use (``gc_stats``' ``balance``), on one line."""
+    use = balance.get("use") or {}
+
+    def hosts(names: list[str]) -> str:
+        return ", ".join("%s (%.0f%%)" % (h, 100 * use.get(h, 0)) for h in names) or "none"
+    return ("Disk use: average %.0f%%, threshold %g; over-used: %s; under-used: %s; "
+            "blobs moved: %d (%d bytes)"
+            % (100 * balance.get("average", 0), balance.get("threshold", 0),
+               hosts(balance.get("over", [])), hosts(balance.get("under", [])),
+               len(balance.get("moved", [])), balance.get("bytes", 0)))

@@ -193,6 +193,10 @@ class LocalVolumes:
     """The volumes of one node: directories ``vol<N>`` under ``root``."""
 
     open_verified = staticmethod(open_verified)
+    #: Bytes each volume may hold (``DDFS_VOLUME_CAPACITY``), 0 for no such limit: when
+    #: set, a volume's use is the bytes of its own files against it, not its file system's
+    #: (for nodes that share a disk, as several nodes of one machine do).
+    capacity = 0
 
     def __init__(self, root: str) -> None:
         self.root = root
@@ -310,10 +314,16 @@ class LocalVolumes:
         return dropped
 
     def space(self) -> tuple[int, int]:
-        """``(free, used)`` bytes over the good volumes' file systems (a bad volume takes
-        no blobs: its space does not count)."""
+        """``(free, used)`` bytes over the good volumes' file systems, or against
+        :attr:`capacity` when it is set (a bad volume takes no blobs: its space does not
+        count)."""
         free = used = 0
         for volume in self.good():
+            if self.capacity:
+                mine = _bytes_under(os.path.join(self.root, volume))
+                free += max(0, self.capacity - mine)
+                used += mine
+                continue
             try:
                 usage = shutil.disk_usage(os.path.join(self.root, volume))
             except OSError:
@@ -321,3 +331,15 @@ class LocalVolumes:
             free += usage.free
             used += usage.used
         return free, used
+
+
+def _bytes_under(top: str) -> int:
+    """The bytes of the files under ``top``."""
+    total = 0
+    for folder, _dirs, files in os.walk(top):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass  # gone meanwhile
+    return total

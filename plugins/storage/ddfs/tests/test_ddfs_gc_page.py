@@ -51,6 +51,11 @@ def test_the_gc_panel_starts_a_run_and_shows_its_counts(browser):
                                                                               "td")]
                 for r in css(browser, "#gcstats tbody tr")}
         assert list(rows) == ["Tags kept", "Tags deleted", "Blobs kept", "Blobs deleted"]
+        # one node: nothing to even out, and the panel says what the run found
+        balance = css(browser, "#gcbalance")[0].text
+        assert balance.startswith("Disk use: average ") and balance.endswith(
+            "%, threshold 0.1; over-used: none; under-used: none; blobs moved: 0 (0 bytes)"), \
+            balance
         assert rows["Tags kept"][1] == "1" and rows["Blobs kept"][1:] == ["1", "2"]
         assert css(browser, "#gcwhen")[0].text.startswith("At: ")
         assert css(browser, "#gcstart")[0].is_displayed()

@@ -1,4 +1,5 @@
-/* The DDFS GC panel: the last run's counts (/ddfs/ctrl/gc_stats), the status
+/* The DDFS GC panel: the last run's counts (/ddfs/ctrl/gc_stats) and the disks' use it
+ * found (/ddfs/ctrl/gc_balance), the status
  * (/ddfs/ctrl/gc_status) and, when GC is idle, a link that starts a run. */
 "use strict";
 
@@ -6,6 +7,19 @@
   disco.header("ddfs gc", "ddfs-gc", [{title: "ddfs gc", url: "/ddfs/gc"}]);
   const $ = id => document.getElementById(id);
   const ROWS = ["Tags kept", "Tags deleted", "Blobs kept", "Blobs deleted"];
+  const pct = x => Math.round(100 * (x || 0)) + "%";
+
+  function balanceText(b) {
+    const hosts = names => names.map(h => h + " (" + pct(b.use[h]) + ")").join(", ") || "none";
+    return "Disk use: average " + pct(b.average) + ", threshold " + b.threshold +
+      "; over-used: " + hosts(b.over || []) + "; under-used: " + hosts(b.under || []) +
+      "; blobs moved: " + (b.moved || []).length + " (" + (b.bytes || 0) + " bytes)";
+  }
+
+  function showBalance(b) {
+    $("gcbalance").hidden = !b;
+    $("gcbalance").textContent = b ? balanceText(b) : "";
+  }
 
   function showStats(stats) {
     const has = stats && typeof stats === "object";
@@ -27,9 +41,11 @@
 
   async function refresh() {
     try {
-      const [stats, status] = await Promise.all([disco.api("/ddfs/ctrl/gc_stats"),
-                                                 disco.api("/ddfs/ctrl/gc_status")]);
+      const [stats, status, balance] = await Promise.all([
+        disco.api("/ddfs/ctrl/gc_stats"), disco.api("/ddfs/ctrl/gc_status"),
+        disco.api("/ddfs/ctrl/gc_balance")]);
       showStats(stats);
+      showBalance(balance);
       $("gcstatus").textContent = status || "GC is idle.";
       $("gcstart").hidden = !!status && !status.startsWith("GC is waiting for the cluster");
       const badge = $("live");
