@@ -29,8 +29,8 @@ from disco_core.dataserver import DataHandler
 from disco_core.errors import DataError
 
 from .names import BLOB
-from .receiving import (RECEIVE_BUFFER, WRITEBACK, ClientGone, receive_body, send_all,
-                        start_writeback)
+from .receiving import (BODY_TIMEOUT, RECEIVE_BUFFER, WRITEBACK, ClientGone, receive_body,
+                        send_all, start_writeback)
 from .volumes import CHECKSUM, LocalVolumes, mark_verified, new_hash, verify
 
 log = logging.getLogger("disco.ddfs.node")
@@ -229,7 +229,13 @@ class BlobPutHandler(tornado.web.RequestHandler):
             if expect:
                 await stream.write(b"HTTP/1.1 100 (Continue)\r\n\r\n")
             first = memoryview(bytearray(min(length, RECEIVE_BUFFER)))  # holds all Tornado has
-            got = await stream.read_into(first, partial=True) if length else 0  # type: ignore
+            got = 0
+            if length:
+                try:
+                    got = await asyncio.wait_for(stream.read_into(first, partial=True),  # type: ignore
+                                                 BODY_TIMEOUT)
+                except asyncio.TimeoutError:
+                    raise ClientGone("no byte of the body for %gs" % BODY_TIMEOUT) from None
             # from here on only our thread reads the socket (an idle stream would read it)
             stream.io_loop.remove_handler(stream.fileno())
             error = await asyncio.get_running_loop().run_in_executor(
