@@ -29,8 +29,7 @@ from disco_core.dataserver import DataHandler
 from disco_core.errors import DataError
 
 from .names import BLOB
-from .receiving import (BODY_TIMEOUT, RECEIVE_BUFFER, WRITEBACK, ClientGone, receive_body,
-                        send_all, start_writeback)
+from .receiving import WRITEBACK, ClientGone, receive_body, send_all, start_writeback
 from .volumes import CHECKSUM, LocalVolumes, mark_verified, new_hash, verify
 
 log = logging.getLogger("disco.ddfs.node")
@@ -148,6 +147,22 @@ class BlobWriter:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _take_buffered(stream: Any, length: int) -> Any:
+    """Stop the loop from watching ``stream``'s socket (an idle Tornado stream reads a piece
+    off it whenever it can: those bytes would be missing from the body read in a thread),
+    and take the bytes of the body Tornado read past the headers (a piece or two of
+    :data:`READ_CHUNK` bytes): at once, there is no await between the two."""
+    stream.io_loop.remove_handler(stream.fileno())
+    held = min(stream._read_buffer_size, length)  # Tornado's count of the bytes it holds
+    if not held:
+        return b""
+    view = memoryview(bytearray(held))
+    future = stream.read_into(view)  # done at once: the bytes are in its buffer
+    if not future.done():
+        raise RuntimeError("Tornado did not hand over the %d bytes it held" % held)
+    return view
+
+
 def fixed_length(headers: Any) -> int | None:
     """The body's length when the request gives one (and is not chunked)."""
     if "Transfer-Encoding" in headers:
@@ -218,36 +233,29 @@ class BlobPutHandler(tornado.web.RequestHandler):
             await self._receive_detached(length)
 
     async def _receive_detached(self, length: int) -> None:
-        """Take a body of known length from Tornado: what it read past the headers, then
-        the rest off the socket in a thread (:func:`.receiving.receive_body`), the socket
-        out of the loop's hands meanwhile; store the blob, answer, close the connection.
+        """Take a body of known length from Tornado: the socket out of the loop's hands at
+        once, what Tornado read past the headers, then the rest off the socket in a thread
+        (:func:`.receiving.receive_body`); store the blob, answer on the socket, close it.
         Tornado does nothing more with the request."""
         expect = self.request.headers.get("Expect", "").lower() == "100-continue"
         stream = self.raw = self.request.connection.detach()
         self._finished = True  # Tornado's request handling ends with this method
+        loop = asyncio.get_running_loop()
         try:
+            first = _take_buffered(stream, length)
             if expect:
-                await stream.write(b"HTTP/1.1 100 (Continue)\r\n\r\n")
-            first = memoryview(bytearray(min(length, RECEIVE_BUFFER)))  # holds all Tornado has
-            got = 0
-            if length:
-                try:
-                    got = await asyncio.wait_for(stream.read_into(first, partial=True),  # type: ignore
-                                                 BODY_TIMEOUT)
-                except asyncio.TimeoutError:
-                    raise ClientGone("no byte of the body for %gs" % BODY_TIMEOUT) from None
-            # from here on only our thread reads the socket (an idle stream would read it)
-            stream.io_loop.remove_handler(stream.fileno())
-            error = await asyncio.get_running_loop().run_in_executor(
+                await loop.run_in_executor(None, send_all, stream.socket.fileno(),
+                                           b"HTTP/1.1 100 (Continue)\r\n\r\n")
+            error = await loop.run_in_executor(
                 None, receive_body, stream.socket.fileno(), self.file.fileno(), self.hash,
-                length, first[:got])
+                length, first)
             if error is not None:
                 self._write_failed(error)
             else:
                 await self.put("")
             if self.replied is not None:
                 await self.replied
-        except (tornado.iostream.StreamClosedError, ClientGone) as exc:
+        except (OSError, ClientGone) as exc:
             log.info("upload of blob %s dropped: %s", self.objname, exc)
             self._discard()  # the client went away: a half-written blob never gets its name
         except Exception as exc:

@@ -58,12 +58,21 @@ def receive_body(sock_fd: int, file_fd: int, hash: Any, length: int, first: Any 
     sock = socket.socket(fileno=os.dup(sock_fd))
     try:
         sock.settimeout(timeout)
-        buffer = memoryview(bytearray(max(1, min(RECEIVE_BUFFER, length))))
-        size = len(buffer)
-        fill = len(first)
-        buffer[:fill] = first
-        left = length - fill
         written = synced = 0
+        if first:
+            hash.update(first)
+            try:
+                _write_all(file_fd, first)
+            except OSError as exc:
+                return exc
+            written = len(first)
+        left = length - written
+        if not left:
+            start_writeback(file_fd, 0, written)
+            return None
+        buffer = memoryview(bytearray(min(RECEIVE_BUFFER, left)))
+        size = len(buffer)
+        fill = 0
         while True:
             while fill < size and left:
                 try:
@@ -79,8 +88,7 @@ def receive_body(sock_fd: int, file_fd: int, hash: Any, length: int, first: Any 
             piece = buffer[:fill]
             hash.update(piece)
             try:
-                while piece:
-                    piece = piece[os.write(file_fd, piece):]
+                _write_all(file_fd, piece)
                 written += fill
                 if written - synced >= WRITEBACK or not left:
                     start_writeback(file_fd, synced, written - synced)
@@ -92,6 +100,12 @@ def receive_body(sock_fd: int, file_fd: int, hash: Any, length: int, first: Any 
                 return None
     finally:
         sock.close()
+
+
+def _write_all(fd: int, data: Any) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def send_all(sock_fd: int, data: bytes, timeout: float = 30.0) -> None:
