@@ -400,12 +400,20 @@ class PluginHost:
         """What this process can use, as a node tells the master when it connects (the
         master compares it with its own, :mod:`disco_core.master.plugincheck`): core's
         version, each enabled plugin distribution that loaded with its version, and the
-        driver names of each kind. Nothing is imported."""
+        driver names of each kind. Nothing is imported. Read once per host: reading every
+        distribution's metadata takes tens of milliseconds, and the master's ``nodeinfo``
+        (which every ``ddfs cat`` asks for) gives it on each request."""
         from . import __version__
-        dists = {info.name: info.version for info in self.inventory(check_drivers=False)
-                 if not info.disabled and not info.error and info.hooks != ["(in process)"]}
-        return {"core": __version__, "dists": dists,
+        known = self.__dict__.get("_installed")
+        if known is None:
+            dists = {info.name: info.version for info in self.inventory(check_drivers=False)
+                     if not info.disabled and not info.error
+                     and info.hooks != ["(in process)"]}
+            known = self.__dict__["_installed"] = {
+                "core": __version__, "dists": dists,
                 "drivers": {kind: self.names(kind) for kind in DRIVER_GROUPS}}
+        return {"core": known["core"], "dists": dict(known["dists"]),
+                "drivers": {kind: list(names) for kind, names in known["drivers"].items()}}
 
 
 _host: PluginHost | None = None

@@ -175,3 +175,21 @@ def test_a_jobdict_with_bad_required_plugins_is_refused(disco_cluster):
         Job().run(input=["raw://a"], map=words, required_plugins="disco-plugin-redis")
     job = Job().run(input=["raw://a a"], map=words, reduce=sum_reduce)
     assert dict(result_iterator(job.wait(timeout=60))) == {"a": 2}
+
+
+def test_what_a_host_has_installed_is_read_once_and_handed_out_as_copies():
+    # the master's nodeinfo gives it on every request: reading every distribution's
+    # metadata each time cost tens of milliseconds per request
+    from disco_core.plugins import PluginHost
+    host = PluginHost()
+    first = host.installed()
+    assert first["core"] and "disco-plugin-ddfs" in first["dists"]
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the distributions' metadata was read again")
+    host.inventory = read_again
+    first["dists"].clear()
+    first["drivers"]["scheme"].append("changed")
+    again = host.installed()
+    assert "disco-plugin-ddfs" in again["dists"]
+    assert "changed" not in again["drivers"]["scheme"]

@@ -174,10 +174,13 @@ def urls(args: argparse.Namespace, ctx: Context) -> int:
 
 
 # -- data ---------------------------------------------------------------------------------
-def _inputs(args: argparse.Namespace, ctx: Context) -> Iterator[list[str]]:
-    """The inputs to read: URLs as given, tags expanded to their blobs (after the others)."""
+def _inputs(args: argparse.Namespace, ctx: Context, ddfs: Any = None,
+            reader: Any = None) -> Iterator[list[str]]:
+    """The inputs to read: URLs as given, tags expanded to their blobs (after the others);
+    ``ddfs`` and its ``reader`` those of the command (new ones when not given: each reader
+    asks the master which nodes are down)."""
     from .client import canonizetag
-    ddfs = _ddfs(ctx)
+    ddfs = ddfs or _ddfs(ctx)
     given = ctx.inputs(args.urls, job_mode=args.job_mode)
     if args.prefix_mode:
         given = ["tag://%s" % n for p in given for n in ddfs.list(p)]
@@ -187,7 +190,7 @@ def _inputs(args: argparse.Namespace, ctx: Context) -> Iterator[list[str]]:
         is_tag = isinstance(item, str) and ("://" not in item and "/" not in item
                                             or item.startswith("tag://"))
         (tags if is_tag else plain).append(item if not is_tag else canonizetag(first))
-    reader = ddfs.reader()
+    reader = reader or ddfs.reader()
     for item in plain:
         yield [item] if isinstance(item, str) else list(item)
     for tag in tags:  # a blob's replicas on nodes the master knows are down go last
@@ -202,9 +205,10 @@ def cat(args: argparse.Namespace, ctx: Context) -> int:
     from disco_core.errors import CommError, DataError
 
     from .copying import Output
-    reader = _ddfs(ctx).reader()
+    ddfs = _ddfs(ctx)
+    reader = ddfs.reader()  # one for the command: the master is asked once which nodes are down
     with Output(sys.stdout.buffer) as out:
-        for replicas in _inputs(args, ctx):
+        for replicas in _inputs(args, ctx, ddfs, reader):
             try:
                 if len(replicas) == 1 and "://" not in replicas[0] \
                         or replicas[0].startswith("file://"):

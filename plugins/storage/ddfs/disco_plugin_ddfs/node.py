@@ -29,18 +29,15 @@ from disco_core.dataserver import DataHandler
 from disco_core.errors import DataError
 
 from .names import BLOB
+from .receiving import WRITEBACK, ClientGone, receive_body, send_all, start_writeback
 from .volumes import CHECKSUM, LocalVolumes, mark_verified, new_hash, verify
 
 log = logging.getLogger("disco.ddfs.node")
 MAX_BLOB = 1 << 40
 #: Bytes the PUT server reads from a connection at a time (Tornado's default is 64 KiB).
 READ_CHUNK = 1 << 16
-#: Pieces of an upload read ahead of the one being written and hashed.
+#: Pieces of a chunked upload read ahead of the one being written and hashed.
 WRITES_AHEAD = 4
-#: Bytes of each buffer an upload of known length is read into.
-RECEIVE_BUFFER = 1 << 20
-#: Bytes of an upload after which the disk is asked to start writing them.
-WRITEBACK = 8 << 20
 BLOB_PATH = re.compile(r"[^/]+/(vol\d+)/blob/[0-9a-f]{2}/([^/]+)")
 
 
@@ -117,28 +114,6 @@ def _finish_upload(partial: str, final: str, sum_path: str, checksum: str,
     _fsync_dir(os.path.dirname(final))
 
 
-def _sync_file_range() -> Any:
-    """libc's ``sync_file_range`` (Linux), or None."""
-    try:
-        import ctypes
-        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
-    return fn
-
-
-_SYNC_FILE_RANGE = _sync_file_range()
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Have the kernel start writing the bytes ``offset`` to ``offset + length`` of ``fd``
-    to disk, without waiting (the fsync that ends an upload then has little left)."""
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
-
-
 class BlobWriter:
     """Writes and hashes an upload's pieces in a thread of its own, in order, while the
     node's loop reads the next ones: the hash (which lets go of the GIL) runs beside the
@@ -190,6 +165,22 @@ class BlobWriter:
 
     def stop(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _take_buffered(stream: Any, length: int) -> Any:
+    """Stop the loop from watching ``stream``'s socket (an idle Tornado stream reads a piece
+    off it whenever it can: those bytes would be missing from the body read in a thread),
+    and take the bytes of the body Tornado read past the headers (a piece or two of
+    :data:`READ_CHUNK` bytes): at once, there is no await between the two."""
+    stream.io_loop.remove_handler(stream.fileno())
+    held = min(stream._read_buffer_size, length)  # Tornado's count of the bytes it holds
+    if not held:
+        return b""
+    view = memoryview(bytearray(held))
+    future = stream.read_into(view)  # done at once: the bytes are in its buffer
+    if not future.done():
+        raise RuntimeError("Tornado did not hand over the %d bytes it held" % held)
+    return view
 
 
 def fixed_length(headers: Any) -> int | None:
@@ -262,32 +253,30 @@ class BlobPutHandler(tornado.web.RequestHandler):
             await self._receive_detached(length)
 
     async def _receive_detached(self, length: int) -> None:
-        """Read a body of known length off the connection straight into buffers of ours
-        (Tornado's own reading copies every piece twice and reads 64 KiB at a time), write
-        and hash them in the writer's thread, store the blob and answer, then close the
-        connection. Tornado does nothing more with the request."""
+        """Take a body of known length from Tornado: the socket out of the loop's hands at
+        once, what Tornado read past the headers, then the rest off the socket in a thread
+        (:func:`.receiving.receive_body`); store the blob, answer on the socket, close it.
+        Tornado does nothing more with the request."""
         expect = self.request.headers.get("Expect", "").lower() == "100-continue"
         stream = self.raw = self.request.connection.detach()
         self._finished = True  # Tornado's request handling ends with this method
+        loop = asyncio.get_running_loop()
         try:
+            first = _take_buffered(stream, length)
             if expect:
-                await stream.write(b"HTTP/1.1 100 (Continue)\r\n\r\n")
-            self.writer = writer = BlobWriter(self.file, self.hash)
-            views = [memoryview(bytearray(RECEIVE_BUFFER)) for _ in range(WRITES_AHEAD + 1)]
-            written: list[Any] = [None] * len(views)
-            left, i = length, 0
-            while left > 0 and writer.error is None:
-                if written[i] is not None:
-                    await written[i]  # that buffer's bytes are in the file: fill it again
-                view = views[i][:min(RECEIVE_BUFFER, left)]
-                n = await stream.read_into(view)  # type: ignore[arg-type]  # fills it
-                left -= n
-                written[i] = writer.submit(view[:n])
-                i = (i + 1) % len(views)
-            await self.put("")
+                await loop.run_in_executor(None, send_all, stream.socket.fileno(),
+                                           b"HTTP/1.1 100 (Continue)\r\n\r\n")
+            error = await loop.run_in_executor(
+                None, receive_body, stream.socket.fileno(), self.file.fileno(), self.hash,
+                length, first)
+            if error is not None:
+                self._write_failed(error)
+            else:
+                await self.put("")
             if self.replied is not None:
                 await self.replied
-        except tornado.iostream.StreamClosedError:
+        except (OSError, ClientGone) as exc:
+            log.info("upload of blob %s dropped: %s", self.objname, exc)
             self._discard()  # the client went away: a half-written blob never gets its name
         except Exception as exc:
             log.error("storing blob %s failed: %s", self.objname, exc)
@@ -319,7 +308,8 @@ class BlobPutHandler(tornado.web.RequestHandler):
         head = ("HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
                 "Connection: close\r\n\r\n" % (status, responses.get(status, "Unknown"),
                                                  len(body)))
-        self.replied = self.raw.write(head.encode("ascii") + body)
+        self.replied = asyncio.get_running_loop().run_in_executor(
+            None, send_all, self.raw.socket.fileno(), head.encode("ascii") + body)
 
     def _volume_failed(self, exc: OSError) -> None:
         """A write to the chosen volume failed: it is bad for a while (the next upload

@@ -53,14 +53,28 @@ VOLUME_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
 VERIFIED_FOR = 60.0
 
 
+def _fast_crc32() -> Any:
+    """ISA-L's ``crc32`` (the same CRC as zlib's, computed some 40 times faster with the
+    CPU's carry-less multiply) when ``isal`` is installed, else zlib's: at zlib's ~1 GB/s
+    the hash of an upload took longer than receiving it."""
+    try:
+        from isal.isal_zlib import crc32
+    except ImportError:
+        return zlib.crc32
+    return crc32
+
+
+crc32 = _fast_crc32()
+
+
 class CRC32:
-    """``zlib.crc32`` with a hash object's ``update`` and ``hexdigest``."""
+    """``crc32`` (zlib's CRC) with a hash object's ``update`` and ``hexdigest``."""
 
     def __init__(self) -> None:
         self.value = 0
 
     def update(self, data: Any) -> None:
-        self.value = zlib.crc32(data, self.value)
+        self.value = crc32(data, self.value)
 
     def hexdigest(self) -> str:
         return "%08x" % self.value

@@ -8,6 +8,7 @@ import http.client
 import io
 import os
 import subprocess
+import time
 import urllib.parse
 
 import pytest
@@ -205,3 +206,45 @@ def test_a_blob_is_read_whole_in_ranges_and_by_head(disco_cluster):
     assert resp.status == 200 and resp.read() == b""
     resp.close()
     ddfs.delete("test:xfer:ranges")
+
+
+def put_in_pieces(url, data, pieces, pause):
+    """A PUT over a plain socket: the headers alone, then the body's first ``pieces``
+    (sizes) each after ``pause`` seconds, then the rest; the status and the reply."""
+    import socket
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=20) as sock:
+        sock.sendall(b"PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                     % (parts.path.encode(), len(data)))
+        view = memoryview(data)
+        for size in pieces:
+            time.sleep(pause)
+            sock.sendall(view[:size])
+            view = view[size:]
+        sock.sendall(view)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b'"'):
+            more = sock.recv(65536)
+            if not more:
+                break
+            reply += more
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_a_body_that_comes_while_the_node_takes_it_from_tornado_is_stored_whole(
+        disco_cluster):
+    """Body bytes that arrive between the headers and the node's taking the socket from
+    Tornado (which reads a piece off an idle connection whenever it can) are part of the
+    blob, whatever the timing: each PUT here comes in pieces around that moment."""
+    ddfs = DDFS()
+    data = os.urandom(600000)
+    for n in range(12):
+        [put] = ddfs.new_blob("pieces")
+        pieces = [(1, 1000, 70000, 3), (70000, 70000), (5, 65536, 65536)][n % 3]
+        status, body = put_in_pieces(put, data, pieces, 0.002 * (n % 4))
+        assert status == 201, body
+        ddfs.tag("test:xfer:pieces", [[json.loads(body)]])
+    got = [c.read() for c in ddfs.pull("test:xfer:pieces")]
+    assert len(got) == 12 and all(blob == data for blob in got)
+    ddfs.delete("test:xfer:pieces")
