@@ -164,7 +164,7 @@ def test_disco_zip_file(tmp_path):
     assert prefix + "/pkg/a.py" in names and prefix + "/top.txt" in names
     assert prefix + "/pkg/a.pyc" not in names
     assert "json/__init__.py" in names and "lib/json_copy.py" in names
-    assert "disco_core/fileutils.py" in names
+    assert "disco_core/chunker.py" in names
     with pytest.raises(DiscoError, match="no such file"):
         DiscoZipFile().writepath(str(tmp_path / "missing"))
     with pytest.raises(DiscoError, match="no source file"):
