@@ -36,6 +36,19 @@ class WarmWorker:
         self.stderr = stderr
         self.exit_future = exit_future
         self.timer: asyncio.TimerHandle | None = None
+        #: The pool's callback on ``exit_future`` while the worker is parked: removed when
+        #: it is taken out, or a process running thousands of tasks would carry one per
+        #: task, and every wait on its exit (several per task) would go through them all.
+        self.on_exit: Any = None
+
+    def unpark(self) -> None:
+        """No longer parked: its idle timer and exit callback are gone."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.on_exit is not None and self.exit_future is not None:
+            self.exit_future.remove_done_callback(self.on_exit)
+        self.on_exit = None
 
     @property
     def alive(self) -> bool:
@@ -43,9 +56,7 @@ class WarmWorker:
                     or (self.exit_future is not None and self.exit_future.done()))
 
     def kill(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.unpark()
         for target in (lambda: os.killpg(self.pid, signal.SIGKILL),
                        lambda: os.kill(self.pid, signal.SIGKILL)):
             try:
@@ -75,7 +86,8 @@ class WarmPool:
         loop = asyncio.get_running_loop()
         worker.timer = loop.call_later(self.idle, self.discard, worker)
         if worker.exit_future is not None:
-            worker.exit_future.add_done_callback(lambda _f: self.discard(worker))
+            worker.on_exit = lambda _f: self.discard(worker)
+            worker.exit_future.add_done_callback(worker.on_exit)
         self.by_job.setdefault(worker.job, []).append(worker)
 
     def take(self, job: str) -> WarmWorker | None:
@@ -83,9 +95,7 @@ class WarmPool:
         workers = self.by_job.get(job)
         while workers:
             worker = workers.pop()
-            if worker.timer is not None:
-                worker.timer.cancel()
-                worker.timer = None
+            worker.unpark()
             if worker.alive:
                 if not workers:
                     del self.by_job[job]
