@@ -22,10 +22,16 @@ def count(iter, params):
 
 def on_a_terminal(cluster, *args, timeout=120):
     """What ``disco ARGS`` writes to a terminal (its stdout and stderr on one pty)."""
+    exe = os.path.join(os.path.dirname(sys.executable), "disco")
+    return run_on_a_terminal(cluster, [exe, *args], timeout)
+
+
+def run_on_a_terminal(cluster, argv, timeout=120):
+    """What ``argv`` writes to a terminal (its stdout and stderr on one pty)."""
+    args = argv[1:]
     parent, child = pty.openpty()
     env = dict(os.environ, **cluster.env, COLUMNS="100")
-    exe = os.path.join(os.path.dirname(sys.executable), "disco")
-    proc = subprocess.Popen([exe, *args], stdin=subprocess.DEVNULL, stdout=child,
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=child,
                             stderr=child, env=env)
     os.close(child)
     out = b""
@@ -33,7 +39,7 @@ def on_a_terminal(cluster, *args, timeout=120):
         while True:
             ready, _, _ = select.select([parent], [], [], timeout)
             if not ready:
-                raise AssertionError("disco %s printed nothing for %ss" % (args, timeout))
+                raise AssertionError("%s printed nothing for %ss" % (args, timeout))
             try:
                 chunk = os.read(parent, 65536)
             except OSError:  # the child side closed: it exited
@@ -60,6 +66,18 @@ def test_disco_wait_on_a_terminal_draws_a_bar_per_stage(disco_cluster):
     assert "READY: Job done" in out          # the events scroll above the bars
     assert "Status: [" not in out            # no plain status lines on a terminal
     assert "disco://" in out or "dir://" in out  # and the results, as ever, on stdout
+
+
+def test_job_wait_show_on_a_terminal_draws_the_same_bars(disco_cluster):
+    job = Job().run(input=["raw://%d" % i for i in range(3)], map=napping)
+    script = ("import sys; from disco.core import Disco; "
+              "Disco().wait(sys.argv[1], show=True, timeout=120)")
+    code, out = run_on_a_terminal(disco_cluster, [sys.executable, "-c", script, job.name])
+    assert code == 0, out
+    lines = out.replace("\r", "\n").split("\n")
+    assert any(line.strip().startswith("map 100%") and "3/3 tasks" in line
+               and "0 failed" in line for line in lines), out
+    assert "READY: Job done" in out and "Status: [" not in out
 
 
 def test_disco_wait_q_shows_nothing_but_the_results(disco_cluster):
