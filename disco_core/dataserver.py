@@ -2,12 +2,20 @@
 the file ``<directory>/<path>``. Core serves job data (``/disco/`` under ``DISCO_DATA``) on
 every node's data server, and on the master for the node that shares its host and port;
 a plugin that keeps data of its own on the nodes (a storage plugin's blobs) serves it the
-same way, adding :func:`data_route` rules through the ``disco_node_routes`` hook."""
+same way, adding :func:`data_route` rules through the ``disco_node_routes`` hook.
+
+A node's web app is a :class:`LimitedApplication`: its routes serve reads, so a request
+body is taken whole only up to :data:`MAX_BODY`; a route that takes large bodies streams
+them (``@tornado.web.stream_request_body``) and raises its own limit
+(``self.request.connection.set_max_body_size``) as it prepares."""
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import tornado.web
+
+#: The largest body a route of a :class:`LimitedApplication` takes whole (bytes).
+MAX_BODY = 64 << 10
 
 
 class DataHandler(tornado.web.StaticFileHandler):
@@ -55,3 +63,44 @@ def data_route(prefix: str, directory: str,
 def data_routes(disco_data: str, allowed: Callable[[Any], bool] | None = None) -> list[tuple]:
     """Core's data routes: job data under ``/disco/`` (to requests ``allowed`` accepts)."""
     return [data_route("disco", disco_data, allowed)]
+
+
+@tornado.web.stream_request_body
+class TooLarge(tornado.web.RequestHandler):
+    """A 413 naming the route's limit, sent before any of the body is read."""
+
+    def initialize(self, limit: int) -> None:
+        self.limit = limit
+
+    def prepare(self) -> None:
+        self.set_status(413)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("the body of %s %s is %s bytes, more than the %d this server's route takes "
+                    "whole (it serves reads)" % (self.request.method, self.request.path,
+                                                 self.request.headers.get("Content-Length"),
+                                                 self.limit))
+
+    def data_received(self, chunk: bytes) -> None:  # never kept
+        pass
+
+
+class LimitedApplication(tornado.web.Application):
+    """An application whose routes take a body whole only up to ``max_body`` bytes (a
+    larger ``Content-Length`` gets a :class:`TooLarge` 413; a larger chunked body is cut
+    off by the server, listening with this limit); a streaming route sets its own."""
+
+    def __init__(self, rules: list, max_body: int = MAX_BODY, **settings: Any) -> None:
+        super().__init__(rules, **settings)
+        self.max_body = max_body
+
+    def find_handler(self, request: Any, **kwargs: Any) -> Any:
+        delegate = super().find_handler(request, **kwargs)
+        length = request.headers.get("Content-Length", "")
+        if length.strip().isdigit() and int(length) > self.max_body \
+                and not getattr(delegate.handler_class, "_stream_request_body", False):
+            return self.get_handler_delegate(request, TooLarge, {"limit": self.max_body})
+        return delegate
+
+    def listen(self, port: int, address: str | None = None, **kwargs: Any) -> Any:
+        kwargs.setdefault("max_body_size", self.max_body)
+        return super().listen(port, address=address, **kwargs)

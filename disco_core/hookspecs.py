@@ -83,7 +83,9 @@ def disco_node_routes(node: Any) -> list[tuple]:
     """Extra Tornado rules for a node's data server. Called once per node at start. Every
     node serves them on ``HOST:DISCO_PORT`` (the one beside the master through the master).
     A plugin keeping data on the nodes serves it with
-    :func:`disco_core.dataserver.data_route` (``/PREFIX/<path>`` from a directory)."""
+    :func:`disco_core.dataserver.data_route` (``/PREFIX/<path>`` from a directory). A
+    route takes a request body whole up to ``dataserver.MAX_BODY`` (64 KiB); one taking
+    more streams it (``@stream_request_body``) and sets its own limit as it prepares."""
 
 
 @hookspec

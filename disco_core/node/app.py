@@ -36,7 +36,7 @@ import tornado.websocket
 from .. import __version__
 from ..access import data_allowed, data_key, is_loopback
 from ..children import ChildWatcher
-from ..dataserver import data_routes
+from ..dataserver import LimitedApplication, data_routes
 from ..loopwatch import LoopWatch
 from .. import nodelock
 from ..plugins import get_host
@@ -191,14 +191,14 @@ class Node:
             allowed = lambda headers: data_allowed(headers, self.secret, token)  # noqa: E731
         rules = data_routes(s["DISCO_DATA"], allowed)
         rules += get_host().routes("disco_node_routes", node=self)
-        app = tornado.web.Application(rules)
+        app = LimitedApplication(rules)  # bodies past dataserver.MAX_BODY: 413
         if self.serve_data:
             app.listen(int(s["DISCO_PORT"]), address=self.host if self.host != "localhost"
                        else "127.0.0.1")
         else:  # the master takes HOST:DISCO_PORT and hands node routes on to this port
             sockets = tornado.netutil.bind_sockets(0, address="127.0.0.1")
             self.data_port = sockets[0].getsockname()[1]
-            tornado.httpserver.HTTPServer(app).add_sockets(sockets)
+            tornado.httpserver.HTTPServer(app, max_body_size=app.max_body).add_sockets(sockets)
         self.gc.start()
         self.loopwatch = LoopWatch(log, "node %s" % self.host)
         self.loopwatch.start()
