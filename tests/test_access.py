@@ -66,6 +66,40 @@ def test_without_the_token_every_request_is_a_401_and_nothing_else(disco_cluster
     assert status == 401
 
 
+def napping(line, params):
+    import time
+    time.sleep(30)
+    yield line, 1
+
+
+def test_a_request_without_the_token_changes_nothing_and_tells_nothing(disco_cluster):
+    disco = disco_cluster.disco
+    job = Job().run(input=["raw://x"], map=napping)
+    try:
+        table, jobs = disco.get_config(), disco.joblist()
+        version = disco.master_version()
+        for path, body in (("/disco/ctrl/kill_job", json.dumps(job.name)),
+                           ("/disco/ctrl/purge_job", json.dumps(job.name)),
+                           ("/disco/ctrl/save_config_table", json.dumps([["nx1", "9"]])),
+                           ("/disco/ctrl/blacklist", json.dumps("localhost")),
+                           ("/disco/ctrl/save_settings", json.dumps({"accept_new_jobs": 0})),
+                           ("/disco/job/new", b"not even a job pack")):
+            for headers in ({}, {HEADER: "not-the-token"}):
+                status, _, reply = fetch(disco_cluster.master + path, headers=headers,
+                                         method="POST", data=body if isinstance(body, bytes)
+                                         else body.encode())
+                assert status == 401, (path, status)
+                assert job.name.encode() not in reply and version.encode() not in reply
+        assert disco.jobinfo(job.name)["active"] == "active"
+        assert disco.get_config() == table and disco.joblist() == jobs
+        with disco_cluster.urlopen("/disco/ctrl/get_blacklist") as reply:
+            assert json.loads(reply.read()) == []
+        with disco_cluster.urlopen("/disco/ctrl/get_settings") as reply:
+            assert json.loads(reply.read())["accept_new_jobs"] == 1
+    finally:
+        disco.kill(job.name)
+
+
 def test_job_data_is_served_as_a_node_s_data_server_serves_it(disco_cluster):
     """The node beside the master serves job data on the master's port, like every node's
     data server (which non-Python workers read with no token)."""
