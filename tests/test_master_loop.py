@@ -256,3 +256,65 @@ def test_the_tasks_of_a_local_node_whose_process_died_are_not_waited_for():
         events = [e[2] for _o, e in job.events()]
         assert sum("went away" in e for e in events) == 1, events
         assert not any("reconnected without the task" in e for e in events), events
+
+
+LOOKUP_PLUGIN = """
+    import ipaddress
+    import sys
+    import threading
+    import traceback
+
+    import tornado.web
+
+    from disco_core.hookspecs import hookimpl
+
+    LOOKUPS = []  # the names the master's loop thread looked up, and where
+    EVENTS = ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex",
+              "socket.gethostbyaddr")
+
+
+    def by_name(host):
+        if not isinstance(host, str) or host == "localhost":
+            return False
+        try:
+            ipaddress.ip_address(host)
+            return False
+        except ValueError:
+            return True
+
+
+    def watch(event, args):
+        if event in EVENTS and args and by_name(args[0]) \\
+                and threading.current_thread() is threading.main_thread():
+            LOOKUPS.append([event, args[0], "".join(traceback.format_stack(limit=8))])
+
+
+    class Lookups(tornado.web.RequestHandler):
+        def get(self):
+            self.finish({"lookups": LOOKUPS})
+
+
+    @hookimpl
+    def disco_master_started(master):
+        sys.addaudithook(watch)
+
+
+    @hookimpl
+    def disco_master_routes(master):
+        return [(r"/test/lookups", Lookups)]
+    """
+
+
+def test_starting_a_node_over_ssh_looks_up_no_name_on_the_loop(tmp_path):
+    """The master's loop thread resolves no host name (the audit events of Python's socket
+    module say which thread asked) while it starts a node on another machine, whose master
+    URL and route the master works out from this machine's name and the node's."""
+    install_plugin(tmp_path, "disco-test-lookups", "disco_test_lookups", LOOKUP_PLUGIN,
+                   "[disco]\nlookups = disco_test_lookups\n")
+    settings = {"PYTHONPATH": str(tmp_path)}
+    with running_cluster(extra_env=settings) as cluster:
+        cluster.disco.set_config([["localhost", "1"], ["nx-elsewhere.invalid", "1"]])
+        wait_for(lambda: cluster.disco.nodeinfo()["nx-elsewhere.invalid"].get("problem"), 60)
+        with cluster.urlopen("/test/lookups") as resp:
+            lookups = json.loads(resp.read())["lookups"]
+        assert lookups == [], "\n".join("%s(%r) on the loop:\n%s" % tuple(x) for x in lookups)

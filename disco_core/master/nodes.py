@@ -374,15 +374,14 @@ class NodeManager:
         if proc is not None and proc.alive():
             return
         master_host = self.settings["DISCO_MASTER_HOST"]
-        if self.over_ssh(host):
-            self.start_remote(host)
-            return
         loop = asyncio.get_running_loop()
+        if self.over_ssh(host):
+            await self.start_remote(host)
+            return
         serve = not await loop.run_in_executor(None, same_address, host, master_host)
         adopted, problem = await loop.run_in_executor(None, running_node, self.settings, host,
                                                       self.master.url)
-        proc = self.processes.get(host)  # the table may have changed meanwhile
-        if host not in self.master.scheduler.nodes or (proc is not None and proc.alive()):
+        if self._started_meanwhile(host):  # the table may have changed meanwhile
             return
         argv = [sys.executable, "-m", "disco_core.node", "--host", host,
                 "--master", self.master.url]
@@ -409,20 +408,28 @@ class NodeManager:
         return host in ssh_hosts(self.settings) \
             or not is_local_host(host, self.settings["DISCO_MASTER_HOST"])
 
-    def start_remote(self, host: str) -> None:
+    async def start_remote(self, host: str) -> None:
         """Start ``host``'s node over SSH (see :mod:`.remote`); what goes wrong is its
-        problem."""
+        problem. The DNS look-ups (this machine's name, the route to ``host``) run in an
+        executor: a resolver that takes seconds must not hold the loop and its pings."""
         import shlex
 
         from . import remote
+        loop = asyncio.get_running_loop()
         port = remote.ssh_hosts(self.settings).get(host, int(self.settings["DISCO_SSH_PORT"]))
-        url = remote.master_url_for(host, self.settings, self.master.url)
+        url = await loop.run_in_executor(None, remote.master_url_for, host, self.settings,
+                                         self.master.url)
+        if self._started_meanwhile(host):
+            return
         if self.listen_address is not None and not remote.is_loopback(host) \
                 and (remote.is_loopback(self.listen_address) or self.widened) \
                 and not self.settings["DISCO_NODE_MASTER"]:
             # a master on loopback only serves also where this host reaches it
+            route = await loop.run_in_executor(None, remote.route_address, host)
+            if self._started_meanwhile(host):
+                return
             address, why = remote.listen_for(host, self.master.server, self.settings,
-                                             self.listen_address, self.widened)
+                                             self.listen_address, self.widened, route)
             if why:
                 self.refused(host, "cannot start node %s: %s" % (host, why))
                 return
@@ -436,6 +443,12 @@ class NodeManager:
                                  self._ssh_problem)
         proc.start()
         self.processes[host] = proc
+
+    def _started_meanwhile(self, host: str) -> bool:
+        """Whether, while a start of ``host``'s node waited, the table lost the host or
+        another start got there."""
+        proc = self.processes.get(host)
+        return host not in self.master.scheduler.nodes or (proc is not None and proc.alive())
 
     def remote_hosts(self) -> list[str]:
         """The hosts of the node table whose nodes are started over SSH."""

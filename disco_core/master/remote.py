@@ -111,17 +111,22 @@ def url_of(host: str, port: Any) -> str:
     return "http://%s:%s" % ("[%s]" % host if ":" in host else host, port)
 
 
+#: :func:`listen_for`'s ``route`` when the caller did not look it up already.
+LOOK_UP = "look up"
+
+
 def listen_for(host: str, server: Any, settings: Any, listening: str,
-               widened: set[str]) -> tuple[str, str]:
+               widened: set[str], route: str | None = LOOK_UP) -> tuple[str, str]:
     """Have the master (``server``, listening on the loopback address ``listening``) serve
-    also on the address this machine reaches ``host`` from, once per address (``widened``):
+    also on the address this machine reaches ``host`` from (``route``, its
+    :func:`route_address`, looked up here unless given), once per address (``widened``):
     that address and "", or "" and why it cannot (``DISCO_MASTER_BIND`` chose loopback, no
     route to the host, the port taken there)."""
     if str(settings["DISCO_MASTER_BIND"]).strip():
         return "", ("the master listens on %s only (DISCO_MASTER_BIND), which a node there "
                     "cannot reach: set DISCO_MASTER_BIND to an address it reaches (or unset "
                     "it) and restart the master" % listening)
-    address = route_address(host)
+    address = route_address(host) if route == LOOK_UP else route
     if address is None:
         return "", "no route from this machine to %s (is the name right?)" % host
     if address in widened or is_loopback(address):
