@@ -193,3 +193,18 @@ def test_the_configure_page_sets_max_failures_and_whether_jobs_are_taken(cluster
              r.find_elements("css selector", "td")[1].text for r in css(browser, "#settings tr")}
     assert shown["DISCO_PORT"] == str(cluster.port)
     assert shown["DISCO_HOME"] == cluster.env["DISCO_HOME"]
+
+
+def test_the_job_page_shows_counters_live_while_the_job_runs(cluster, browser):
+    from test_counters import slow_counting_map
+    job = Job().run(input=["raw://slow"], map=slow_counting_map, params={"n": 100})
+    browser.get(cluster.master + "/job.html?name=" + job.name)
+    cells = until(browser, lambda d: (lambda c: c if len(c) == 3 and c[2].text.startswith("+")
+                                      else None)(
+        css(d, '#counters tr[data-counter="ticks"] td')), what="job page")
+    assert cells[1].text == "0"  # none accepted yet: the running attempt's count is apart
+    assert 0 < int(cells[2].text[1:]) < 100
+    assert css(browser, "#state")[0].text == "active"
+    job.wait(timeout=120)
+    until(browser, lambda d: [c.text for c in css(d, '#counters tr[data-counter="ticks"] td')]
+          == ["ticks", "100", ""], what="job page")
