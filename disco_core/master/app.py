@@ -257,8 +257,7 @@ class Master(NodeReports):
         if input_bytes(message["inputs"]) > INLINE_INPUTS:
             # too large for one WebSocket message: the node fetches them (TaskInputsHandler)
             del message["inputs"]
-            message["inputs_ref"] = "%s/disco/node/inputs?job=%s&taskid=%d&runid=%d" % (
-                self.url, urllib.parse.quote(job.name), task.id, task.runid)
+            message["inputs_ref"] = self.inputs_ref(task)
         if not self.nodes.send(node.host, message):
             self.scheduler.task_ended(task)
             job.node_lost(task, node.host)
@@ -275,10 +274,22 @@ class Master(NodeReports):
         self.kick()
 
     def inputs(self, task: Task, inputs: list, done: bool) -> None:
-        """More inputs (or the end of them) for a running task of a concurrent stage."""
-        self.nodes.send(task.host, {"op": "inputs", "job": task.job.name, "taskid": task.id,
-                                    "runid": task.runid, "done": done,
-                                    "inputs": [[inp.label, inp.urls] for inp in inputs]})
+        """More inputs (or the end of them) for a running task of a concurrent stage: the
+        last ``inputs`` of ``task.inputs``, by reference when too many for a message."""
+        message = {"op": "inputs", "job": task.job.name, "taskid": task.id,
+                   "runid": task.runid, "done": done,
+                   "inputs": [[inp.label, inp.urls] for inp in inputs]}
+        if input_bytes(message["inputs"]) > INLINE_INPUTS:
+            del message["inputs"]
+            end = len(task.inputs)
+            message["inputs_ref"] = self.inputs_ref(task, end - len(inputs), end)
+        self.nodes.send(task.host, message)
+
+    def inputs_ref(self, task: Task, start: int = 0, end: int | None = None) -> str:
+        """Where the node running ``task`` fetches its inputs (``start:end`` of them)."""
+        ref = "%s/disco/node/inputs?job=%s&taskid=%d&runid=%d" % (
+            self.url, urllib.parse.quote(task.job.name), task.id, task.runid)
+        return ref if end is None else ref + "&start=%d&end=%d" % (start, end)
 
     def retry_later(self, task: Task, delay: float) -> None:
         asyncio.get_event_loop().call_later(delay, task.job.requeue, task)

@@ -171,9 +171,10 @@ class NodeSocket(tornado.websocket.WebSocketHandler):
 
 
 class TaskInputsHandler(APIHandler):
-    """``GET /disco/node/inputs?job=J&taskid=N&runid=R``: the inputs of the running attempt
-    of a task (``[[label, [url, ...]], ...]``), for the node that runs it when they are
-    too many for the task message. Nodes only (the cluster secret); streamed in parts."""
+    """``GET /disco/node/inputs?job=J&taskid=N&runid=R[&start=S&end=E]``: the inputs of the
+    running attempt of a task (``[[label, [url, ...]], ...]``; those from S to E, the new
+    ones of an ``inputs`` message), for the node that runs it when they are too many for a
+    message. Nodes only (the cluster secret); streamed in parts."""
 
     CHUNK = 2000  # inputs per write
 
@@ -192,7 +193,16 @@ class TaskInputsHandler(APIHandler):
         if task is None or task.runid != runid or task.state != "running":
             raise tornado.web.HTTPError(404, "task %s run %s of job %s is not running"
                                         % (taskid, runid, job))
-        inputs = [[inp.label, inp.urls] for inp in task.inputs]
+        try:
+            start = int(self.get_query_argument("start", "0"))
+            end = int(self.get_query_argument("end", str(len(task.inputs))))
+        except ValueError:
+            raise tornado.web.HTTPError(400, "start and end are numbers") from None
+        if not 0 <= start <= end <= len(task.inputs):
+            raise tornado.web.HTTPError(400, "task %s run %s of job %s has %d inputs, not %d "
+                                        "to %d" % (taskid, runid, job, len(task.inputs),
+                                                   start, end))
+        inputs = [[inp.label, inp.urls] for inp in task.inputs[start:end]]
         self.set_header("Content-Type", "application/json")
         self.write("[")
         for start in range(0, len(inputs), self.CHUNK):

@@ -256,7 +256,10 @@ def _static() -> dict[str, Any]:
             "A running task's inputs, for its node (the cluster secret)", _json(URL_LISTS),
             params=[_query("job", "the job", required=True),
                     _query("taskid", "the task", {"type": "integer"}, True),
-                    _query("runid", "the attempt", {"type": "integer"}, True)],
+                    _query("runid", "the attempt", {"type": "integer"}, True),
+                    _query("start", "the first input wanted (default 0)", {"type": "integer"}),
+                    _query("end", "past the last input wanted (default all)",
+                           {"type": "integer"})],
             errors={403: "not a node of this cluster", 404: "no such running attempt",
                     400: "bad arguments"}, **{"x-nodes-only": True})},
         "/disco/{path}": {"get": _op(

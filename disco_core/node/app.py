@@ -333,7 +333,7 @@ class Node:
         elif op == "inputs":
             run = self.tasks.get((msg["job"], msg["taskid"]))
             if run is not None and run.runid == msg.get("runid", run.runid):
-                run.add_inputs(msg["inputs"], msg["done"])
+                run.feed(msg)
         elif op == "kill":
             key = (msg["job"], msg["taskid"])
             run = self.tasks.get(key)

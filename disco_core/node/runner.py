@@ -108,6 +108,8 @@ class TaskRun:
             self.set_inputs(msg["inputs"])
         self.inputs_done = bool(msg.get("inputs_done", True))
         self.inputs_changed = asyncio.Event()
+        self.input_feed: Any = None  # once inputs come by reference (.feeds)
+        self.feed_failure = ""  # why inputs by reference could not be fetched
         self.failed_replicas: dict[tuple[int, int], float] = {}
         self.key = "%s:%d" % (self.stage, self.taskid)
         self.pid: int | None = None
@@ -150,6 +152,8 @@ class TaskRun:
         finally:
             if not self.park_worker(kind):
                 self.kill_worker()
+        if self.feed_failure:  # it ran without inputs it was meant to have
+            kind, message, outputs = "error", self.feed_failure, []
         if self.killed:
             return
         if kind == "done":
@@ -506,6 +510,17 @@ class TaskRun:
                 return ["more", items]
             items.append(item)
         return ["done" if self.inputs_done else "more", items]
+
+    def feed(self, msg: dict) -> None:
+        """An ``inputs`` message of the master: applied now, or in its turn after one whose
+        inputs come by reference (:class:`~.feeds.InputFeed`)."""
+        if self.input_feed is None:
+            if "inputs_ref" not in msg:
+                self.add_inputs(msg["inputs"], msg["done"])
+                return
+            from .feeds import InputFeed
+            self.input_feed = InputFeed(self)
+        self.input_feed.take(msg)
 
     def add_inputs(self, inputs: list, done: bool) -> None:
         """The master's news for a concurrent stage: more inputs, or the end of them."""
