@@ -208,3 +208,45 @@ def test_the_job_page_shows_counters_live_while_the_job_runs(cluster, browser):
     job.wait(timeout=120)
     until(browser, lambda d: [c.text for c in css(d, '#counters tr[data-counter="ticks"] td')]
           == ["ticks", "100", ""], what="job page")
+
+
+def quick(line, params):
+    yield line, 1
+
+
+def test_the_status_page_lists_jobs_newest_first_and_each_nodes_state(cluster, browser):
+    older = Job().run(input=["raw://a"], map=quick)
+    older.wait(timeout=120)
+    newer = Job().run(input=["raw://b"], map=quick)
+    newer.wait(timeout=120)
+    browser.get(cluster.master + "/")
+
+    def order(d):
+        names = [li.get_attribute("data-job") for li in css(d, "#joblist li")]
+        return names if older.name in names and newer.name in names else None
+    names = until(browser, order, what="status page")
+    assert names.index(newer.name) < names.index(older.name)
+    # everything the page loads comes from the master: no CDN
+    sources = browser.execute_script(
+        "return [...document.querySelectorAll('script[src], link[href], img[src]')]"
+        ".map(e => e.src || e.href)")
+    assert sources and all(s.startswith(cluster.master + "/") or s.startswith("data:")
+                           for s in sources), sources
+    table = cluster.disco.get_config()
+    cluster.disco.blacklist("localhost")
+    try:
+        until(browser, lambda d: css(d, '.node[data-host="localhost"][data-state="blacklisted"]'),
+              what="status page")
+    finally:
+        cluster.disco.whitelist("localhost")
+    until(browser, lambda d: css(d, '.node[data-host="localhost"][data-state="up"]'),
+          what="status page")
+    cluster.disco.set_config(table + [["nx-elsewhere.invalid", "1"]])
+    try:
+        box = until(browser, lambda d: css(
+            d, '.node[data-host="nx-elsewhere.invalid"][data-state="lost"] .problem'),
+            what="status page")
+        assert "nx-elsewhere.invalid" in box[0].text  # why it is not up
+        browser.screenshot("status-node-states")
+    finally:
+        cluster.disco.set_config(table)
