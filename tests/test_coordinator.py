@@ -88,7 +88,7 @@ def test_tasks_are_bound_to_cluster_hosts_and_prefer_their_inputs(actions, job_o
     job.start()
     by_group = {t.group[1]: t for t in actions.tasks("queue")}
     assert by_group["h2"].bound_host == "h2" and by_group["h2"].preferred == ["h2"]
-    assert by_group["elsewhere"].bound_host == "" and by_group["elsewhere"].preferred == []
+    assert by_group["elsewhere"].bound_host == "" and not by_group["elsewhere"].preferred
     (replicated,) = [t for h, t in by_group.items() if h not in ("h2", "elsewhere")]
     assert replicated.group[1] in ("h1", "h3", "web")  # one replica's host, at random
     # bound only to a cluster node; preferred on every cluster node holding a replica

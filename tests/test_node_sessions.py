@@ -38,6 +38,7 @@ class FakeNode:
         request = tornado.httpclient.HTTPRequest(url, headers={"X-Disco-Secret": secret})
         self.conn = self._call(lambda: tornado.websocket.websocket_connect(request))
         self.seen = []
+        self.unread = []
         if hello:
             self.send({"op": "hello", "session": "test-%s" % host, "running": []})
 
@@ -51,9 +52,15 @@ class FakeNode:
         self._call(lambda: self.conn.write_message(json.dumps(msg)))
 
     def recv(self, op, timeout=30.0):
-        """The next message with this op (others are kept in ``seen``); None if closed."""
+        """The next message with this op (others are kept in ``seen``); None if closed.
+        The messages of a ``batch`` (the master's of one round) count one by one."""
         deadline = time.time() + timeout
         while True:
+            while self.unread:
+                msg = self.unread.pop(0)
+                self.seen.append(msg)
+                if msg["op"] == op:
+                    return msg
             left = deadline - time.time()
             if left <= 0:
                 raise AssertionError("%s got no %r message in %gs (got %s)"
@@ -66,9 +73,7 @@ class FakeNode:
             if raw is None:
                 return None
             msg = json.loads(raw)
-            self.seen.append(msg)
-            if msg["op"] == op:
-                return msg
+            self.unread.extend(msg["messages"] if msg["op"] == "batch" else [msg])
 
     def done(self, run, runid=None, outputs=None):
         self.send({"op": "done", "job": run["job"], "taskid": run["taskid"],
@@ -260,3 +265,27 @@ def test_a_real_nodes_tasks_survive_a_reconnect(tmp_path):
         events = task_events(job)
         assert not any("failures so far" in e or "reconnected without" in e for e in events)
         assert sorted(open(marker).read().split()) == ["a", "b"]
+
+
+def test_the_tasks_of_one_round_reach_a_node_in_one_message():
+    """A node with free slots for every task of a new job gets them all in one message,
+    a batch of ``run`` messages, and the job goes on when it answers each."""
+    with running_cluster(hosts=[("fakea", 3)]) as cluster:
+        node = FakeNode(cluster, "fakea")
+        try:
+            deadline = time.time() + 30
+            while not Disco().nodeinfo()["fakea"]["connected"]:
+                assert time.time() < deadline, "the fake node never counted as connected"
+                time.sleep(0.05)
+            job = Job().run(input=["raw://a", "raw://b", "raw://c"], map=ident)
+            raw = node._call(lambda: asyncio.wait_for(node.conn.read_message(), 30), 35)
+            msg = json.loads(raw)
+            assert msg["op"] == "batch", msg
+            runs = msg["messages"]
+            assert [m["op"] for m in runs] == ["run"] * 3
+            assert sorted(m["taskid"] for m in runs) == [0, 1, 2]
+            for run in runs:
+                node.done(run)
+            assert finish(job, node) is not None
+        finally:
+            node.close()

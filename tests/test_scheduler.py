@@ -195,7 +195,7 @@ def test_force_remote_runs_tasks_away_from_their_data(sim):
                 scheduler={"force_remote": True})
     placed = {tid: host for _, tid, host in s.schedule()}
     assert placed == {0: "h2", 1: "h1", 2: "h2"}
-    assert all(t.bound_host == "" and t.preferred == [] for t in job.tasks.values())
+    assert all(t.bound_host == "" and not t.preferred for t in job.tasks.values())
     # a one-node cluster still runs them
     one = sim({"h1": 1})
     lone = one.job([on("h1", "a")], scheduler={"force_remote": True})

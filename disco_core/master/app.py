@@ -139,6 +139,8 @@ class Master(NodeReports):
         self.token_required = self.settings.flag("DISCO_TOKEN_REQUIRED")
         self.token = ""
         self._kicked = False
+        #: the run messages of the scheduling round under way, by host (:meth:`_schedule`)
+        self._runs: dict[str, list[tuple[Task, dict]]] | None = None
         self.server: Any = None
         self.started = time.time()
 
@@ -238,8 +240,18 @@ class Master(NodeReports):
         asyncio.get_event_loop().call_soon(self._schedule)
 
     def _schedule(self) -> None:
+        """One scheduling round: each node gets the tasks it was given in one message."""
         self._kicked = False
-        self.scheduler.schedule()
+        self._runs = {}
+        try:
+            self.scheduler.schedule()
+        finally:
+            runs, self._runs = self._runs, None
+            for host, sent in runs.items():
+                if not self.nodes.send_all(host, [message for _task, message in sent]):
+                    for task, _message in sent:
+                        self.scheduler.task_ended(task)
+                        task.job.node_lost(task, host)
         self.stalled.check()
 
     def dispatch(self, task: Task, node: NodeSlots) -> None:
@@ -258,7 +270,9 @@ class Master(NodeReports):
             # too large for one WebSocket message: the node fetches them (TaskInputsHandler)
             del message["inputs"]
             message["inputs_ref"] = self.inputs_ref(task)
-        if not self.nodes.send(node.host, message):
+        if self._runs is not None and node.host in self.nodes.connections:
+            self._runs.setdefault(node.host, []).append((task, message))  # sent as it ends
+        elif not self.nodes.send(node.host, message):
             self.scheduler.task_ended(task)
             job.node_lost(task, node.host)
 

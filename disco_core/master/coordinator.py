@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import AbstractSet, Any, Protocol
 
 from ..util import format_duration
@@ -67,12 +67,12 @@ class Task:
     failures: int = 0
     failed_hosts: AbstractSet[str] = NONE
     bound_host: str = ""
-    preferred: list[str] = field(default_factory=list)
+    preferred: list[str] | tuple = ()  # a list of its own when it has any
     started: float = 0.0
     outputs: list[Output] | tuple = ()  # a list of its own once it is done
     stage_no: int = 0
     inputs_done: bool = True      # False while a concurrent stage's inputs may still grow
-    hosts: list[str] | tuple = ()   # where it ran, in order (a list once it ran)
+    hosts: tuple[str, ...] = ()   # where it ran, in order
     attempt: list | None = None   # the running attempt's entry in ``Job.attempts``
     error: tuple[str, str, str] = ("", "", "")        # last failure: kind, host, message
     lost: int = 0                 # attempts lost with their node (not counted as failures)
@@ -205,7 +205,7 @@ class Job:
     def task_started(self, task: Task, host: str) -> None:
         task.state = "running"
         task.host = host
-        task.hosts = [*task.hosts, host]  # queued tasks share one empty tuple
+        task.hosts = (*task.hosts, host)
         task.started = time.time()
         task.attempt = [task.key, task.stage, host, task.runid, task.started, None, "running"]
         self.attempts.append(task.attempt)
@@ -376,18 +376,21 @@ class Job:
     def _new_task(self, index: int, key: tuple[int, str], inputs: list[TaskInput],
                   cluster: set[str], inputs_done: bool = True) -> Task:
         name, grouping, _concurrent = self.pipeline[index]
-        task = Task(self, self.next_id, name, grouping, key, list(inputs), stage_no=index,
+        # ``inputs`` is the task's own (made for it by group_outputs): not copied
+        task = Task(self, self.next_id, name, grouping, key, inputs, stage_no=index,
                     inputs_done=inputs_done)
         self.next_id += 1
         host = key[1]
         if host and host in cluster:
             task.bound_host = host
-        task.preferred = sorted({h for inp in inputs for h in inp.hosts() if h in cluster})
+        # the tasks of raw inputs have none: one shared empty tuple, no list of their own
+        task.preferred = sorted({h for inp in inputs for h in inp.hosts() if h in cluster}) \
+            or ()
         if self.force_local:
             task.only_on = set(task.preferred) | ({task.bound_host} - {""})
         elif self.force_remote:
             task.avoid = set(task.preferred) | ({task.bound_host} - {""})
-            task.bound_host, task.preferred = "", []
+            task.bound_host, task.preferred = "", ()
         self.tasks[task.id] = task
         self.stage_tasks[index].append(task)
         return task

@@ -594,6 +594,13 @@ class NodeManager:
         conn.send(message)
         return True
 
+    def send_all(self, host: str, messages: list[dict]) -> bool:
+        """:meth:`send` of several messages in one: a ``batch`` of them (the node handles
+        each in turn, as if it came alone)."""
+        if len(messages) == 1:
+            return self.send(host, messages[0])
+        return self.send(host, {"op": "batch", "messages": messages})
+
     def broadcast(self, message: dict) -> None:
         for conn in list(self.connections.values()):
             conn.send(message)

@@ -35,7 +35,9 @@ class Output:
     size: int = 0
     urls: list[str] = field(default_factory=list)
     host: str = ""                 # dir outputs: the host holding the index
-    labels: list[tuple[int, int]] = field(default_factory=list)  # dir: (label, size)
+    #: dir outputs: (label, size); a data output shares the empty tuple (one of 50,000
+    #: map inputs or outputs need not hold an empty list of its own)
+    labels: list[tuple[int, int]] | tuple = ()
 
     @classmethod
     def data(cls, label: int, size: int, urls: list[str]) -> "Output":

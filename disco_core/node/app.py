@@ -286,16 +286,21 @@ class Node:
             self._installed = get_host().installed()
         return self._installed
 
-    def handle(self, raw: str | bytes) -> None:
+    def handle(self, raw: str | bytes | dict) -> None:
         """One message from the master. One this node cannot handle is logged and answered
         with an ``error`` message; the node goes on with the next."""
         try:
-            msg = json.loads(raw)
+            msg = raw if isinstance(raw, dict) else json.loads(raw)
             if not isinstance(msg, dict):
                 raise ValueError("not a JSON object")
+            if msg.get("op") == "batch":  # the master's messages of one round, in order
+                for one in msg["messages"]:
+                    self.handle(one)
+                return
             self.on_message(msg)
         except Exception as exc:
-            text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+            text = (json.dumps(raw) if isinstance(raw, dict) else
+                    raw if isinstance(raw, str) else raw.decode("utf-8", "replace"))
             problem = "node %s cannot handle the message %s: %s: %s" % (
                 self.host, text[:200], type(exc).__name__, exc)
             log.exception("%s", problem)
