@@ -13,11 +13,9 @@ a request for a host of the cluster's node table goes through the master instead
 """
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
-import random
 import socket
 import time
 from typing import Any, BinaryIO, Iterable
@@ -152,13 +150,13 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
             conn.close()
             last = exc
             if attempt < retries:
-                time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+                _pause(attempt)
                 continue
             raise CommError("%s: %s" % (type(exc).__name__, exc), url) from None
         if resp.status == 503 and attempt < retries:
             resp.read()
             resp.close()
-            time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+            _pause(attempt)
             continue
         if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
             if not redirects:
@@ -177,6 +175,12 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
         resp.size = _int(resp.getheader("Content-Length"))  # type: ignore[attr-defined]
         return resp
     raise CommError("giving up after %d attempts: %s" % (retries + 1, last), url)
+
+
+def _pause(attempt: int) -> None:
+    """A short random sleep before attempt ``attempt + 1`` (random is loaded only then)."""
+    import random
+    time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
 
 
 def _early_reply(conn: httpclient.Connection, method: str) -> httpclient.Response | None:
@@ -242,6 +246,7 @@ def auth_header(token: str | None) -> dict[str, str]:
     ``None`` is no token (no header); the empty string is a token."""
     if token is None:
         return {}
+    import base64  # here: most requests carry no DDFS token
     creds = base64.b64encode(("token:%s" % token).encode("utf-8")).decode("ascii")
     return {"Authorization": "Basic " + creds}
 

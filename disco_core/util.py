@@ -14,7 +14,6 @@ import importlib
 import itertools
 import operator
 import os
-import random
 import socket
 import types
 from typing import Any, Callable, Iterable, Iterator
@@ -93,6 +92,7 @@ def partition(iterable: Iterable, fn: Callable) -> tuple[list, list]:
 
 def shuffled(obj: Iterable) -> list:
     items = list(obj)
+    import random
     random.shuffle(items)
     return items
 

@@ -218,10 +218,10 @@ def test_a_header_that_is_not_latin1_is_named():
     conn.close()
 
 
-def test_the_ddfs_command_and_a_request_load_no_http_client_email_ssl_or_idna(server):
+def test_the_ddfs_command_and_a_request_load_none_of_what_a_short_command_does_not_need(server):
     code = ("import sys; from disco_plugin_ddfs.cli import main; from disco_core import comm; "
             "comm.request('GET', %r); "
-            "print(sorted(m for m in ('http.client', 'email', 'ssl', 'encodings.idna') "
+            "print(sorted(m for m in ('http.client', 'email', 'ssl', 'encodings.idna', 'argparse', 'dataclasses', 'hashlib', 'threading') "
             "if m in sys.modules))" % server.url("echo"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
