@@ -3,6 +3,7 @@ Tornado servers: bodies framed by length, by chunks and by the connection's end,
 refused connections, bodies cut short, redirects, what a request sends."""
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -219,11 +220,44 @@ def test_a_header_that_is_not_latin1_is_named():
 
 
 def test_the_ddfs_command_and_a_request_load_none_of_what_a_short_command_does_not_need(server):
+    unneeded = ("http.client", "email", "ssl", "encodings.idna", "argparse", "dataclasses",
+                "hashlib", "threading")
     code = ("import sys; from disco_plugin_ddfs.cli import main; from disco_core import comm; "
             "comm.request('GET', %r); "
-            "print(sorted(m for m in ('http.client', 'email', 'ssl', 'encodings.idna', 'argparse', 'dataclasses', 'hashlib', 'threading') "
-            "if m in sys.modules))" % server.url("echo"))
+            "print(sorted(m for m in %r if m in sys.modules))" % (server.url("echo"), unneeded))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == "[]"
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """The echo handler over https, with a certificate of its own for 127.0.0.1."""
+    import ssl
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    srv = TornadoServer([(r"/echo", EchoHandler)], ssl_options=context)
+    srv.cert = cert
+    yield srv
+    srv.close()
+
+
+def test_https_verifies_the_servers_certificate_and_loads_ssl_only_for_it(tls_server):
+    code = ("import json, sys; from disco_core import comm; "
+            "print('ssl' in sys.modules); "
+            "reply = json.loads(comm.request('PUT', %r, b'over tls')); "
+            "print(reply['body'], 'ssl' in sys.modules)" % tls_server.url("echo"))
+    trusted = dict(os.environ, SSL_CERT_FILE=tls_server.cert)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=trusted, timeout=60)
+    assert out.stdout.splitlines() == ["False", "over tls True"], out.stderr
+    with pytest.raises(CommError) as info:  # not trusted here: refused, and named
+        comm.open_remote(tls_server.url("echo"), retries=0)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    assert tls_server.url("echo") in str(info.value)
