@@ -11,13 +11,17 @@
    (``python -m http.server``) serves the file's folder on 127.0.0.1.
 3. Alternates, ``--runs`` times, each timed as a whole process (interpreter start
    included, as a user sees it): ``cp FILE`` into the cluster's folder (same disk as the
-   blobs), ``curl -o /dev/null`` of the file from the HTTP server, ``ddfs push -n R TAG
-   FILE``, ``ddfs cat TAG > /dev/null`` (checks every byte read against the file's size),
+   blobs), ``curl -o /dev/null`` of the file from the HTTP server, R ``dd`` writes of the
+   file at once into that folder in 1 MB blocks, each fsynced (R the replica count: what
+   the one disk of every node allows a push, which writes R replicas of it there as the
+   nodes write blobs), ``ddfs push -n R TAG FILE``, ``ddfs cat TAG > /dev/null`` (checks
+   every byte read against the file's size),
    ``ddfs chunk -n R TAG FILE``, and a job whose one map task reads the file's lines
    (``file://`` input, the word count's map reading without the counting), timed from
    ``Job().run()`` to its end.
 4. Prints every run, the medians as MB/s and the ratios: push and cat against curl
-   (target >= 0.7), chunk against the map task's reading (target >= 1.0); the same
+   (target >= 0.7), chunk against the map task's reading (target >= 1.0), push against
+   the disk's bound (the ``dd`` writes) beside it, so the ratio can be judged; the same
    without the start of the ``ddfs`` command (the median time of ``ddfs ls`` of no tag:
    interpreter, imports, plugins, one request), which a small file cannot hide; and the
    load average before and after (other work on the machine skews every figure).
@@ -106,6 +110,26 @@ def http_server(folder: str) -> Iterator[str]:
             proc.wait()
 
 
+def parallel_writes(source: str, folder: str, n: int) -> float:
+    """``n`` copies of ``source`` written at once into ``folder`` (the blobs' disk) as a node
+    writes a blob: by ``dd`` in 1 MB blocks, fsynced at the end; the seconds until the last
+    is on disk. With ``n`` the replica count it is what the disk allows a push: every
+    replica of one disk's nodes is one such write."""
+    targets = [os.path.join(folder, "dd-copy-%d" % i) for i in range(n)]
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(["dd", "if=" + source, "of=" + t, "bs=1M", "conv=fsync",
+                               "status=none"], stderr=subprocess.PIPE) for t in targets]
+    errors = [p.communicate()[1] for p in procs]
+    elapsed = time.perf_counter() - t0
+    for t in targets:
+        if os.path.exists(t):
+            os.unlink(t)
+    for proc, err in zip(procs, errors):
+        if proc.returncode != 0:
+            raise SystemExit("dd failed: %s" % err.decode(errors="replace"))
+    return elapsed
+
+
 def ddfs_cmd(*args: str) -> list[str]:
     return [os.path.join(BIN, "ddfs"), *args]
 
@@ -144,8 +168,8 @@ def run_setup(name: str, corpus: str, runs: int) -> dict[str, list[float]]:
     from disco_core.testing import running_cluster
     hosts, replicas = SETUPS[name]
     size = os.path.getsize(corpus)
-    times: dict[str, list[float]] = {k: [] for k in ("cp", "curl", "ddfs start", "push",
-                                                      "cat", "chunk", "map read")}
+    times: dict[str, list[float]] = {k: [] for k in ("cp", "curl", "disk", "ddfs start",
+                                                      "push", "cat", "chunk", "map read")}
     with running_cluster(hosts=hosts) as cluster, \
             http_server(os.path.dirname(corpus)) as web:
         print("setup %s: %d node(s) (%s), %d replica(s); cluster at %s"
@@ -160,6 +184,7 @@ def run_setup(name: str, corpus: str, runs: int) -> dict[str, list[float]]:
             row["cp"] = timed(["cp", corpus, copy])
             os.unlink(copy)
             row["curl"] = timed(["curl", "-sS", "-o", "/dev/null", url])
+            row["disk"] = parallel_writes(corpus, cluster.home, replicas)
             row["ddfs start"] = timed(ddfs_cmd("ls", "bench:none:"))
             tag = "bench:push:%d" % i
             row["push"] = timed(ddfs_cmd("push", "-n", n, tag, corpus))
@@ -180,16 +205,17 @@ def run_setup(name: str, corpus: str, runs: int) -> dict[str, list[float]]:
             print("  run %d: %s" % (i, "  ".join("%s %.2f s (%.0f MB/s)"
                                                  % (k, v, size / 1e6 / v)
                                                  for k, v in row.items())), flush=True)
+    times["replicas"] = [replicas]
     return times
 
 
 def report(name: str, times: dict[str, list[float]], size: int) -> list[str]:
     mb = size / 1e6
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med = {k: statistics.median(v) for k, v in times.items() if k != "replicas"}
     rate = {k: mb / v for k, v in med.items()}
     print("setup %s, medians of %d runs:" % (name, len(times["cp"])))
     for key, value in med.items():
-        print("  %-9s %6.2f s  %7.1f MB/s   (runs: %s)" % (
+        print("  %-10s %6.2f s  %7.1f MB/s   (runs: %s)" % (
             key, value, rate[key], " ".join("%.2f" % t for t in times[key])))
     missed = []
     for key, base, target in (("push", "curl", PUSH_CAT_TARGET), ("cat", "curl",
@@ -202,6 +228,10 @@ def report(name: str, times: dict[str, list[float]], size: int) -> list[str]:
             missed.append("%s %s" % (name, key))
     print("  push / cp = %.2f, cat / cp = %.2f" % (rate["push"] / rate["cp"],
                                                   rate["cat"] / rate["cp"]))
+    print("  push / disk = %.2f: the disk takes %d fsynced dd writes of the file at once at "
+          "%.0f MB/s each (%.2f s), the most a push of %d replicas on it can do (%.2f x curl)"
+          % (rate["push"] / rate["disk"], times["replicas"][0], rate["disk"], med["disk"],
+             times["replicas"][0], rate["disk"] / rate["curl"]))
     start = med["ddfs start"]
     moved = {k: mb / max(med[k] - start, 1e-3) for k in ("push", "cat", "chunk")}
     print("  without the ddfs command's start (%.2f s, the median of `ddfs ls`): push %.0f "

@@ -19,11 +19,7 @@ meaning.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import os
-import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,7 +50,8 @@ def load_token(path: str, create: bool = False) -> str:
     if not create:
         return ""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    token = secrets.token_urlsafe(24)
+    import secrets  # the imports of hashing are in the functions that use them: a client
+    token = secrets.token_urlsafe(24)  # command sends its token and never hashes
     fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(token)
@@ -129,6 +126,7 @@ def request_token(headers: Any, cookies: Any, port: int | str) -> str:
 
 
 def same(given: str, expected: str) -> bool:
+    import hmac
     return bool(given) and bool(expected) and hmac.compare_digest(given, expected)
 
 
@@ -137,6 +135,7 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
+        import ipaddress
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
@@ -147,6 +146,8 @@ def data_key(secret: str) -> str:
     none): a digest, so that workers that read data need not see the secret."""
     if not secret:
         return ""
+    import hashlib
+    import hmac
     return hmac.new(secret.encode("utf-8"), b"disco job data", hashlib.sha256).hexdigest()
 
 

@@ -13,18 +13,15 @@ a request for a host of the cluster's node table goes through the master instead
 """
 from __future__ import annotations
 
-import base64
-import http.client
 import io
 import json
 import os
-import random
 import socket
 import time
 from typing import Any, BinaryIO, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from . import access
+from . import access, httpclient
 from .errors import CommError, DataError, DiscoError
 from .settings import DiscoSettings
 from .util import schemesplit, urlresolve
@@ -73,32 +70,19 @@ def through_proxy(url: str, method: str = "GET", proxy: str | None = None) -> st
     return "%s/proxy/%s/%s/%s" % (proxy.rstrip("/"), where, method, path)
 
 
-def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+def _connection(url: str, timeout: float) -> tuple[httpclient.Connection, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise CommError("not an http(s) URL", url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "localhost", parts.port, timeout=timeout)
-    conn.response_class = _Response
+    try:
+        port = parts.port
+    except ValueError:
+        raise CommError("the port of the URL is not a number", url) from None
+    conn = httpclient.Connection(parts.hostname or "localhost", port, parts.scheme, timeout)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
     return conn, path
-
-
-class _Response(http.client.HTTPResponse):
-    """A response that owns its connection's socket: closing it (or dropping it) closes
-    the socket, whether or not the server kept the connection alive."""
-
-    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-        super().__init__(sock, *args, **kwargs)
-        self._owned_sock = sock
-
-    def close(self) -> None:
-        super().close()
-        sock, self._owned_sock = self._owned_sock, None
-        if sock is not None:
-            sock.close()
 
 
 def _message(body: bytes) -> str:
@@ -121,7 +105,7 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
                 retries: int = RETRIES, offset: int | tuple = 0,
                 token: str | None = None, redirects: bool = True,
                 proxied: bool = True,
-                connect_timeout: float | None = None) -> http.client.HTTPResponse:
+                connect_timeout: float | None = None) -> httpclient.Response:
     """An open response whose body streams with ``read(n)``; raises CommError on non-2xx.
     A node's URL goes through ``DISCO_PROXY`` when that is set (:func:`through_proxy`;
     ``proxied=False``: never).
@@ -153,56 +137,65 @@ def open_remote(url: str, method: str = "GET", data: bytes | None = None,
         try:
             try:
                 conn.request(method, path, body=data, headers=sent)
-            except (OSError, http.client.HTTPException):
+            except OSError:
                 # the server may have answered and stopped reading (a 413 for a huge body)
-                resp = _early_reply(conn)
+                resp = _early_reply(conn, method)
                 if resp is None:
                     raise
             else:
-                resp = conn.getresponse()
-            if connect_timeout and conn.sock is not None:
-                conn.sock.settimeout(timeout)
-        except (OSError, http.client.HTTPException) as exc:
+                resp = conn.response(method)
+            if connect_timeout:
+                resp.settimeout(timeout)
+        except OSError as exc:
             conn.close()
             last = exc
             if attempt < retries:
-                time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+                _pause(attempt)
                 continue
             raise CommError("%s: %s" % (type(exc).__name__, exc), url) from None
         if resp.status == 503 and attempt < retries:
             resp.read()
-            conn.close()
-            time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+            resp.close()
+            _pause(attempt)
             continue
         if resp.status in (301, 302, 303, 307, 308) and resp.getheader("Location"):
             if not redirects:
                 resp.size = _int(resp.getheader("Content-Length"))  # type: ignore[attr-defined]
                 return resp
             resp.read()
-            conn.close()
-            url = resp.getheader("Location")
+            resp.close()
+            url = urljoin(url, resp.getheader("Location"))
             if proxied:
                 url = through_proxy(url, method)
             continue
         if not 200 <= resp.status < 300:
             body = resp.read()
-            conn.close()
+            resp.close()
             raise CommError(_message(body) or resp.reason, url, resp.status)
         resp.size = _int(resp.getheader("Content-Length"))  # type: ignore[attr-defined]
         return resp
     raise CommError("giving up after %d attempts: %s" % (retries + 1, last), url)
 
 
-def _early_reply(conn: http.client.HTTPConnection) -> http.client.HTTPResponse | None:
+def _pause(attempt: int) -> None:
+    """A short random sleep before attempt ``attempt + 1`` (random is loaded only then)."""
+    import random
+    time.sleep(min(2.0, 0.05 * 2 ** attempt) * random.random())
+
+
+def _early_reply(conn: httpclient.Connection, method: str) -> httpclient.Response | None:
     """The reply a server sent before it stopped reading a request, if there is one."""
     if conn.sock is None:
         return None
     try:
         conn.sock.settimeout(5.0)
-        resp = conn.getresponse()
-    except (OSError, http.client.HTTPException):
+        resp = conn.response(method)
+    except OSError:
         return None
-    return resp if resp.status >= 400 else None
+    if resp.status < 400:
+        resp.close()
+        return None
+    return resp
 
 
 def _int(value: str | None) -> int | None:
@@ -253,6 +246,7 @@ def auth_header(token: str | None) -> dict[str, str]:
     ``None`` is no token (no header); the empty string is a token."""
     if token is None:
         return {}
+    import base64  # here: most requests carry no DDFS token
     creds = base64.b64encode(("token:%s" % token).encode("utf-8")).decode("ascii")
     return {"Authorization": "Basic " + creds}
 
@@ -364,7 +358,7 @@ class ResumingStream(io.RawIOBase):
             error: Exception | None = None
             try:
                 n = self.resp.readinto(b)
-            except (OSError, http.client.HTTPException) as exc:
+            except OSError as exc:
                 n, error = 0, exc
             if n:
                 self.offset += n

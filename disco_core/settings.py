@@ -23,9 +23,7 @@ directory is a storage plugin's (through ``disco_node_routes``), not core's.
 """
 from __future__ import annotations
 
-import getpass
 import os
-import shlex
 import socket
 import sys
 from typing import Any, Callable
@@ -35,6 +33,11 @@ Default = Callable[["DiscoSettings"], Any]
 
 def _ncpus(_s: "DiscoSettings") -> int:
     return os.cpu_count() or 1
+
+
+def _quote(word: str) -> str:
+    import shlex  # here: a short command quotes nothing
+    return shlex.quote(word)
 
 
 DEFAULTS: dict[str, Default | Any] = {
@@ -107,7 +110,7 @@ DEFAULTS: dict[str, Default | Any] = {
     # DISCO_ROOT there (empty: that host's default), the master's URL as nodes there reach it
     # (empty: DISCO_MASTER_HOST, or this machine's name) and the master's listening address
     # (empty: loopback, unless DISCO_MASTER_HOST or a node on another host needs more)
-    "DISCO_NODE_COMMAND": lambda s: "%s -m disco_core.node" % shlex.quote(sys.executable),
+    "DISCO_NODE_COMMAND": lambda s: "%s -m disco_core.node" % _quote(sys.executable),
     "DISCO_NODE_ROOT": "",
     "DISCO_NODE_MASTER": "",
     "DISCO_MASTER_BIND": "",
@@ -151,6 +154,7 @@ def register_defaults(defaults: dict[str, Any]) -> None:
 
 def _user() -> str:
     try:
+        import getpass  # here: it loads termios, for a default rarely asked for
         return getpass.getuser()
     except Exception:  # no passwd entry (containers)
         return str(os.getuid())

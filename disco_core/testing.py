@@ -130,9 +130,10 @@ class TornadoServer:
     """A Tornado application served from its own thread on a loopback address (a real
     server, as the master and the nodes run them)."""
 
-    def __init__(self, rules: list, host: str = "127.0.0.1") -> None:
+    def __init__(self, rules: list, host: str = "127.0.0.1", ssl_options: Any = None) -> None:
         import tornado.netutil
         self.host = host
+        self.ssl_options = ssl_options  # an ssl.SSLContext: the server speaks https
         self.sockets = tornado.netutil.bind_sockets(0, address=host)
         self.port = self.sockets[0].getsockname()[1]
         self.rules = rules
@@ -150,14 +151,16 @@ class TornadoServer:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self.loop = loop
-        self.server = tornado.httpserver.HTTPServer(tornado.web.Application(self.rules))
+        self.server = tornado.httpserver.HTTPServer(tornado.web.Application(self.rules),
+                                                    ssl_options=self.ssl_options)
         self.server.add_sockets(self.sockets)
         loop.call_soon(self._started.set)
         loop.run_forever()
         loop.close()
 
     def url(self, path: str = "") -> str:
-        return "http://%s:%d/%s" % (self.host, self.port, path.lstrip("/"))
+        return "%s://%s:%d/%s" % ("https" if self.ssl_options else "http", self.host,
+                                  self.port, path.lstrip("/"))
 
     def close(self) -> None:
         def stop() -> None:

@@ -10,13 +10,10 @@ what they need, and ``disco.util`` gathers them all: ``dsorted`` in :mod:`.worke
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib
-import inspect
 import itertools
 import operator
 import os
-import random
 import socket
 import types
 from typing import Any, Callable, Iterable, Iterator
@@ -28,6 +25,7 @@ from .settings import DiscoSettings
 def hexhash(data: bytes | str) -> str:
     if isinstance(data, str):
         data = data.encode("utf-8")
+    import hashlib  # here: most processes never hash (and _hashlib loads OpenSSL)
     return hashlib.md5(data).hexdigest()[:2]
 
 
@@ -94,6 +92,7 @@ def partition(iterable: Iterable, fn: Callable) -> tuple[list, list]:
 
 def shuffled(obj: Iterable) -> list:
     items = list(obj)
+    import random
     random.shuffle(items)
     return items
 
@@ -106,6 +105,7 @@ def argcount(fn: Callable) -> int:
             and not hasattr(fn, "__signature__"):
         return fn.__code__.co_argcount  # what inspect.signature would count, 50x faster
     try:
+        import inspect  # here: it loads ast, dis and tokenize, for the rare callable
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
         return 0

@@ -409,6 +409,6 @@ def test_the_body_reads_with_the_long_timeout_after_the_headers(echo_server):
     from disco_core.comm import open_remote as core_open_remote
     resp = core_open_remote(echo_server.url("echo/x"), connect_timeout=0.5, timeout=30)
     try:
-        assert resp._owned_sock.gettimeout() == 30
+        assert resp.gettimeout() == 30
     finally:
         resp.close()

@@ -10,13 +10,16 @@ line (:meth:`Context.inputs`). Errors print one line and exit with status 1.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..commands import Command, commands
 from ..errors import DiscoError
+from .quick import suppress as _suppress
+
+if TYPE_CHECKING:
+    import argparse
 
 
 class Context:
@@ -67,11 +70,11 @@ class Context:
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    default = argparse.SUPPRESS if suppress else None
+    default = _suppress(parser) if suppress else None
     parser.add_argument("-s", "--settings", metavar="FILE", default=default,
                         help="settings file (sets DISCO_SETTINGS_FILE)")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        default=argparse.SUPPRESS if suppress else False,
+                        default=_suppress(parser) if suppress else False,
                         help="print the settings in force; show tracebacks on error")
     parser.add_argument("-t", "--token", default=default, help="DDFS read and write token")
     parser.add_argument("-M", "--master", default=default, help="the master (host or URL)")
@@ -81,20 +84,38 @@ class UsageError(DiscoError):
     """The command line itself is wrong (an unknown command, a missing argument)."""
 
 
-class Parser(argparse.ArgumentParser):
-    """Usage errors are one line and status 1, like every other error of the command."""
+def _parser_class() -> type:
+    """:class:`Parser`, made when first needed (argparse is imported only then)."""
+    global _Parser
+    if _Parser is None:
+        import argparse
 
-    def error(self, message: str) -> Any:
-        import re
-        m = re.match(r"argument COMMAND: invalid choice: '(.*?)'", message)
-        if m:
-            raise UsageError("unrecognized command: %s (`disco help` lists the commands)"
-                             % m.group(1))
-        raise UsageError("%s (see `%s -h`)" % (message, self.prog))
+        class Parser(argparse.ArgumentParser):
+            """Usage errors are one line and status 1, like every other error of the
+            command."""
+
+            def error(self, message: str) -> Any:
+                import re
+                m = re.match(r"argument COMMAND: invalid choice: '(.*?)'", message)
+                if m:
+                    raise UsageError("unrecognized command: %s (`disco help` lists the "
+                                     "commands)" % m.group(1))
+                raise UsageError("%s (see `%s -h`)" % (message, self.prog))
+        _Parser = Parser
+    return _Parser
 
 
-def build_parser(cmds: list[Command]) -> argparse.ArgumentParser:
-    parser = Parser(prog="disco", description="Control a Disco cluster.")
+_Parser: type | None = None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Parser":
+        return _parser_class()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def _fill(parser: Any, cmds: list[Command]) -> Any:
+    """``parser`` with the global options and a subcommand for each of ``cmds``."""
     _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for cmd in cmds:
@@ -103,6 +124,10 @@ def build_parser(cmds: list[Command]) -> argparse.ArgumentParser:
         cmd.arguments(p)
         p.set_defaults(_command=cmd)
     return parser
+
+
+def build_parser(cmds: list[Command]) -> argparse.ArgumentParser:
+    return _fill(_parser_class()(prog="disco", description="Control a Disco cluster."), cmds)
 
 
 def apply_globals(args: argparse.Namespace) -> None:
@@ -138,12 +163,16 @@ def main(argv: list[str] | None = None, prog: str = "disco",
             raise
         print("%s: %s" % (prog, exc), file=sys.stderr)
         return 1
-    parser = build_parser(cmds)
-    try:
-        args = parser.parse_args(argv)
-    except UsageError as exc:
-        print("%s: %s" % (prog, exc), file=sys.stderr)
-        return 1
+    args: Any = None
+    if only is not None:  # a plain command line of a plugin's command, without argparse
+        from .quick import parse
+        args = parse(lambda p: _fill(p, cmds), argv)
+    if args is None:
+        try:
+            args = build_parser(cmds).parse_args(argv)
+        except UsageError as exc:
+            print("%s: %s" % (prog, exc), file=sys.stderr)
+            return 1
     verbose = getattr(args, "verbose", False)
     try:
         apply_globals(args)

@@ -4,12 +4,14 @@ the arguments or, when there are none, from stdin (a line of several words is on
 replicas). ``-t TOKEN`` sets the token of every request."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from disco_core.cli import Context
+
+if TYPE_CHECKING:
+    import argparse
 
 SUBCOMMANDS: list[tuple[str, str, Callable, Callable]] = []
 

@@ -14,7 +14,6 @@ A connection that drops is read on from where it stopped, as :class:`ResumingStr
 from __future__ import annotations
 
 import fcntl
-import http.client
 import io
 import os
 import select
@@ -23,6 +22,7 @@ from typing import Any
 
 from disco_core.comm import ResumingStream
 from disco_core.errors import CommError
+from disco_core.httpclient import ProtocolError
 
 #: Bytes one system call moves (and the size pipes are widened to: the default maximum of
 #: an unprivileged process, ``/proc/sys/fs/pipe-max-size``).
@@ -40,8 +40,7 @@ def widen_pipe(fd: int) -> None:
 
 #: Errors of a connection (a node that went away or stopped sending), after which the blob
 #: is read on from where it stopped; any other error (of the output) ends the copy.
-DROPPED = (ConnectionResetError, ConnectionAbortedError, TimeoutError,
-           http.client.HTTPException)
+DROPPED = (ConnectionResetError, ConnectionAbortedError, TimeoutError, ProtocolError)
 
 
 class Output:

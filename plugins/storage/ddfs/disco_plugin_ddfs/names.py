@@ -10,9 +10,8 @@
 """
 from __future__ import annotations
 
-import hashlib
+import _thread
 import re
-import threading
 import time
 
 NAME_CHARS = r"A-Za-z0-9_\-@:"
@@ -38,12 +37,14 @@ def safe_name(name: str) -> str:
 def blob_prefix(prefix: str) -> str:
     """The prefix a blob name starts with: ``prefix``, or its md5 when it is too long."""
     if len(prefix) > MAX_PREFIX:
+        import hashlib  # here: only names made or hashed need it (it loads OpenSSL)
         return hashlib.md5(prefix.encode("utf-8")).hexdigest()
     return prefix
 
 
 def hexhash(name: str) -> str:
     """The directory a node keeps an object in: 2 hex digits of the md5 of its name."""
+    import hashlib
     return hashlib.md5(name.encode("utf-8")).hexdigest()[:2]
 
 
@@ -52,7 +53,7 @@ def _hex(n: int) -> str:
 
 
 _last = [0]
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()  # threading's Lock, without loading threading
 
 
 def timestamp(now: float | None = None) -> str:

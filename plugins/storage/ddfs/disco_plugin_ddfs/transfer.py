@@ -10,7 +10,6 @@ replica through :func:`disco_core.comm.open_remote`, reopened for each.
 from __future__ import annotations
 
 import concurrent.futures
-import http.client
 import io
 import json
 import os
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 from disco_core.comm import TIMEOUT, _message, open_remote
 from disco_core.errors import CommError
+from disco_core.httpclient import Connection
 
 class Body:
     """What one blob's PUTs send: a range of a regular file, or a memory view."""
@@ -65,13 +65,10 @@ def put_one(url: str, body: Body, timeout: float = TIMEOUT, retries: int = 1) ->
     path = parts.path + ("?" + parts.query if parts.query else "")
     last: Exception | None = None
     for _attempt in range(retries + 1):
-        conn = http.client.HTTPConnection(parts.hostname or "localhost", parts.port,
-                                          timeout=timeout)
+        conn = Connection(parts.hostname or "localhost", parts.port, timeout=timeout)
         try:
-            conn.putrequest("PUT", path, skip_accept_encoding=True)
-            conn.putheader("Content-Length", str(body.size))
-            conn.putheader("Content-Type", "application/octet-stream")
-            conn.endheaders()
+            conn.send_head("PUT", path, {"Content-Length": str(body.size),
+                                         "Content-Type": "application/octet-stream"})
             try:
                 body.send(conn.sock)
             except TimeoutError:
@@ -79,11 +76,14 @@ def put_one(url: str, body: Body, timeout: float = TIMEOUT, retries: int = 1) ->
             except OSError:
                 # the node may have answered and stopped reading (409, 507): read its word
                 conn.sock.settimeout(min(5.0, timeout))
-            resp = conn.getresponse()
-            raw = resp.read()
+            resp = conn.response("PUT")
+            try:
+                raw = resp.read()
+            finally:
+                resp.close()
         except TimeoutError:  # a hung node: trying it again would only wait again
             raise hung(url, timeout) from None
-        except (OSError, http.client.HTTPException) as exc:
+        except OSError as exc:
             last = exc
             continue
         finally:

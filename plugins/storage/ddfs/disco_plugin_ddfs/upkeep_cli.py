@@ -4,14 +4,16 @@ replicas), ``gc`` (start a GC run and wait for it). They use ``/ddfs/ctrl/`` (:m
 """
 from __future__ import annotations
 
-import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from disco_core.cli import Context
 from disco_core.errors import CommError, DiscoError
 
 from .cli import _ddfs, command
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def _ctrl(ddfs: Any, method: str, op: str, body: Any = None, **query: str) -> Any:

@@ -175,6 +175,57 @@ def test_a_master_killed_while_blobs_move_leaves_every_blob_its_replica():
         assert ctrl(DDFS(), "gc_balance")["over"] == []  # balanced
 
 
+def test_a_node_killed_while_blobs_move_to_it_loses_none_and_the_next_run_settles():
+    tag = "test:balance:nodekill"
+    with start([FULL] + OTHERS, capacity=8 * CAPACITY) as cluster:
+        wait_for(lambda: all(n["connected"] for n in cluster.disco.nodeinfo().values()),
+                 timeout=60)
+        blobs = push_to_full(12, tag, size=8 * BLOB)
+
+        gaps, polls, stop = [], [], threading.Event()
+
+        def watch():  # a tag names, at every moment, a replica that is on disk
+            while not stop.is_set():
+                before = on_disk(cluster, [FULL] + OTHERS)
+                tags = tagged_hosts(tag)
+                after = on_disk(cluster, [FULL] + OTHERS)
+                polls.append(1)
+                gaps.extend(name for name in blobs if not set(tags.get(name, ())) & (
+                    before.get(name, set()) | after.get(name, set())))
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            runs = gc_runs(DDFS())
+            assert ctrl(DDFS(), "gc_start") == "GC has started"
+            wait_for(lambda: on_disk(cluster, OTHERS), timeout=60, interval=0.005)
+            target = sorted({h for hosts in on_disk(cluster, OTHERS).values()
+                             for h in hosts})[0]
+            [pid] = cluster.node_pids(target)
+            os.kill(pid, signal.SIGKILL)  # a copy to it is made, others may be on their way
+            wait_for(lambda: gc_runs(DDFS()) > runs and ctrl(DDFS(), "gc_status") == "",
+                     timeout=180, interval=0.1)
+        finally:
+            stop.set()
+            watcher.join()
+        assert gaps == [] and polls
+
+        # the master starts the node again; the next run finishes what the killed one left
+        wait_for(lambda: set(cluster.node_pids(target)) - {pid}, timeout=60)
+        wait_for(lambda: all(n["connected"] for n in cluster.disco.nodeinfo().values()),
+                 timeout=60)
+        run_gc(DDFS())
+        tags = tagged_hosts(tag)
+        disk = on_disk(cluster, [FULL] + OTHERS)
+        assert set(tags) == set(blobs)
+        assert {name: set(hosts) for name, hosts in tags.items()} == disk
+        assert all(len(hosts) == 1 for hosts in tags.values())
+        for conn in DDFS().pull(tag):
+            assert conn.read() == blobs[conn.url.rsplit("/", 1)[1]]
+        run_gc(DDFS())
+        assert ctrl(DDFS(), "gc_balance")["over"] == []  # balanced
+        assert tagged_hosts(tag) == tags
+
+
 def test_disks_within_the_threshold_move_nothing():
     with start([FULL, OTHERS[0]], threshold=0.5) as cluster:
         wait_for(lambda: all(n["connected"] for n in cluster.disco.nodeinfo().values()),
