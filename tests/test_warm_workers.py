@@ -137,7 +137,8 @@ def test_an_idle_warm_worker_is_ended_after_disco_worker_idle():
 EXTERNAL = textwrap.dedent(r'''
     #!%s
     """A worker that does not use disco: one task (or, with REUSE, every task the node gives
-    it), each writing "<input> <pid>" to its output."""
+    it), each writing "<input> <pid>" to its output. With POST it also says it posts MSG
+    and OUTPUT, and waits for no OK after them."""
     import json, os
 
     buf = b""
@@ -164,6 +165,9 @@ EXTERNAL = textwrap.dedent(r'''
     hello = {"version": "1.1", "pid": os.getpid()}
     if os.environ.get("REUSE"):
         hello["reuse"] = True
+    post = bool(os.environ.get("POST"))
+    if post:
+        hello["post"] = True
     request("WORKER", hello)
     name, task = request("TASK")
     while name == "TASK":
@@ -172,7 +176,11 @@ EXTERNAL = textwrap.dedent(r'''
         with open(path, "w") as f:
             for _id, _status, _label, replicas in inputs:
                 f.write("%%s %%d\n" %% (replicas[0][1][len("raw://"):], os.getpid()))
-        request("OUTPUT", [0, path, os.path.getsize(path)])
+        if post:
+            send("MSG", "posted %%d" %% task["taskid"])
+            send("OUTPUT", [0, path, os.path.getsize(path)])
+        else:
+            request("OUTPUT", [0, path, os.path.getsize(path)])
         send("DONE")
         name, task = recv()  # the reference: no reply, the node kills the worker
 ''').lstrip() % sys.executable
@@ -209,6 +217,18 @@ def test_an_external_worker_that_offers_reuse_gets_the_next_task_as_reply_to_don
     assert len({pid for _i, pid in pairs}) < 6
     events = [e[2] for _o, e in cluster.disco.events(name)]
     assert sum("DONE: [map:" in e for e in events) == 6, json.dumps(events)
+
+
+def test_a_reuse_worker_that_posts_gets_no_ok_for_msg_and_output(cluster):
+    # an OK the worker does not wait for would be read as the reply to its DONE, and it
+    # would stop after its first task
+    name, pairs = external_job(cluster, 6, {"REUSE": "1", "POST": "1"})
+    assert [i for i, _pid in pairs] == list(range(6))
+    assert len({pid for _i, pid in pairs}) < 6
+    events = [e[2] for _o, e in cluster.disco.events(name)]
+    assert sorted(e for e in events if e.startswith("MSG: ")) == \
+        ["MSG: [map:%d] posted %d" % (i, i) for i in range(6)]
+    assert not any("Worker died" in e for e in events), json.dumps(events)
 
 
 def task_globals(line, params):

@@ -14,7 +14,9 @@ node's environment (``DISCO_WORKER_HELLO_TIMEOUT``, ``DISCO_WORKER_STUCK_TIMEOUT
 
 A worker that offered reuse in its WORKER message and ended its task with DONE is not killed
 but parked in the node's pool (:mod:`.warm`); the next attempt of the same job on this node
-takes it and answers that DONE with its own TASK reply.
+takes it and answers that DONE with its own TASK reply. Such a worker may also post its
+MSG, OUTPUT and COUNT messages (``"post": true`` in WORKER): the node sends no OK for them
+(``docs/worker-protocol.md``).
 """
 from __future__ import annotations
 
@@ -126,6 +128,7 @@ class TaskRun:
         self.reading: asyncio.Future | None = None
         self.jobhome = ""
         self.reuse = False  # the worker asked to run more tasks of the job (warm.py)
+        self.post = False   # ... and posts MSG, OUTPUT and COUNT: no OK for them
         self.parser = FrameParser()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -204,7 +207,7 @@ class TaskRun:
         warm = pool.take(self.job) if pool is not None else None
         if warm is not None:
             self.pid, self.stdin, self.stderr = warm.pid, warm.stdin, warm.stderr
-            self.exit_future, self.reuse = warm.exit_future, True
+            self.exit_future, self.reuse, self.post = warm.exit_future, True, warm.post
         return warm
 
     def park_worker(self, kind: str) -> bool:
@@ -218,7 +221,8 @@ class TaskRun:
                 or (self.exit_future is not None and self.exit_future.done())):
             return False
         from .warm import WarmWorker
-        pool.park(WarmWorker(self.job, self.pid, self.stdin, self.stderr, self.exit_future))
+        pool.park(WarmWorker(self.job, self.pid, self.stdin, self.stderr, self.exit_future,
+                             post=self.post))
         self.pid = self.stdin = self.stderr = None
         return True
 
@@ -354,6 +358,7 @@ class TaskRun:
             self.pid = payload["pid"] if self.pid is None else self.pid
             self.worker_pid = payload["pid"]
             self.reuse = payload.get("reuse") is True
+            self.post = self.reuse and payload.get("post") is True
             await self.reply("OK", "ok")
         elif name == "TASK":
             await self.reply("TASK", self.taskinfo())
@@ -383,12 +388,14 @@ class TaskRun:
                         % (len(self.msg_times), MSG_RATE, 2 * MSG_RATE), [])
             if delay:
                 await asyncio.sleep(delay)
-            await self.reply("OK", "ok")
+            if not self.post:
+                await self.reply("OK", "ok")
         elif name == "OUTPUT":
             problem = self.add_output(*payload)
             if problem:
                 return ("error", problem, [])
-            await self.reply("OK", "ok")
+            if not self.post:
+                await self.reply("OK", "ok")
         elif name == "PING":
             await self.reply("OK", "pong")
         elif name == "COUNT":
@@ -399,7 +406,8 @@ class TaskRun:
                 self.node.report_live({"op": "counters", "job": self.job,
                                        "taskid": self.taskid, "runid": self.runid,
                                        "counts": payload})
-            await self.reply("OK", "ok")
+            if not self.post:
+                await self.reply("OK", "ok")
         elif name == "DONE":
             if self.save_info is not None and self.outputs:
                 problem = await self.save_outputs(self.save_info)
