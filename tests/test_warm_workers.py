@@ -261,3 +261,24 @@ def test_each_task_on_a_warm_worker_starts_in_the_job_home_with_the_jobs_environ
     homes = {cwd for _i, (cwd, _env) in results}
     assert len(homes) == 1 and homes != {"/"} and job.name in homes.pop()
     assert all(env == "" for _i, (_cwd, env) in results)
+
+
+def print_and_wait(line, params):
+    """Print, then wait (at most a minute) until the test has seen the message."""
+    import os
+    import time
+    print("waiting for", params["seen"])
+    deadline = time.time() + 60
+    while not os.path.exists(params["seen"]) and time.time() < deadline:
+        time.sleep(0.05)
+    yield line, os.path.exists(params["seen"])
+
+
+def test_a_message_a_task_prints_shows_while_the_task_still_runs(cluster, tmp_path):
+    # a posted MSG waits in the worker for the next message only a moment, not to the DONE
+    seen = str(tmp_path / "seen")
+    job = Job().run(input=["raw://x"], map=print_and_wait, params={"seen": seen})
+    want = "MSG: [map:0] waiting for %s" % seen
+    assert wait_for(lambda: any(want in e[2] for _o, e in job.events()), timeout=30)
+    open(seen, "w").close()
+    assert list(result_iterator(job.wait(timeout=120))) == [("x", True)]

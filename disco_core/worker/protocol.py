@@ -24,6 +24,8 @@ from ..protocol import FrameParser, decode_payload, encode
 MSG_MAX = 64 * 1024
 #: What a worker that said ``"post": true`` in WORKER sends without waiting for the OK.
 POSTED = ("MSG", "OUTPUT", "COUNT")
+#: Seconds a posted MSG may wait in the worker for the next message to go with it.
+LINGER = 0.2
 
 
 class WorkerProtocol:
@@ -36,6 +38,7 @@ class WorkerProtocol:
         #: Whether the node was told (in WORKER) that MSG, OUTPUT and COUNT are posted.
         self.posting = False
         self.held: list[bytes] = []
+        self.lingering: threading.Event | None = None  # a held MSG waits for the flusher
 
     def send(self, name: str, payload: Any = "") -> None:
         data = encode(name, payload)
@@ -44,10 +47,7 @@ class WorkerProtocol:
                 self.held.append(data)
                 data = b"".join(self.held)
                 self.held = []
-            view = memoryview(data)
-            while view:
-                n = os.write(self.wfd, view)
-                view = view[n:]
+            self._write(data)
 
     def recv(self) -> tuple[str, Any]:
         while not self.pending:
@@ -73,18 +73,49 @@ class WorkerProtocol:
                                 % ("/".join(expect), name, reply, body))
         return reply, body
 
-    def post(self, name: str, payload: Any = "", hold: bool = False) -> None:
+    def post(self, name: str, payload: Any = "", hold: bool = False,
+             linger: bool = False) -> None:
         """A message whose reply is ``OK`` (MSG, OUTPUT, COUNT): posted, without waiting
         for a reply, once :meth:`hello` said so to the node; a request otherwise. A
         ``hold`` one waits in this process until the next message, which carries it in the
-        same write (a task's OUTPUTs go with its DONE)."""
+        same write (a task's OUTPUTs go with its DONE); a ``linger`` one as well, but for at
+        most :data:`LINGER` seconds (a task's last MSG goes with its DONE, and one printed
+        before a long computation still shows at once)."""
         if not self.posting or name not in POSTED:
             self.request(name, payload, ("OK",))
-        elif hold:
+        elif hold or linger:
             with self.lock:
                 self.held.append(encode(name, payload))
+                if linger:
+                    self._linger()
         else:
             self.send(name, payload)
+
+    def _linger(self) -> None:
+        """Have the flusher thread send what is held in :data:`LINGER` seconds, unless a
+        message goes before and takes it along."""
+        if self.lingering is None:
+            self.lingering = threading.Event()
+            threading.Thread(target=self._flusher, name="disco-msg-flusher",
+                             daemon=True).start()
+        self.lingering.set()
+
+    def _flusher(self) -> None:
+        assert self.lingering is not None
+        while True:
+            self.lingering.wait()
+            time.sleep(LINGER)
+            with self.lock:
+                self.lingering.clear()
+                if self.held:
+                    data, self.held = b"".join(self.held), []
+                    self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.wfd, view)
+            view = view[n:]
 
     def hello(self, reuse: bool = False) -> None:
         """WORKER. With ``reuse`` the worker offers to run more tasks of its job: a node
@@ -151,7 +182,7 @@ class MessageWriter:
             text = text[:MSG_MAX] + "... (output truncated)"
             self.truncated = False
         self.last = time.monotonic()
-        self.proto.post("MSG", text.rstrip("\n"))
+        self.proto.post("MSG", text.rstrip("\n"), linger=True)
 
     def isatty(self) -> bool:
         return False
