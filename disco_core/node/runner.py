@@ -590,7 +590,6 @@ class TaskRun:
             hh = hexhash(self.job)
             name = "%s-%d-%d.results" % (self.stage, self.taskid, int(time.time() * 1e6))
             index_dir = os.path.join(self.jobhome, ".disco")
-            os.makedirs(index_dir, exist_ok=True)
             path = os.path.join(index_dir, name)
             sizes: dict[int, int] = {}
             lines = []
@@ -598,17 +597,33 @@ class TaskRun:
                 url = "disco://%s/disco/%s/%s/%s/%s" % (host, host, hh, self.job, rel)
                 lines.append("%d %s %d\n" % (label, url, size))
                 sizes[label] = sizes.get(label, 0) + size
-            with open(path + ".partial", "w") as f:
-                f.writelines(lines)
-                if self.node.settings.flag("DISCO_FSYNC_OUTPUTS"):  # as the outputs are
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(path + ".partial", path)
+            _write_index(path, "".join(lines).encode("utf-8"),
+                         self.node.settings.flag("DISCO_FSYNC_OUTPUTS"))  # as the outputs are
             dir_url = "dir://%s/disco/%s/%s/%s/.disco/%s" % (host, host, hh, self.job, name)
             result.append(["dir", host, dir_url, sorted(sizes.items())])
         for label, url, size in self.remote_outputs:
             result.append(["data", label, size, [url]])
         return result
+
+
+def _write_index(path: str, data: bytes, sync: bool) -> None:
+    """Write a task's new index file (its folder made on the job's first one). Written in
+    place, not renamed into it: its name is new, and nothing reads it before the master
+    has the task's DONE, which is sent after."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def python_worker_entry(path: str) -> str | None:
