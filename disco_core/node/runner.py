@@ -51,6 +51,10 @@ MSG_RATE = 5
 COUNT_INTERVAL = 1.0
 
 
+#: What the tasks of a node read of its settings (:attr:`TaskRun.fixed`), by settings object.
+_FIXED: dict[int, tuple[Any, dict]] = {}
+
+
 class TaskEnded(Exception):
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
@@ -255,6 +259,26 @@ class TaskRun:
         except (TypeError, ValueError):
             return default
 
+    @property
+    def fixed(self) -> dict:
+        """What every task of this node reads of its settings, read for its first task: a
+        setting the environment does not hold costs a look for the settings file (about
+        30 us), and a task looked up eight of them."""
+        settings = self.node.settings
+        hit = _FIXED.get(id(settings))
+        if hit is not None and hit[0] is settings:
+            return hit[1]
+        s = settings
+        fixed = {"hello": self.seconds("DISCO_WORKER_HELLO_TIMEOUT", HELLO_TIMEOUT),
+                 "stuck": self.seconds("DISCO_WORKER_STUCK_TIMEOUT", STUCK_TIMEOUT),
+                 "run": self.seconds("DISCO_WORKER_TIMEOUT", 0.0),
+                 "fsync": s.flag("DISCO_FSYNC_OUTPUTS"),
+                 "taskinfo": {"disco_port": int(s["DISCO_PORT"]),
+                              "put_port": int(s["DDFS_PUT_PORT"]),
+                              "ddfs_data": s["DDFS_DATA"], "disco_data": s["DISCO_DATA"]}}
+        _FIXED[id(settings)] = (settings, fixed)
+        return fixed
+
     async def converse(self, resumed: bool = False) -> tuple[str, str, list]:
         """The worker's messages and the node's replies, to the end of the task. A
         ``resumed`` (warm) worker said WORKER already and waits for the reply to its last
@@ -264,10 +288,9 @@ class TaskRun:
         hello = resumed
         if resumed:
             await self.reply("TASK", self.taskinfo())
-        hello_timeout = self.seconds("DISCO_WORKER_HELLO_TIMEOUT", HELLO_TIMEOUT)
-        stuck_timeout = self.seconds("DISCO_WORKER_STUCK_TIMEOUT", STUCK_TIMEOUT)
+        fixed = self.fixed
+        hello_timeout, stuck_timeout, run_timeout = fixed["hello"], fixed["stuck"], fixed["run"]
         deadline = time.monotonic() + hello_timeout
-        run_timeout = self.seconds("DISCO_WORKER_TIMEOUT", 0.0)
         run_deadline = time.monotonic() + run_timeout if run_timeout > 0 else None
         while True:
             if not hello:
@@ -322,6 +345,9 @@ class TaskRun:
         assert self.stderr is not None
         if self.reading is None:
             self.reading = asyncio.ensure_future(self.stderr.read_bytes(65536, partial=True))
+        if self.reading.done():  # the bytes were there already: no wait to set up
+            future, self.reading = self.reading, None
+            return future.result()
         while True:
             waits = {self.reading}
             limit = timeout
@@ -413,7 +439,7 @@ class TaskRun:
                 problem = await self.save_outputs(self.save_info)
                 if problem:
                     return problem
-            if self.outputs and self.node.settings.flag("DISCO_FSYNC_OUTPUTS"):
+            if self.outputs and self.fixed["fsync"]:
                 # the index is fsynced: in a thread, as the loop must not wait for a disk
                 outputs = await asyncio.get_running_loop().run_in_executor(
                     None, self.finish_outputs)
@@ -475,11 +501,9 @@ class TaskRun:
         """The TASK reply. A worker that offered reuse gets the task's inputs in it too
         (``inputs``: the items of an INPUT reply) when they are all known and fit, which
         saves it the INPUT round trip; other workers get the reference's fields only."""
-        s = self.node.settings
         info = {"taskid": self.taskid, "master": self.node.master_url,
-                "disco_port": int(s["DISCO_PORT"]), "put_port": int(s["DDFS_PUT_PORT"]),
-                "ddfs_data": s["DDFS_DATA"], "disco_data": s["DISCO_DATA"],
-                "stage": self.stage, "grouping": self.grouping, "group": self.group,
+                **self.fixed["taskinfo"], "stage": self.stage, "grouping": self.grouping,
+                "group": self.group,
                 "jobfile": os.path.join(self.jobhome, "jobfile"), "jobname": self.job,
                 "host": self.node.host}
         if self.reuse and self.inputs_done:
@@ -598,7 +622,7 @@ class TaskRun:
                 lines.append("%d %s %d\n" % (label, url, size))
                 sizes[label] = sizes.get(label, 0) + size
             _write_index(path, "".join(lines).encode("utf-8"),
-                         self.node.settings.flag("DISCO_FSYNC_OUTPUTS"))  # as the outputs are
+                         self.fixed["fsync"])  # as the outputs are
             dir_url = "dir://%s/disco/%s/%s/%s/.disco/%s" % (host, host, hh, self.job, name)
             result.append(["dir", host, dir_url, sorted(sizes.items())])
         for label, url, size in self.remote_outputs:
