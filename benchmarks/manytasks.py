@@ -6,10 +6,11 @@
 Each input is ``raw://<i>``; the map yields ``(i % 100, i)``, the reduce sums per key. The
 result is checked exactly (100 keys, each the sum of its numbers, computed here) and the
 script exits with status 1 on a mismatch. Timed from ``Job().run()`` to the last result
-read. Printed: tasks per second (map tasks over the wall time), the master's RSS per queued
-task (its peak RSS while the first job runs, sampled every ~20 ms, less its RSS before, over
-the tasks; later jobs reuse the memory the first one freed, so only the first one counts),
-and the load average.
+read. Printed: CPU ms per task of each kind of process (master, node, fork server,
+workers; see ``proccpu.py``), tasks per second (map tasks over the wall time), the master's
+RSS per queued task (its peak RSS while the first job runs, sampled every ~20 ms, less its
+RSS before, over the tasks; later jobs reuse the memory the first one freed, so only the
+first one counts), and the load average.
 """
 from __future__ import annotations
 
@@ -77,8 +78,10 @@ class Peak(threading.Thread):
 
 def one_job(master: str | None, n: int, pid: int | None) -> tuple[float, int, dict]:
     from disco.core import Job, result_iterator
+    from proccpu import per_task, snapshot
     inputs = ["raw://%d" % i for i in range(n)]
     before = rss(pid) if pid else 0
+    cpu = snapshot(pid) if pid else None
     peak = Peak(pid) if pid else None
     if peak:
         peak.start()
@@ -90,6 +93,9 @@ def one_job(master: str | None, n: int, pid: int | None) -> tuple[float, int, di
         peak.stopped.set()
         peak.join()
     job.purge()
+    if cpu is not None:
+        time.sleep(0.5)  # the purged job's warm workers end, and their CPU is counted
+        print(per_task(cpu, snapshot(pid), n + 1), flush=True)
     return elapsed, (peak.peak - before) if peak else 0, results
 
 

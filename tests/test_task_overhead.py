@@ -161,3 +161,21 @@ def test_inputs_sent_with_the_task_need_no_input_request():
     assert [(i.id, i.urls) for i in got] == [(0, ["raw://a"]), (1, ["raw://b"])]
     with pytest.raises(Exception, match="running task"):
         worker.get_inputs()  # they were the first call's; a later call asks the node
+
+
+def test_each_task_gets_a_jobdict_of_its_own_from_a_job_file_read_before(tmp_path):
+    path = pack_file(tmp_path, ["raw://%d" % i for i in range(10)])
+    jobdict1, _job1, _args1 = load_job(path)
+    jobdict1["prefix"] = "Changed"
+    jobdict1["scheduler"]["max_cores"] = 1
+    jobdict2, _job2, args2 = load_job(path)
+    assert jobdict2["prefix"] == "Overhead" and jobdict2["scheduler"] == {}
+    assert args2["params"] == {"n": 1} and args2["map"].__name__ == "mapper"
+
+
+def test_a_job_file_written_again_is_read_again(tmp_path):
+    path = pack_file(tmp_path, ["raw://a"])
+    assert load_job(path)[2]["input"] == ["raw://a"]
+    os.unlink(path)
+    again = pack_file(tmp_path, ["raw://b", "raw://c"])
+    assert again == path and load_job(path)[2]["input"] == ["raw://b", "raw://c"]

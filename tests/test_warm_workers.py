@@ -137,7 +137,8 @@ def test_an_idle_warm_worker_is_ended_after_disco_worker_idle():
 EXTERNAL = textwrap.dedent(r'''
     #!%s
     """A worker that does not use disco: one task (or, with REUSE, every task the node gives
-    it), each writing "<input> <pid>" to its output."""
+    it), each writing "<input> <pid>" to its output. With POST it also says it posts MSG
+    and OUTPUT, and waits for no OK after them."""
     import json, os
 
     buf = b""
@@ -164,6 +165,9 @@ EXTERNAL = textwrap.dedent(r'''
     hello = {"version": "1.1", "pid": os.getpid()}
     if os.environ.get("REUSE"):
         hello["reuse"] = True
+    post = bool(os.environ.get("POST"))
+    if post:
+        hello["post"] = True
     request("WORKER", hello)
     name, task = request("TASK")
     while name == "TASK":
@@ -172,7 +176,11 @@ EXTERNAL = textwrap.dedent(r'''
         with open(path, "w") as f:
             for _id, _status, _label, replicas in inputs:
                 f.write("%%s %%d\n" %% (replicas[0][1][len("raw://"):], os.getpid()))
-        request("OUTPUT", [0, path, os.path.getsize(path)])
+        if post:
+            send("MSG", "posted %%d" %% task["taskid"])
+            send("OUTPUT", [0, path, os.path.getsize(path)])
+        else:
+            request("OUTPUT", [0, path, os.path.getsize(path)])
         send("DONE")
         name, task = recv()  # the reference: no reply, the node kills the worker
 ''').lstrip() % sys.executable
@@ -211,6 +219,18 @@ def test_an_external_worker_that_offers_reuse_gets_the_next_task_as_reply_to_don
     assert sum("DONE: [map:" in e for e in events) == 6, json.dumps(events)
 
 
+def test_a_reuse_worker_that_posts_gets_no_ok_for_msg_and_output(cluster):
+    # an OK the worker does not wait for would be read as the reply to its DONE, and it
+    # would stop after its first task
+    name, pairs = external_job(cluster, 6, {"REUSE": "1", "POST": "1"})
+    assert [i for i, _pid in pairs] == list(range(6))
+    assert len({pid for _i, pid in pairs}) < 6
+    events = [e[2] for _o, e in cluster.disco.events(name)]
+    assert sorted(e for e in events if e.startswith("MSG: ")) == \
+        ["MSG: [map:%d] posted %d" % (i, i) for i in range(6)]
+    assert not any("Worker died" in e for e in events), json.dumps(events)
+
+
 def task_globals(line, params):
     """What the task finds as globals (the original injected them): its own Task, inputs."""
     yield int(line), [Task.taskid, this_inputs()]  # noqa: F821
@@ -241,3 +261,24 @@ def test_each_task_on_a_warm_worker_starts_in_the_job_home_with_the_jobs_environ
     homes = {cwd for _i, (cwd, _env) in results}
     assert len(homes) == 1 and homes != {"/"} and job.name in homes.pop()
     assert all(env == "" for _i, (_cwd, env) in results)
+
+
+def print_and_wait(line, params):
+    """Print, then wait (at most a minute) until the test has seen the message."""
+    import os
+    import time
+    print("waiting for", params["seen"])
+    deadline = time.time() + 60
+    while not os.path.exists(params["seen"]) and time.time() < deadline:
+        time.sleep(0.05)
+    yield line, os.path.exists(params["seen"])
+
+
+def test_a_message_a_task_prints_shows_while_the_task_still_runs(cluster, tmp_path):
+    # a posted MSG waits in the worker for the next message only a moment, not to the DONE
+    seen = str(tmp_path / "seen")
+    job = Job().run(input=["raw://x"], map=print_and_wait, params={"seen": seen})
+    want = "MSG: [map:0] waiting for %s" % seen
+    assert wait_for(lambda: any(want in e[2] for _o, e in job.events()), timeout=30)
+    open(seen, "w").close()
+    assert list(result_iterator(job.wait(timeout=120))) == [("x", True)]

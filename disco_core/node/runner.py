@@ -14,7 +14,9 @@ node's environment (``DISCO_WORKER_HELLO_TIMEOUT``, ``DISCO_WORKER_STUCK_TIMEOUT
 
 A worker that offered reuse in its WORKER message and ended its task with DONE is not killed
 but parked in the node's pool (:mod:`.warm`); the next attempt of the same job on this node
-takes it and answers that DONE with its own TASK reply.
+takes it and answers that DONE with its own TASK reply. Such a worker may also post its
+MSG, OUTPUT and COUNT messages (``"post": true`` in WORKER): the node sends no OK for them
+(``docs/worker-protocol.md``).
 """
 from __future__ import annotations
 
@@ -47,6 +49,10 @@ EXIT_GRACE = 1.0       # after the worker exits, how long its pipe may stay sile
 MSG_RATE = 5
 #: Seconds between two live reports of a task's counters to the master.
 COUNT_INTERVAL = 1.0
+
+
+#: What the tasks of a node read of its settings (:attr:`TaskRun.fixed`), by settings object.
+_FIXED: dict[int, tuple[Any, dict]] = {}
 
 
 class TaskEnded(Exception):
@@ -128,6 +134,7 @@ class TaskRun:
         self.reading: asyncio.Future | None = None
         self.jobhome = ""
         self.reuse = False  # the worker asked to run more tasks of the job (warm.py)
+        self.post = False   # ... and posts MSG, OUTPUT and COUNT: no OK for them
         self.parser = FrameParser()
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -208,7 +215,7 @@ class TaskRun:
         warm = pool.take(self.job) if pool is not None else None
         if warm is not None:
             self.pid, self.stdin, self.stderr = warm.pid, warm.stdin, warm.stderr
-            self.exit_future, self.reuse = warm.exit_future, True
+            self.exit_future, self.reuse, self.post = warm.exit_future, True, warm.post
         return warm
 
     def park_worker(self, kind: str) -> bool:
@@ -222,7 +229,8 @@ class TaskRun:
                 or (self.exit_future is not None and self.exit_future.done())):
             return False
         from .warm import WarmWorker
-        pool.park(WarmWorker(self.job, self.pid, self.stdin, self.stderr, self.exit_future))
+        pool.park(WarmWorker(self.job, self.pid, self.stdin, self.stderr, self.exit_future,
+                             post=self.post))
         self.pid = self.stdin = self.stderr = None
         return True
 
@@ -255,6 +263,26 @@ class TaskRun:
         except (TypeError, ValueError):
             return default
 
+    @property
+    def fixed(self) -> dict:
+        """What every task of this node reads of its settings, read for its first task: a
+        setting the environment does not hold costs a look for the settings file (about
+        30 us), and a task looked up eight of them."""
+        settings = self.node.settings
+        hit = _FIXED.get(id(settings))
+        if hit is not None and hit[0] is settings:
+            return hit[1]
+        s = settings
+        fixed = {"hello": self.seconds("DISCO_WORKER_HELLO_TIMEOUT", HELLO_TIMEOUT),
+                 "stuck": self.seconds("DISCO_WORKER_STUCK_TIMEOUT", STUCK_TIMEOUT),
+                 "run": self.seconds("DISCO_WORKER_TIMEOUT", 0.0),
+                 "fsync": s.flag("DISCO_FSYNC_OUTPUTS"),
+                 "taskinfo": {"disco_port": int(s["DISCO_PORT"]),
+                              "put_port": int(s["DDFS_PUT_PORT"]),
+                              "ddfs_data": s["DDFS_DATA"], "disco_data": s["DISCO_DATA"]}}
+        _FIXED[id(settings)] = (settings, fixed)
+        return fixed
+
     async def converse(self, resumed: bool = False) -> tuple[str, str, list]:
         """The worker's messages and the node's replies, to the end of the task. A
         ``resumed`` (warm) worker said WORKER already and waits for the reply to its last
@@ -264,10 +292,9 @@ class TaskRun:
         hello = resumed
         if resumed:
             await self.reply("TASK", self.taskinfo())
-        hello_timeout = self.seconds("DISCO_WORKER_HELLO_TIMEOUT", HELLO_TIMEOUT)
-        stuck_timeout = self.seconds("DISCO_WORKER_STUCK_TIMEOUT", STUCK_TIMEOUT)
+        fixed = self.fixed
+        hello_timeout, stuck_timeout, run_timeout = fixed["hello"], fixed["stuck"], fixed["run"]
         deadline = time.monotonic() + hello_timeout
-        run_timeout = self.seconds("DISCO_WORKER_TIMEOUT", 0.0)
         run_deadline = time.monotonic() + run_timeout if run_timeout > 0 else None
         while True:
             if not hello:
@@ -322,6 +349,9 @@ class TaskRun:
         assert self.stderr is not None
         if self.reading is None:
             self.reading = asyncio.ensure_future(self.stderr.read_bytes(65536, partial=True))
+        if self.reading.done():  # the bytes were there already: no wait to set up
+            future, self.reading = self.reading, None
+            return future.result()
         while True:
             waits = {self.reading}
             limit = timeout
@@ -358,6 +388,7 @@ class TaskRun:
             self.pid = payload["pid"] if self.pid is None else self.pid
             self.worker_pid = payload["pid"]
             self.reuse = payload.get("reuse") is True
+            self.post = self.reuse and payload.get("post") is True
             await self.reply("OK", "ok")
         elif name == "TASK":
             await self.reply("TASK", self.taskinfo())
@@ -387,12 +418,14 @@ class TaskRun:
                         % (len(self.msg_times), MSG_RATE, 2 * MSG_RATE), [])
             if delay:
                 await asyncio.sleep(delay)
-            await self.reply("OK", "ok")
+            if not self.post:
+                await self.reply("OK", "ok")
         elif name == "OUTPUT":
             problem = self.add_output(*payload)
             if problem:
                 return ("error", problem, [])
-            await self.reply("OK", "ok")
+            if not self.post:
+                await self.reply("OK", "ok")
         elif name == "PING":
             await self.reply("OK", "pong")
         elif name == "COUNT":
@@ -403,13 +436,14 @@ class TaskRun:
                 self.node.report_live({"op": "counters", "job": self.job,
                                        "taskid": self.taskid, "runid": self.runid,
                                        "counts": payload})
-            await self.reply("OK", "ok")
+            if not self.post:
+                await self.reply("OK", "ok")
         elif name == "DONE":
             if self.save_info is not None and self.outputs:
                 problem = await self.save_outputs(self.save_info)
                 if problem:
                     return problem
-            if self.outputs and self.node.settings.flag("DISCO_FSYNC_OUTPUTS"):
+            if self.outputs and self.fixed["fsync"]:
                 # the index is fsynced: in a thread, as the loop must not wait for a disk
                 outputs = await asyncio.get_running_loop().run_in_executor(
                     None, self.finish_outputs)
@@ -471,11 +505,9 @@ class TaskRun:
         """The TASK reply. A worker that offered reuse gets the task's inputs in it too
         (``inputs``: the items of an INPUT reply) when they are all known and fit, which
         saves it the INPUT round trip; other workers get the reference's fields only."""
-        s = self.node.settings
         info = {"taskid": self.taskid, "master": self.node.master_url,
-                "disco_port": int(s["DISCO_PORT"]), "put_port": int(s["DDFS_PUT_PORT"]),
-                "ddfs_data": s["DDFS_DATA"], "disco_data": s["DISCO_DATA"],
-                "stage": self.stage, "grouping": self.grouping, "group": self.group,
+                **self.fixed["taskinfo"], "stage": self.stage, "grouping": self.grouping,
+                "group": self.group,
                 "jobfile": os.path.join(self.jobhome, "jobfile"), "jobname": self.job,
                 "host": self.node.host}
         if self.reuse and self.inputs_done:
@@ -597,7 +629,6 @@ class TaskRun:
             hh = hexhash(self.job)
             name = "%s-%d-%d.results" % (self.stage, self.taskid, int(time.time() * 1e6))
             index_dir = os.path.join(self.jobhome, ".disco")
-            os.makedirs(index_dir, exist_ok=True)
             path = os.path.join(index_dir, name)
             sizes: dict[int, int] = {}
             lines = []
@@ -605,17 +636,33 @@ class TaskRun:
                 url = "disco://%s/disco/%s/%s/%s/%s" % (host, host, hh, self.job, rel)
                 lines.append("%d %s %d\n" % (label, url, size))
                 sizes[label] = sizes.get(label, 0) + size
-            with open(path + ".partial", "w") as f:
-                f.writelines(lines)
-                if self.node.settings.flag("DISCO_FSYNC_OUTPUTS"):  # as the outputs are
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(path + ".partial", path)
+            _write_index(path, "".join(lines).encode("utf-8"),
+                         self.fixed["fsync"])  # as the outputs are
             dir_url = "dir://%s/disco/%s/%s/%s/.disco/%s" % (host, host, hh, self.job, name)
             result.append(["dir", host, dir_url, sorted(sizes.items())])
         for label, url, size in self.remote_outputs:
             result.append(["data", label, size, [url]])
         return result
+
+
+def _write_index(path: str, data: bytes, sync: bool) -> None:
+    """Write a task's new index file (its folder made on the job's first one). Written in
+    place, not renamed into it: its name is new, and nothing reads it before the master
+    has the task's DONE, which is sent after."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, flags, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def python_worker_entry(path: str) -> str | None:

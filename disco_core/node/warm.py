@@ -29,8 +29,9 @@ class WarmWorker:
     """One parked worker process: its pid, its pipes, and the future of its exit status."""
 
     def __init__(self, job: str, pid: int, stdin: Any, stderr: Any,
-                 exit_future: asyncio.Future | None) -> None:
+                 exit_future: asyncio.Future | None, post: bool = False) -> None:
         self.job = job
+        self.post = post  # it posts MSG, OUTPUT and COUNT (no OK for them)
         self.pid = pid
         self.stdin = stdin
         self.stderr = stderr

@@ -423,8 +423,14 @@ class Worker(dict):
                              os.path.getsize(path)))
 
     def send_outputs(self) -> None:
+        """OUTPUT for each output. A worker that posts them (:meth:`WorkerProtocol.post`)
+        holds them for the DONE that follows, which goes in the same write."""
+        post = getattr(self.proto, "post", None)
         for label, relpath, size in self.outputs:
-            self.send("OUTPUT", [label, relpath, size])
+            if post is None:
+                self.send("OUTPUT", [label, relpath, size])
+            else:
+                post("OUTPUT", [label, relpath, size], hold=True)
 
     # -- task side: running a task --------------------------------------------------------
     def start(self, task: Task, job: Any, jobargs: dict, proto: WorkerProtocol) -> None:

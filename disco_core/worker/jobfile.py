@@ -3,6 +3,7 @@ and pickled ``(job, jobargs)`` the worker loads."""
 from __future__ import annotations
 
 # pickle is imported before the job's lib/ goes first on sys.path (see .jobpath)
+import io
 import json
 import os
 import pickle
@@ -29,11 +30,42 @@ def load_job(jobfile: str) -> tuple[dict, Any, dict]:
     """The jobdict (:func:`~disco_core.jobpack.task_jobdict`: without the job's inputs) and the
     unpickled ``(job, jobargs)`` of a job file.
 
-    ``(job, jobargs)`` are unpickled afresh for each call, so no task sees what another left
-    in them. The job's inputs, which the client pickles apart after them
+    The jobdict and ``(job, jobargs)`` are decoded afresh for each call, so no task sees what
+    another left in them; what is read of the file is kept per process and job file (a warm
+    worker runs many tasks of one job), so a call after the first only checks that the file
+    is the same one. The job's inputs, which the client pickles apart after them
     (:meth:`~.base.Worker.jobdata`), are unpickled once per process and job file: a job of
     50,000 inputs would otherwise have each of its 50,000 tasks decode all of them. Each call
     gets its own list of them in ``jobargs["input"]`` (its items are shared)."""
+    st = os.stat(jobfile)
+    key = (jobfile, st.st_ino, st.st_size, st.st_mtime_ns)
+    global _read_cache
+    fresh = None
+    if _read_cache is None or _read_cache[0] != key:
+        _read_cache = None
+        jobdict_text, objs, inputs, fresh = _read(jobfile, key)
+        _read_cache = (key, jobdict_text, objs, inputs)
+    _key, jobdict_text, objs, inputs = _read_cache
+    jobdict = json.loads(jobdict_text)  # its Python version was checked by _read
+    try:
+        job, jobargs = fresh if fresh is not None else pickle.loads(objs)
+    except MemoryError:
+        raise  # this node is short of memory now: the task is retried, the job lives on
+    except Exception as exc:
+        raise _cannot_load(exc) from exc
+    if inputs is not None:
+        jobargs["input"] = list(inputs)
+    return jobdict, job, jobargs
+
+
+#: What :func:`load_job` read of the job file it read last: (its identity, the jobdict as
+#: JSON, the pickled ``(job, jobargs)``, the job's inputs or None).
+_read_cache: tuple[tuple, str, bytes, list | None] | None = None
+
+
+def _read(jobfile: str, key: tuple) -> tuple[str, bytes, list | None, Any]:
+    """The jobdict as JSON, the pickled ``(job, jobargs)``, the job's inputs (or None) and
+    ``(job, jobargs)`` unpickled, of the job file."""
     jobdict = jp.task_jobdict(jobfile)
     want = jobdict.get("python_version")
     have = "%d.%d" % sys.version_info[:2]
@@ -43,21 +75,27 @@ def load_job(jobfile: str) -> tuple[dict, Any, dict]:
     try:
         with open(jobfile, "rb") as f:
             head = f.read(jp.HEADER_SIZE)
-            st = os.fstat(f.fileno())
-            _version, (_o1, _o2, _o3, o4) = jp.offsets(head, st.st_size)
+            size = os.fstat(f.fileno()).st_size
+            _version, (_o1, _o2, _o3, o4) = jp.offsets(head, size)
             f.seek(o4)
-            job, jobargs = pickle.Unpickler(f).load()
-            where = f.tell()
-            if where < st.st_size:
-                jobargs["input"] = list(_job_inputs(f, (jobfile, st.st_ino, st.st_mtime_ns,
-                                                         where)))
+            data = f.read()
+        view = io.BytesIO(data)
+        objs = pickle.Unpickler(view).load()
+        where = view.tell()
+        inputs = None
+        if where < len(data):
+            inputs = _job_inputs(view, key + (o4 + where,))
     except MemoryError:
-        raise  # this node is short of memory now: the task is retried, the job lives on
+        raise
     except Exception as exc:
-        raise FatalError("cannot load the job's functions on this node: %s: %s. If they come "
-                         "from a module the nodes lack, name it in required_modules or "
-                         "install it on the nodes" % (type(exc).__name__, exc)) from exc
-    return jobdict, job, jobargs
+        raise _cannot_load(exc) from exc
+    return json.dumps(jobdict), data[:where], inputs, objs
+
+
+def _cannot_load(exc: Exception) -> FatalError:
+    return FatalError("cannot load the job's functions on this node: %s: %s. If they come "
+                      "from a module the nodes lack, name it in required_modules or "
+                      "install it on the nodes" % (type(exc).__name__, exc))
 
 
 #: The inputs of the job file this process read last: (its identity, the inputs).

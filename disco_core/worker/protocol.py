@@ -5,6 +5,10 @@ in on fd 0. Nothing else may reach the protocol fd unframed: :class:`MessageWrit
 replaces ``sys.stdout`` and ``sys.stderr`` so ``print()``, stray writes and warnings
 become ``MSG`` messages: one per line printed, as the original sent them, so the node's
 rate limit (``reference/protocol.md`` section 9) ends a task that prints per record.
+
+A worker that offers reuse also posts its ``MSG``, ``OUTPUT`` and ``COUNT`` messages
+(:meth:`WorkerProtocol.post`): it says so in ``WORKER`` (``"post": true``), and the node
+then sends no ``OK`` for them (``docs/worker-protocol.md``).
 """
 from __future__ import annotations
 
@@ -18,6 +22,10 @@ from ..errors import ProtocolError
 from ..protocol import FrameParser, decode_payload, encode
 
 MSG_MAX = 64 * 1024
+#: What a worker that said ``"post": true`` in WORKER sends without waiting for the OK.
+POSTED = ("MSG", "OUTPUT", "COUNT")
+#: Seconds a posted MSG may wait in the worker for the next message to go with it.
+LINGER = 0.2
 
 
 class WorkerProtocol:
@@ -27,14 +35,19 @@ class WorkerProtocol:
         self.parser = FrameParser()
         self.pending: list[tuple[str, bytes]] = []
         self.lock = threading.RLock()
+        #: Whether the node was told (in WORKER) that MSG, OUTPUT and COUNT are posted.
+        self.posting = False
+        self.held: list[bytes] = []
+        self.lingering: threading.Event | None = None  # a held MSG waits for the flusher
 
     def send(self, name: str, payload: Any = "") -> None:
         data = encode(name, payload)
         with self.lock:
-            view = memoryview(data)
-            while view:
-                n = os.write(self.wfd, view)
-                view = view[n:]
+            if self.held:  # posted messages held back go first, in the same write
+                self.held.append(data)
+                data = b"".join(self.held)
+                self.held = []
+            self._write(data)
 
     def recv(self) -> tuple[str, Any]:
         while not self.pending:
@@ -47,6 +60,11 @@ class WorkerProtocol:
 
     def request(self, name: str, payload: Any = "",
                 expect: tuple[str, ...] = ()) -> tuple[str, Any]:
+        """Send a message and wait for its reply; a posted one (:meth:`post`) is answered
+        here with the ``OK`` the node no longer sends."""
+        if self.posting and name in POSTED:
+            self.send(name, payload)
+            return "OK", "ok"
         with self.lock:
             self.send(name, payload)
             reply, body = self.recv()
@@ -55,14 +73,61 @@ class WorkerProtocol:
                                 % ("/".join(expect), name, reply, body))
         return reply, body
 
+    def post(self, name: str, payload: Any = "", hold: bool = False,
+             linger: bool = False) -> None:
+        """A message whose reply is ``OK`` (MSG, OUTPUT, COUNT): posted, without waiting
+        for a reply, once :meth:`hello` said so to the node; a request otherwise. A
+        ``hold`` one waits in this process until the next message, which carries it in the
+        same write (a task's OUTPUTs go with its DONE); a ``linger`` one as well, but for at
+        most :data:`LINGER` seconds (a task's last MSG goes with its DONE, and one printed
+        before a long computation still shows at once)."""
+        if not self.posting or name not in POSTED:
+            self.request(name, payload, ("OK",))
+        elif hold or linger:
+            with self.lock:
+                self.held.append(encode(name, payload))
+                if linger:
+                    self._linger()
+        else:
+            self.send(name, payload)
+
+    def _linger(self) -> None:
+        """Have the flusher thread send what is held in :data:`LINGER` seconds, unless a
+        message goes before and takes it along."""
+        if self.lingering is None:
+            self.lingering = threading.Event()
+            threading.Thread(target=self._flusher, name="disco-msg-flusher",
+                             daemon=True).start()
+        self.lingering.set()
+
+    def _flusher(self) -> None:
+        assert self.lingering is not None
+        while True:
+            self.lingering.wait()
+            time.sleep(LINGER)
+            with self.lock:
+                self.lingering.clear()
+                if self.held:
+                    data, self.held = b"".join(self.held), []
+                    self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.wfd, view)
+            view = view[n:]
+
     def hello(self, reuse: bool = False) -> None:
         """WORKER. With ``reuse`` the worker offers to run more tasks of its job: a node
         that takes the offer answers its DONE with the next task's TASK reply (see
-        :meth:`next_task`) instead of ending the process."""
+        :meth:`next_task`) instead of ending the process. Such a worker also posts its MSG,
+        OUTPUT and COUNT messages (:meth:`post`)."""
         info: dict[str, Any] = {"version": PROTOCOL_VERSION, "pid": os.getpid()}
         if reuse:
             info["reuse"] = True
+            info["post"] = True
         self.request("WORKER", info, ("OK",))
+        self.posting = reuse
 
     def next_task(self) -> dict | None:
         """After DONE, for a worker that offered reuse: the TASK reply of the next task the
@@ -117,7 +182,7 @@ class MessageWriter:
             text = text[:MSG_MAX] + "... (output truncated)"
             self.truncated = False
         self.last = time.monotonic()
-        self.proto.request("MSG", text.rstrip("\n"), ("OK",))
+        self.proto.post("MSG", text.rstrip("\n"), linger=True)
 
     def isatty(self) -> bool:
         return False
