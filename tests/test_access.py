@@ -104,7 +104,7 @@ def test_job_data_is_served_as_a_node_s_data_server_serves_it(disco_cluster):
     """The node beside the master serves job data on the master's port, like every node's
     data server (which non-Python workers read with no token)."""
     job = Job().run(input=["raw://a b"], map=words)
-    url = job.wait()[0]
+    url = job.wait(timeout=120)[0]
     url = url[0] if isinstance(url, list) else url
     path = url.split("://", 1)[1].split("/", 1)[1]
     status, _, _ = fetch(disco_cluster.master + "/" + path)
@@ -151,13 +151,13 @@ def test_the_token_file_is_for_the_master_s_user_only(disco_cluster):
 
 def test_a_client_on_the_master_s_machine_needs_no_configuration(disco_cluster):
     job = Job().run(input=["raw://a b"], map=words)
-    assert sorted(result_iterator(job.wait())) == [("a", 1), ("b", 1)]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("a", 1), ("b", 1)]
     assert Disco().joblist()
 
 
 def test_tasks_reach_the_master_too(disco_cluster):
     job = Job().run(input=["raw://one", "raw://two"], map=putting)
-    job.wait()
+    job.wait(timeout=120)
     assert sorted(job.oob_list()) == ["seen-one", "seen-two"]
     assert job.oob_get("seen-two") == b"two"
 
@@ -197,6 +197,6 @@ def test_the_check_can_be_turned_off():
         status, _, body = fetch(cluster.master + "/disco/ctrl/joblist")
         assert status == 200 and json.loads(body) == []
         job = Job().run(input=["raw://x"], map=words)
-        assert list(result_iterator(job.wait())) == [("x", 1)]
+        assert list(result_iterator(job.wait(timeout=120))) == [("x", 1)]
         out = cluster.cli("stop").stdout  # and start said where the UI is, with no token
         assert "stopped" in out

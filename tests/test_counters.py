@@ -37,7 +37,8 @@ def counting_reduce(iter, params):
 def test_counts_of_a_job_without_failures(disco_cluster, tmp_path):
     job = Job().run(input=["raw://a xb c", "raw://xd e"], map=counting_map,
                     reduce=counting_reduce, params={"dir": str(tmp_path)})
-    assert dict(result_iterator(job.wait())) == {"a": 1, "xb": 1, "c": 1, "xd": 1, "e": 1}
+    assert dict(result_iterator(job.wait(timeout=120))) == {
+        "a": 1, "xb": 1, "c": 1, "xd": 1, "e": 1}
     assert job.counters() == {"words": 5, "x_words": 2, "distinct": 5}
     assert disco_cluster.disco.counters(job.name, running=True) == {
         "counters": {"words": 5, "x_words": 2, "distinct": 5}, "running": {}}
@@ -50,7 +51,8 @@ def test_counts_of_a_job_without_failures(disco_cluster, tmp_path):
 def test_a_retried_attempt_does_not_count_twice(disco_cluster, tmp_path):
     job = Job().run(input=["raw://a b c", "raw://d e", "raw://xf"], map=counting_map,
                     params={"dir": str(tmp_path), "fail_first": True})
-    assert sorted(w for w, _ in result_iterator(job.wait())) == ["a", "b", "c", "d", "e", "xf"]
+    words = sorted(w for w, _ in result_iterator(job.wait(timeout=120)))
+    assert words == ["a", "b", "c", "d", "e", "xf"]
     # every map ran twice and counted both times; only the accepted attempts count
     assert job.counters() == {"words": 6, "x_words": 1}
     events = disco_cluster.cli("events", job.name).stdout
@@ -74,7 +76,7 @@ def test_counters_are_live_while_the_job_runs(disco_cluster):
     assert view["counters"] == {} and 0 < view["running"]["ticks"] < 80
     out = disco_cluster.cli("counters", job.name).stdout
     assert "ticks" in out and "running" in out
-    job.wait()
+    job.wait(timeout=120)
     assert job.counters() == {"ticks": 80}
     assert disco_cluster.disco.counters(job.name, running=True)["running"] == {}
     job.purge()
@@ -95,7 +97,7 @@ def bad_amount(line, params):
 def test_a_bad_counter_fails_the_task_with_a_clear_error(disco_cluster, fun, words):
     job = Job().run(input=["raw://a"], map=fun)
     with pytest.raises(Exception):
-        job.wait()
+        job.wait(timeout=120)
     assert words in disco_cluster.cli("events", job.name).stdout
     job.purge()
 
@@ -110,7 +112,7 @@ def pipeline_count(interface, state, label, inp):
 def test_pipeline_jobs_count_too(disco_cluster):
     job = Job(worker=PipelineWorker([("split", Stage("count", process=pipeline_count))]))
     job.run(input=["raw://one", "raw://two", "raw://three"])
-    assert sorted(k for k, _ in result_iterator(job.wait())) == ["one", "three", "two"]
+    assert sorted(k for k, _ in result_iterator(job.wait(timeout=120))) == ["one", "three", "two"]
     assert job.counters() == {"records": 3}
     job.purge()
 
@@ -132,6 +134,7 @@ def test_counters_survive_the_job_leaving_memory(tmp_path):
     from disco_core.testing import running_cluster
     with running_cluster(extra_env={"DISCO_KEEP_FINISHED_JOBS": "1"}) as cluster:
         first = Job().run(input=["raw://a xb"], map=counting_map, params={"dir": str(tmp_path)})
-        first.wait()
-        Job().run(input=["raw://c"], map=counting_map, params={"dir": str(tmp_path)}).wait()
+        first.wait(timeout=120)
+        second = Job().run(input=["raw://c"], map=counting_map, params={"dir": str(tmp_path)})
+        second.wait(timeout=120)
         assert cluster.disco.counters(first.name) == {"words": 2, "x_words": 1}

@@ -52,7 +52,7 @@ def node_and_master(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-        proc.wait(10)
+        proc.wait(timeout=10)
         server.close()
 
 
@@ -70,6 +70,6 @@ def test_a_bad_message_is_answered_and_the_node_goes_on(node_and_master, bad):
     assert receive("error")["message"] == error["message"]
     assert proc.poll() is None
     send({"op": "stop"})
-    assert proc.wait(15) == 0
+    assert proc.wait(timeout=15) == 0
     log = proc.stdout.read().decode()
     assert "cannot handle the message" in log

@@ -26,7 +26,7 @@ def words(line, params):
 def api(tmp_path_factory):
     with running_cluster(hosts=[("localhost", 2)]) as cluster:
         job = Job().run(input=["raw://a b", "raw://b c"], map=words)
-        job.wait()
+        job.wait(timeout=120)
         with cluster.urlopen("/disco/openapi.json") as reply:
             cluster.document = json.loads(reply.read())
         cluster.job = job

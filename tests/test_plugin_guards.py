@@ -312,7 +312,8 @@ def words(line, params):
 
 def test_jobs_finish_when_hooks_and_the_policy_raise(plugged_cluster):
     job = Job().run(input=["raw://a b", "raw://b c"], map=words)
-    assert sorted(result_iterator(job.wait())) == [("a", 1), ("b", 1), ("b", 1), ("c", 1)]
+    pairs = sorted(result_iterator(job.wait(timeout=120)))
+    assert pairs == [("a", 1), ("b", 1), ("b", 1), ("c", 1)]
     events = wait_for(lambda: (lambda text: "disco_job_finished" in text and text)(
         plugged_cluster.cli("events", job.name).stdout), timeout=20)
     assert ("WARNING: plugin fake-bad-hooks failed in disco_job_event: ValueError: the event "
@@ -330,7 +331,7 @@ def test_jobs_finish_when_hooks_and_the_policy_raise(plugged_cluster):
 
 
 def test_disco_plugins_says_which_plugin_failed_in_the_master(plugged_cluster):
-    Job().run(input=["raw://x"], map=words).wait()
+    Job().run(input=["raw://x"], map=words).wait(timeout=120)
     out = plugged_cluster.cli("plugins").stdout
     failures = out[out.index("plugins that failed in the master"):]
     for text in ("disco_job_event raised ValueError: the event hook is broken",
@@ -355,7 +356,7 @@ def test_results_a_plugin_failed_to_save_fail_the_job(plugged_cluster):
     job = Job(master=plugged_cluster.master).run(input=["raw://a"], map=words, save_results=True,
                                            save_info="ddfs,broken")
     with pytest.raises(JobError) as err:
-        job.wait()
+        job.wait(timeout=120)
     assert "results could not be saved" in str(err.value)
     assert ("plugin fake-bad-hooks failed in disco_save_results: OSError: the store is full"
             in str(err.value))
@@ -365,7 +366,7 @@ def test_results_no_plugin_records_stay_as_the_nodes_left_them(plugged_cluster):
     # the job's storage (fake-store) answers, but records nothing on the master
     job = Job(master=plugged_cluster.master).run(input=["raw://a"], map=words,
                                                  save_results=True, save_info="ddfs,x")
-    results = job.wait()
+    results = job.wait(timeout=120)
     assert results and all(r[0].startswith("dir://") for r in results)
     assert list(result_iterator(results)) == [("a", 1)]
     events = plugged_cluster.cli("events", job.name).stdout
@@ -391,7 +392,7 @@ def test_node_routes_are_served_by_the_node_beside_the_master(good_cluster):
 
 def test_a_storage_plugin_answers_for_saved_results(good_cluster):
     job = Job().run(input=["raw://s"], map=words, save_results=True)
-    assert list(result_iterator(job.wait())) == [("s", 1)]
+    assert list(result_iterator(job.wait(timeout=120))) == [("s", 1)]
     events = good_cluster.cli("events", job.name).stdout
     assert "Created job" in events and "save_results is ignored" not in events
 
@@ -404,7 +405,7 @@ def test_a_node_tells_plugins_it_started(good_cluster):
 def test_a_storage_plugin_saves_results_before_the_job_is_ready(good_cluster):
     job = Job().run(input=["raw://a", "raw://b"], map=words, save_results=True,
                     save_info="ddfs,fake")
-    assert job.wait() == ["fake-store://%s" % job.name]
+    assert job.wait(timeout=120) == ["fake-store://%s" % job.name]
     assert good_cluster.disco.results(job.name) == ("ready", ["fake-store://%s" % job.name])
     events = good_cluster.cli("events", job.name).stdout
     assert "Results saved: fake-store://%s" % job.name in events

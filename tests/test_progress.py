@@ -92,7 +92,7 @@ def test_waiting_into_a_file_prints_plain_status_and_event_lines(disco_cluster):
     job = Job().run(input=["raw://a", "raw://b"], map=napping)
     stream = io.StringIO()
     monitor = EventMonitor(disco_cluster.disco, job.name, True, stream=stream)
-    job.wait()
+    job.wait(timeout=120)
     monitor.refresh()
     monitor.close()
     text = stream.getvalue()

@@ -71,7 +71,7 @@ def messages(job):
 
 def test_the_plugins_urls_are_the_results(store_cluster):
     job = run("all")
-    results = job.wait()
+    results = job.wait(timeout=120)
     assert results and all(r[0].startswith("file://%s" % store_cluster.store) for r in results)
     assert sorted(result_iterator(results)) == [("a", 1), ("b", 2), ("c", 1)]
     assert any("Saved 1 results to ddfs" in m for m in messages(job))
@@ -80,13 +80,13 @@ def test_the_plugins_urls_are_the_results(store_cluster):
 
 def test_a_data_error_of_the_plugin_is_retried(store_cluster):
     job = run("flaky")
-    assert sorted(result_iterator(job.wait())) == [("a", 1), ("b", 2), ("c", 1)]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("a", 1), ("b", 2), ("c", 1)]
     assert any("the store is busy" in m for m in messages(job))
 
 
 def test_nothing_saved_leaves_the_results_on_the_nodes(store_cluster):
     job = run("ignore")
-    results = job.wait()
+    results = job.wait(timeout=120)
     assert all(r[0].startswith("dir://") for r in results)
     assert sorted(result_iterator(results)) == [("a", 1), ("b", 2), ("c", 1)]
 
@@ -94,13 +94,13 @@ def test_nothing_saved_leaves_the_results_on_the_nodes(store_cluster):
 def test_an_answer_that_is_not_urls_ends_the_job(store_cluster):
     job = run("garbage")
     with pytest.raises(JobError) as err:
-        job.wait()
+        job.wait(timeout=120)
     assert "saving the results of reduce:" in str(err.value)
     assert not any("seconds before retrying" in m for m in messages(job))
 
 
 def test_only_the_last_stage_is_saved(store_cluster):
     job = run("all")
-    job.wait()
+    job.wait(timeout=120)
     assert {m.split("[", 1)[1].split(":", 1)[0] for m in messages(job) if "Saved" in m} == \
         {"reduce"}

@@ -372,7 +372,7 @@ def test_a_retry_arriving_while_the_first_is_still_set_up_waits_for_it(tmp_path)
     class HeldUpMaster(Master):
         async def _job_inputs(self, pack):
             self.setting_up.set()
-            await self.release.wait()
+            await asyncio.wait_for(self.release.wait(), 30)
             return await super()._job_inputs(pack)
 
     async def main():
@@ -381,7 +381,7 @@ def test_a_retry_arriving_while_the_first_is_still_set_up_waits_for_it(tmp_path)
         master.setting_up, master.release = asyncio.Event(), asyncio.Event()
         data = pack(prefix="HeldUp").dumps()
         first = asyncio.ensure_future(master.submit(data, "same-token"))
-        await asyncio.wait_for(master.setting_up.wait(), 10)
+        await asyncio.wait_for(master.setting_up.wait(timeout=120), 10)
         second = asyncio.ensure_future(master.submit(data, "same-token"))
         await asyncio.sleep(0.05)
         assert not second.done()

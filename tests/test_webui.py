@@ -171,7 +171,7 @@ def slow_words(line, params):
 def test_the_job_view_has_the_timeline_of_every_attempt(ui_cluster, tmp_path):
     job = Job().run(input=["raw://a b", "raw://c d", "raw://e f"], map=flaky,
                     params={"dir": str(tmp_path)})
-    assert sorted(result_iterator(job.wait())) == sorted((w, 1) for w in "abcdef")
+    assert sorted(result_iterator(job.wait(timeout=120))) == sorted((w, 1) for w in "abcdef")
     view = get_json(ui_cluster.master + "/disco/ui/job?name=" + job.name)
     attempts = view["timeline"]["attempts"]
     maps = [a for a in attempts if a["stage"] == "map"]
@@ -189,7 +189,7 @@ def test_the_job_view_has_the_timeline_of_every_attempt(ui_cluster, tmp_path):
 
 def test_the_job_feed_says_when_the_job_is_gone(ui_cluster):
     job = Job().run(input=["raw://x"], map=words)
-    job.wait()
+    job.wait(timeout=120)
     url = ui_cluster.master + "/disco/ui/feed?view=job&name=" + job.name
     # the first snapshot arrives, then the job is purged and the feed says so
     with urllib.request.urlopen(urllib.request.Request(url, headers={HEADER: client_token()}),
@@ -208,9 +208,9 @@ def test_the_job_feed_says_when_the_job_is_gone(ui_cluster):
 def test_finished_jobs_keep_their_timeline_after_leaving_memory(tmp_path):
     with running_cluster(extra_env={"DISCO_KEEP_FINISHED_JOBS": "1"}) as cluster:
         first = Job().run(input=["raw://a", "raw://b"], map=words)
-        first.wait()
+        first.wait(timeout=120)
         second = Job().run(input=["raw://c"], map=words)
-        second.wait()
+        second.wait(timeout=120)
         wait_for(lambda: get_json(cluster.master + "/disco/ui/job?name=" + first.name))
         view = get_json(cluster.master + "/disco/ui/job?name=" + first.name)
         assert len([a for a in view["timeline"]["attempts"] if a["stage"] == "map"]) == 2

@@ -82,7 +82,7 @@ def test_the_job_page_shows_events_and_a_timeline_with_the_retries(cluster, brow
                                                                     tmp_path):
     job = Job().run(input=["raw://a", "raw://b", "raw://c"], map=flaky,
                     params={"dir": str(tmp_path)})
-    job.wait()
+    job.wait(timeout=120)
     browser.get(cluster.master + "/job.html?name=" + job.name)
     until(browser, lambda d: css(d, "#state") and css(d, "#state")[0].text == "ready",
           what="job page")

@@ -26,7 +26,7 @@ def an_index(disco_cluster, unique=True, partitions=1):
     job = Job().run(input=["raw://%s" % d for d in DOCS], map=index, reduce=keep,
                     partitions=partitions, reduce_output_stream=discodb_stream,
                     params={"unique_items": unique})  # doc3 has "a" twice
-    return job.wait()
+    return job.wait(timeout=120)
 
 
 def test_a_job_writes_discodbs_and_the_next_queries_them(disco_cluster):
@@ -35,11 +35,11 @@ def test_a_job_writes_discodbs_and_the_next_queries_them(disco_cluster):
     urls = inputs(results, "query/cat/hat")  # the documents with both words
     assert len(urls) == 1 and urls[0].startswith("discodb://")
     query = Job().run(input=urls, map=found)
-    assert sorted(result_iterator(query.wait())) == [("doc3", 1)]
+    assert sorted(result_iterator(query.wait(timeout=120))) == [("doc3", 1)]
     split = an_index(disco_cluster, partitions=2)  # two DiscoDBs, each of some words
     assert len(inputs(split)) == 2
     keys = Job().run(input=inputs(split), map=found)
-    assert sorted(k for k, _ in result_iterator(keys.wait())) == [
+    assert sorted(k for k, _ in result_iterator(keys.wait(timeout=120))) == [
         "a", "cat", "hat", "in", "sat", "the"]
 
 
@@ -48,7 +48,7 @@ def test_a_discodb_with_a_value_twice_under_a_key_cannot_be_queried(disco_cluste
     from disco.schemes.scheme_discodb import inputs
     urls = inputs(an_index(disco_cluster, unique=False), "query/a")
     with pytest.raises(JobError) as err:
-        Job().run(input=urls, map=found).wait()
+        Job().run(input=urls, map=found).wait(timeout=120)
     assert "write it with the job's params unique_items=True" in str(err.value)
 
 
@@ -62,7 +62,7 @@ def test_a_map_reader_gets_the_discodb(disco_cluster):
     from disco.schemes.scheme_discodb import inputs
     job = Job().run(input=inputs(an_index(disco_cluster)), map_reader=by_reader,
                     map=found, params={"q": "the"})
-    assert sorted(result_iterator(job.wait())) == [("doc1", 1), ("doc2", 1)]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("doc1", 1), ("doc2", 1)]
 
 
 def test_without_the_plugin_discodb_urls_and_the_stream_name_the_package():
@@ -71,11 +71,11 @@ def test_without_the_plugin_discodb_urls_and_the_stream_name_the_package():
     from disco_core.testing import running_cluster
     with running_cluster(extra_env={"DISCO_DISABLE_PLUGINS": "disco-plugin-discodb"}):
         with pytest.raises(DiscoError) as err:
-            Job().run(input=["discodb://localhost/disco/x"], map=found).wait()
+            Job().run(input=["discodb://localhost/disco/x"], map=found).wait(timeout=120)
         assert "no plugin handles 'discodb://': pip install disco-plugin-discodb" in \
             str(err.value)
         with pytest.raises(JobError) as err:
             Job().run(input=["raw://a b"], map=index, reduce=keep,
-                      reduce_output_stream=discodb_stream).wait()
+                      reduce_output_stream=discodb_stream).wait(timeout=120)
         assert "no plugin handles 'discodb://': pip install disco-plugin-discodb" in \
             str(err.value)

@@ -49,13 +49,13 @@ class RedisServer:
         """Stop the server at once, as a crash would."""
         if self.proc is not None and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+            self.proc.wait(timeout=10)
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
 

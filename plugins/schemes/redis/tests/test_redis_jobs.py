@@ -31,7 +31,7 @@ def test_a_job_reads_one_database_and_writes_another(disco_cluster, redis_server
     target = redis_server.url(2)
     job = Job().run(input=[source], map=words, reduce=total, partitions=2,
                     reduce_output_stream=(redis_output_stream,), params={"url": target})
-    results = job.wait()
+    results = job.wait(timeout=120)
     assert len(results) == 2  # one output per reduce task, each naming the database
     assert lists(redis_server.client(2)) == {"the": ["3"], "cat": ["1"], "sat": ["1"],
                                               "on": ["1"], "mat": ["1"], "end": ["1"]}
@@ -67,7 +67,7 @@ def test_intermediate_data_in_redis_between_pipeline_stages(disco_cluster, redis
                 ("group_label", Stage("reduce", process=count,
                                       input_chain=[task_input_stream, redis_inter_stream_in]))]
     job = Job(worker=Worker(pipeline)).run(input=[source])
-    assert sorted(result_iterator(job.wait())) == [("a", 3), ("b", 1), ("c", 1)]
+    assert sorted(result_iterator(job.wait(timeout=120))) == [("a", 3), ("b", 1), ("c", 1)]
     assert lists(redis_server.client(6)) == {"a": ["1"] * 3, "b": ["1"], "c": ["1"]}
 
 
@@ -106,7 +106,7 @@ def test_the_input_server_going_away_mid_job_fails_the_task_and_the_retry_reads_
         source.start()  # the same port, empty: the retry reads the data put back now
         fill(source, 0, records)
         (work / "go").touch()
-        job.wait()
+        job.wait(timeout=120)
         messages = [event[2] for _offset, event in job.events()]
         failed = [m for m in messages if "went away" in m]
         assert failed and url in failed[0], messages
@@ -122,7 +122,7 @@ def test_without_the_plugin_redis_urls_name_the_package(redis_server):
     from disco_core.testing import running_cluster
     with running_cluster(extra_env={"DISCO_DISABLE_PLUGINS": "disco-plugin-redis"}):
         with pytest.raises(DiscoError) as err:
-            Job().run(input=[redis_server.url(0)], map=words).wait()
+            Job().run(input=[redis_server.url(0)], map=words).wait(timeout=120)
         assert "no plugin handles 'redis://': pip install disco-plugin-redis" in str(err.value)
         # the output stream is named in the job pack and looked up on the node
         from disco.error import JobError
@@ -130,6 +130,6 @@ def test_without_the_plugin_redis_urls_name_the_package(redis_server):
         with pytest.raises(JobError) as err:
             Job().run(input=["raw://a b"], map=lambda line, params: [(line, 1)],
                       reduce_output_stream=(redis_output_stream,), reduce=total,
-                      params={"url": redis_server.url(0)}).wait()
+                      params={"url": redis_server.url(0)}).wait(timeout=120)
         assert "no plugin handles 'redis://': pip install disco-plugin-redis" in str(err.value)
     assert redis_server.client(0).dbsize() == 0

@@ -105,7 +105,7 @@ def test_a_client_killed_mid_put_leaves_nothing(disco_cluster):
             "!partial-%s.%s" % (name.rsplit("$", 1)[1], name)]
     finally:
         client.send_signal(signal.SIGKILL)
-        client.wait()
+        client.wait(timeout=120)
     wait_for(lambda: not partials(root, name), timeout=20)
     assert ddfs.get("test:writes:cut") == before
     assert [c.read() for c in ddfs.pull("test:writes:cut")] == [b"before"]
