@@ -7,7 +7,7 @@ import pytest
 
 from disco_core.client import comm
 from disco_core.errors import CommError, DiscoError
-from disco_core.master.nodes import expand_spec, expand_table
+from disco_core.master.nodetable import expand_spec, expand_table
 from disco_core.testing import running_cluster
 
 

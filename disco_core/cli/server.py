@@ -98,7 +98,7 @@ def print_login(ctx: Context) -> None:
 def check_node_table(ctx: Context) -> None:
     """A broken node table is said in one line before the master starts (not as the end of
     a traceback in its log)."""
-    from ..master.nodes import read_config
+    from ..master.nodetable import read_config
     read_config(ctx.settings["DISCO_MASTER_CONFIG"], ctx.settings["DISCO_WORKERS"])
 
 

@@ -21,20 +21,19 @@ from typing import Any
 import tornado.web
 
 from .. import __version__, jobpack as jp
-from ..errors import DiscoError, JobPackError, PluginError
+from ..errors import PluginError
 from ..access import load_token
 from ..loopwatch import LoopWatch
 from ..plugins import PluginHost, get_host
 from ..settings import DiscoSettings
-from . import intake, jobrecord, purgedlist, restore, saving
+from . import jobrecord, purgedlist, restore, saving
 from .coordinator import Job, Task
-from .events import EventLog
 from .jobrecord import JobRecord
-from .journal import JournaledJob, JournalWriter, first_line_synced
+from .journal import JournalWriter
 from .ctrl import core_ops
 from .nodes import NodeManager
 from .oob import OobStore
-from .pipeline import Output
+from .intake import JobIntake
 from .reports import NodeReports
 from .scheduler import NodeSlots, Scheduler
 from .stalled import StalledJobs
@@ -68,7 +67,7 @@ def load_secret(path: str) -> str:
     return secret
 
 
-class Master(NodeReports):
+class Master(NodeReports, JobIntake):
     """The master's state and what changes it.
 
     It owns every job's and node's state in the cluster. The REST handlers (:mod:`.handlers`,
@@ -374,93 +373,6 @@ class Master(NodeReports):
     def job_dir(self, name: str) -> str:
         return os.path.join(self.root, jp.hexhash(name), name)
 
-    def incoming(self) -> str:
-        """Where job packs are written while they arrive (renamed into a job's directory)."""
-        return os.path.join(self.root, ".incoming")
-
-    def upload(self) -> Upload:
-        """A temporary file for the body of a submission, at most ``max_jobpack`` bytes."""
-        return Upload(self.incoming(), self.max_jobpack)
-
-    def accepts(self, submission: str | None) -> bool:
-        """Whether a submission may go on: new jobs are welcome, or it repeats one that was."""
-        return bool(self.accept_new_jobs) or self.submissions.get(submission) is not None
-
-    async def submit(self, source: str | bytes, submission: str | None = None) -> str:
-        """Make a job of a pack, given as the path of a file the master may take (renamed
-        into the job's directory, or deleted if the pack is refused) or as bytes; its name.
-
-        ``submission`` is the client's token for this pack: a retry carrying a token seen
-        recently gets the earlier job's name and makes no job (see :mod:`.submissions`)."""
-        if isinstance(source, str):
-            path = source
-        else:
-            path = await asyncio.get_running_loop().run_in_executor(None, self._incoming_file,
-                                                                    source)
-        try:
-            earlier = self.submissions.get(submission)
-            if earlier is not None:
-                return await asyncio.shield(earlier)
-            if submission is None:
-                return await self._create_job_in_time(path)
-            fut = self.submissions.start(submission)
-            try:
-                name = await self._create_job_in_time(path)
-            except BaseException as exc:
-                self.submissions.failed(submission, fut, exc)
-                raise
-            self.submissions.done(fut, name)
-            return name
-        finally:
-            if os.path.exists(path):  # refused: freeing a GiB file's blocks takes a while
-                await asyncio.get_running_loop().run_in_executor(None, intake.unlink, path)
-
-    def _incoming_file(self, data: bytes) -> str:
-        upload = self.upload()
-        if not upload.write(data):
-            raise JobPackError("the job pack is %d bytes, more than the %d this master takes "
-                               "(DISCO_MAX_JOBPACK_SIZE)" % (len(data), self.max_jobpack))
-        return upload.close()
-
-    async def _create_job_in_time(self, path: str) -> str:
-        """The new job, or an error after ``setup_timeout`` seconds (as the original: the
-        job is dropped, with nothing of it left behind, if it takes longer to set up)."""
-        try:
-            return await asyncio.wait_for(self._create_job(path), self.setup_timeout)
-        except asyncio.TimeoutError:
-            raise DiscoError("timed out after %gs (master busy?)" % self.setup_timeout) \
-                from None
-
-    async def _create_job(self, path: str) -> str:
-        if not self.accept_new_jobs:
-            raise PermissionError("No new jobs should be submitted to this cluster.")
-        if self.missing:
-            raise PluginError("this master cannot schedule jobs: %s" % "; ".join(self.missing))
-        loop = asyncio.get_running_loop()
-        pack = await loop.run_in_executor(None, intake.check_and_sync, path)
-        pipeline = jp.pipeline_of(pack)
-        inputs = await self._job_inputs(pack)
-        name = jp.job_name(pack.jobdict["prefix"])
-        while name in self.jobs or os.path.exists(self.job_dir(name)):
-            await asyncio.sleep(0.000001)
-            name = jp.job_name(pack.jobdict["prefix"])
-        jobdir = self.job_dir(name)
-        os.makedirs(jobdir, exist_ok=True)
-        os.replace(path, os.path.join(jobdir, "jobfile"))
-        events = EventLog(os.path.join(jobdir, "events"), self._event_hook(name))
-        job = JournaledJob(name, pack.jobdict, pipeline, inputs, events, self,
-                           self.max_failure_rate, self.retry)
-        job.begin(self.journal, jobdir)
-        await first_line_synced(self.journal, job, jobdir)  # on disk before it is answered
-        job.node_failure_limit = int(self.settings["DISCO_JOB_NODE_FAILURES"])
-        self.jobs[name] = job
-        self.scheduler.add_job(job)
-        events.add("master", 'Created job "%s"' % name)
-        job.storage = saving.storage_for(self.plugins, pack.jobdict, events)
-        job.start()
-        self.kick()
-        return name
-
     def _event_hook(self, name: str) -> Any:
         if not self.plugins.hook.disco_job_event.get_hookimpls():
             return None
@@ -486,9 +398,6 @@ class Master(NodeReports):
                                "goes on without it)" % (plugin, what, type(exc).__name__, exc),
                                notify=False)
         return on_error
-
-    async def _job_inputs(self, pack: jp.JobPack) -> list[Output]:
-        return await intake.job_inputs(self.plugins, pack)
 
     def get_job(self, name: str) -> Job | JobRecord:
         """The job, in memory, or a finished one's record read from disk."""

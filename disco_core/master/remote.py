@@ -1,7 +1,7 @@
 """Nodes on other machines: started over SSH (paramiko), watched through their channel.
 
 A host of the node table is started over SSH when it is not this machine (see
-:func:`.nodes.is_local_host`) or when ``DISCO_SSH_HOSTS`` names it: a list of
+:func:`.nodetable.is_local_host`) or when ``DISCO_SSH_HOSTS`` names it: a list of
 ``host[:port]`` (commas or spaces between), the SSH port of each (else ``DISCO_SSH_PORT``).
 Naming a loopback address there (``127.0.0.2:2222``) starts that node through an sshd on
 this machine, as a test does.
