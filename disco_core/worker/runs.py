@@ -232,13 +232,13 @@ def _run_limit(values: Iterable, buffer_size: int) -> int:
 def _write_sorted(pairs: list, part: Any, outputs: Any) -> None:
     """Write ``pairs``, sorted by key, as a run (in each label's output)."""
     if part is None:
-        write_pairs(outputs[0], pairs)
+        write_pairs(outputs[0], pairs, True)
         return
     keys = list(map(_only, pairs))
     many = getattr(part, "many", None)
     labels = many(keys) if many is not None else list(map(getattr(part, "direct", part), keys))
     for label in sorted(set(labels)):
-        write_pairs(outputs[label], compress(pairs, map(label.__eq__, labels)))
+        write_pairs(outputs[label], compress(pairs, map(label.__eq__, labels)), True)
 
 
 def _write_run(groups: dict, part: Any, outputs: Any, pairs: int) -> None:
@@ -280,10 +280,11 @@ def keys_by_label(keys: list, part: Any) -> dict[int, list]:
     return by_label
 
 
-def write_pairs(out: Any, pairs: Iterable) -> None:
-    """Write ``(key, value)`` pairs to an output: in batches to a record writer."""
+def write_pairs(out: Any, pairs: Iterable, distinct: bool = False) -> None:
+    """Write ``(key, value)`` pairs to an output: in batches to a record writer (see
+    ``RecordWriter.extend`` for ``distinct``)."""
     if isinstance(out, RecordWriter):
-        out.extend(pairs)
+        out.extend(pairs, distinct)
     else:
         add = out.add
         for k, v in pairs:
@@ -292,7 +293,7 @@ def write_pairs(out: Any, pairs: Iterable) -> None:
 
 def _write_keys(out: Any, keys: list, groups: dict, single: bool) -> None:
     if single:  # the pairs made in C
-        write_pairs(out, zip(keys, map(_only, map(groups.__getitem__, keys))))
+        write_pairs(out, zip(keys, map(_only, map(groups.__getitem__, keys))), True)
     elif isinstance(out, RecordWriter):
         extend = out.extend
         for i in range(0, len(keys), _KEYS_AT_ONCE):
