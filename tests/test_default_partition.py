@@ -57,3 +57,17 @@ def test_each_key_reaches_exactly_one_reduce(disco_cluster):
     totals = dict(results)
     assert totals[b"bytes-key"] == 3
     assert all(totals["w%d" % i] == 3 * len(range(i, 2000, 300)) for i in range(300))
+
+
+def test_many_str_or_bytes_keys_are_labelled_without_a_call_per_key(monkeypatch):
+    # ``disco.worker.classic.func.map`` is the documented job function, not the builtin:
+    # the labels of many str (or bytes) keys are computed in one pass all the same
+    import disco_core.worker.func as func
+
+    def one_at_a_time(key, nr, params):
+        raise AssertionError("default_partition called for %r" % (key,))
+    expected = {nr: [default_partition(k, nr, None) for k in KEYS] for nr in (2, 16)}
+    monkeypatch.setattr(func, "default_partition", one_at_a_time)
+    for nr in (2, 16):
+        assert func.default_partitions(KEYS, nr) == expected[nr]
+        assert func.default_partitions([k.encode() for k in KEYS], nr) == expected[nr]

@@ -3,7 +3,9 @@
 them), keys of other types exactly as they were yielded."""
 import io
 
+import pytest
 from disco.core import Job, result_iterator
+from disco.error import JobError
 from disco.worker.classic.worker import Worker
 
 from disco_core.records import RecordWriter, read_records
@@ -146,3 +148,32 @@ def test_record_writer_extend_across_batches():
     assert got == [("first", 0)] + [("k", i) for i in range(5000)] + [("last", 1)]
     assert writer.count == 5002
 
+
+
+def test_distinct_keys_of_str_and_bytes_keep_their_first_come_order(disco_cluster):
+    pairs = [(("k%d" % i) if i % 2 else b"k%d" % i, i) for i in range(3000, 0, -1)]
+    job = Job().run(input=["raw://x"], map=yield_params, reduce=as_seen, params=pairs)
+    assert seen(job) == pairs
+
+
+def test_distinct_keys_yielded_as_lists_reach_the_reduce_as_pairs(disco_cluster):
+    pairs = [["k%05d" % (i * 7919 % 10007), i] for i in range(3000)]
+    job = Job().run(input=["raw://x"], map=yield_params, reduce=as_seen, params=pairs)
+    got = seen(job)
+    assert got == stable_by_key([tuple(p) for p in pairs])
+    assert {type(p) for p in got} == {tuple}
+
+
+def test_distinct_keys_then_another_type_of_key(disco_cluster):
+    head = [("k%05d" % (i * 7919 % 10007), i) for i in range(3000)]
+    tail = [(7, "int"), ("b", 1), ("a", 2)]
+    job = Job().run(input=["raw://x"], map=yield_params, reduce=as_seen, params=head + tail)
+    assert seen(job) == stable_by_key(head) + tail
+
+
+def test_a_map_that_yields_a_bad_pair_fails_its_job(disco_cluster):
+    job = Job().run(input=["raw://x"], map=yield_params, reduce=as_seen,
+                    params=[("a", 1), ("b", 2, 3)])
+    with pytest.raises(JobError) as err:
+        job.wait(timeout=120)
+    assert "unpack" in str(err.value)

@@ -217,3 +217,27 @@ def test_an_unknown_version_is_named(two_hunks):
     bad[2] = 7
     text = message_of(bytes(bad))
     assert "version 7" in text and offset_in(text) == 0
+
+
+def test_distinct_records_round_trip_and_take_less_room():
+    pairs = [("k%d" % i, (i % 2, str(i * 7))) for i in range(5000)]
+    shared = [1, 2]
+    cyclic: list = ["loop"]
+    cyclic.append(cyclic)
+    odd = [("s", shared), ("t", shared), ("c", cyclic), ("n", None)]
+    for items in (pairs, odd * 700):
+        plain, distinct = io.BytesIO(), io.BytesIO()
+        for buf, flag in ((plain, False), (distinct, True)):
+            w = RecordWriter(buf)
+            w.extend(items, distinct=flag)
+            w.close()
+        back = list(read_records(io.BytesIO(distinct.getvalue())))
+        assert len(back) == len(items)
+        for (k, v), (bk, bv) in zip(items, back):
+            assert bk == k
+            if v is cyclic:
+                assert bv[0] == "loop" and bv[1] is bv  # a cycle keeps its memo
+            else:
+                assert bv == v
+    # without memo entries the pickles of distinct pairs are smaller
+    assert len(records._dumps_distinct(pairs[:2048])) < len(records._dumps(pairs[:2048], 5))

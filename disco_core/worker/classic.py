@@ -449,11 +449,11 @@ def _map_sum(fmap: Callable, entries: Iterable, params: Any, part: Any, outputs:
                     pass
                 counts[k] = 0 + v  # out of the handler: its error comes alone
     if part is None:
-        write_pairs(outputs[0], counts.items())
+        write_pairs(outputs[0], counts.items(), True)
     else:
         # every key is distinct here: label each once, without the per-record memo
         for label, keys in keys_by_label(list(counts), part).items():
-            write_pairs(outputs[label], zip(keys, map(counts.__getitem__, keys)))
+            write_pairs(outputs[label], zip(keys, map(counts.__getitem__, keys)), True)
     return n
 
 

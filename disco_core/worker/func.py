@@ -1,6 +1,7 @@
 """Helper functions for classic jobs (``disco.worker.classic.func``)."""
 from __future__ import annotations
 
+import builtins
 import zlib
 from typing import Any, Callable, Iterable, Iterator
 
@@ -18,6 +19,7 @@ def _key_bytes(key: Any) -> bytes:
 
 
 _crc32 = zlib.crc32
+_map = builtins.map  # this module's own ``map`` (below) documents the job function
 
 
 def default_partition(key: Any, nr_partitions: int, params: Any) -> int:
@@ -31,14 +33,14 @@ def default_partition(key: Any, nr_partitions: int, params: Any) -> int:
 def default_partitions(keys: list, nr_partitions: int) -> list[int]:
     """``[default_partition(k, nr_partitions, None) for k in keys]``, computed in C when
     the keys are all ``str`` or all ``bytes``."""
-    types = set(map(type, keys))
+    types = set(_map(type, keys))
     if types == {str}:
-        hashes = map(_crc32, map(str.encode, keys))
+        hashes = _map(_crc32, _map(str.encode, keys))
     elif types == {bytes}:
-        hashes = map(_crc32, keys)
+        hashes = _map(_crc32, keys)
     else:
         return [default_partition(k, nr_partitions, None) for k in keys]
-    return list(map(nr_partitions.__rmod__, hashes))
+    return list(_map(nr_partitions.__rmod__, hashes))
 
 
 def make_range_partition(min_val: int, max_val: int) -> Callable[[Any, int, Any], int]:
