@@ -73,6 +73,14 @@ def disco_webui_links(master: Any) -> list[dict[str, str]]:
 
 
 @hookspec
+def disco_safe_to_remove(master: Any, hosts: list[str]) -> list[str] | None:
+    """Of ``hosts`` (the gc blacklist), those whose stored data all has copies on other
+    nodes, so they can leave the cluster with nothing lost: the configure page marks them
+    safe to remove. A storage plugin answers from what it holds in memory (it is called on
+    each view of the page); ``None`` when it keeps nothing on nodes."""
+
+
+@hookspec
 def disco_openapi_paths(master: Any) -> dict[str, Any]:
     """The OpenAPI ``paths`` of the plugin's master routes (``{"/x/{name}": {"get": {...}}}``),
     merged into the master's document at ``/disco/openapi.json``."""

@@ -24,9 +24,10 @@ DDFS_ALLOWED = {
 DDFS_NAME = re.compile(r"DDFS_[A-Z_]+|/ddfs\b|\bddfs_data\b|\bddfs\.|disco\.ddfs")
 
 
-def sources():
-    for path in sorted(CORE.rglob("*.py")):
-        yield path.relative_to(CORE).as_posix(), path.read_text(encoding="utf-8")
+def sources(patterns=("*.py",)):
+    for pattern in patterns:
+        for path in sorted(CORE.rglob(pattern)):
+            yield path.relative_to(CORE).as_posix(), path.read_text(encoding="utf-8")
 
 
 def test_core_imports_no_plugin_package():
@@ -61,3 +62,12 @@ def test_ddfs_names_appear_only_in_the_originals_interfaces():
 def test_the_data_server_serves_no_storage_paths():
     from disco_core.dataserver import data_routes
     assert [rule[0] for rule in data_routes("/data")] == [r"/disco/(.+)"]
+
+
+def test_the_web_uis_own_pages_name_no_plugin():
+    """Core's pages ask core's routes; what a plugin adds (a storage plugin's safe-to-remove
+    marks) comes through a hook behind them, never from the plugin's paths."""
+    found = ["%s: %s" % (rel, m.group(0))
+             for rel, text in sources(("*.js", "*.html", "*.css"))
+             for m in DDFS_NAME.finditer(text)]
+    assert found == []

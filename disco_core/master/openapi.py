@@ -235,6 +235,9 @@ def _static() -> dict[str, Any]:
                                           _json({"type": "object"}))},
         "/disco/ui/links": {"get": _op("The pages plugins link from the navigation", _json(
             {"type": "array", "items": {"type": "object"}}))},
+        "/disco/ui/safe_to_remove": {"get": _op(
+            "The gc-blacklisted nodes storage plugins say can leave with nothing lost",
+            _json({"type": "array", "items": {"type": "string"}}))},
         "/disco/ui/feed": {"get": _op(
             "A live view: server-sent snapshot events each time it changes",
             {"description": "an event stream", "content": {"text/event-stream": {

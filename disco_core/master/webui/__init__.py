@@ -96,6 +96,17 @@ def links(master: Any) -> list[dict[str, str]]:
     return out
 
 
+def safe_to_remove(master: Any) -> list[str]:
+    """The gc-blacklisted hosts every storage plugin that answers says can be removed with
+    nothing lost (``disco_safe_to_remove``); none when no plugin answers."""
+    hosts = sorted(master.nodes.gc_blacklist)
+    answers = [set(result) for _plugin, result in master.plugins.each(
+        "disco_safe_to_remove", master=master, hosts=hosts) if isinstance(result, list)]
+    if not hosts or not answers:
+        return []
+    return sorted(set(hosts).intersection(*answers))
+
+
 def settings_in_force(master: Any) -> dict[str, Any]:
     """Every setting the master runs with, secrets left out."""
     out = {}
@@ -155,7 +166,8 @@ def job_timeline(job: Any) -> dict[str, Any]:
 
 class ViewHandler(UIHandler):
     """``/disco/ui/status``, ``/disco/ui/job?name=``, ``/disco/ui/timeline?name=``,
-    ``/disco/ui/settings``, ``/disco/ui/links``: what the pages show, once."""
+    ``/disco/ui/settings``, ``/disco/ui/links``, ``/disco/ui/safe_to_remove``: what the
+    pages show, once."""
 
     def get(self, what: str) -> None:
         m = self.master
@@ -173,6 +185,8 @@ class ViewHandler(UIHandler):
             self.reply(settings_in_force(m))
         elif what == "links":
             self.reply(links(m))
+        elif what == "safe_to_remove":
+            self.reply(safe_to_remove(m))
         else:
             raise tornado.web.HTTPError(404, "unknown view %r" % what)
 

@@ -28,10 +28,8 @@
   async function loadBlacklists() {
     const [black, gcBlack] = await Promise.all([disco.api("/disco/ctrl/get_blacklist"),
                                                 disco.api("/disco/ctrl/get_gc_blacklist")]);
-    let safe = [];
-    if (gcBlack.length) {  // which of them DDFS (when installed) says are safe to remove
-      try { safe = await disco.api("/ddfs/ctrl/safe_gc_blacklist"); } catch (e) { safe = []; }
-    }
+    // which of them the storage plugins (when any is installed) say are safe to remove
+    const safe = gcBlack.length ? await disco.api("/disco/ui/safe_to_remove") : [];
     const list = (hosts, op, marks) => hosts.sort().map(h => disco.el("li", {
       class: marks && marks.includes(h) ? "safe" : null, "data-host": h,
       title: "take " + h + " off the list",

@@ -70,6 +70,15 @@ def disco_node_info(host: str) -> dict[str, Any] | None:
 
 
 @hookimpl
+def disco_safe_to_remove(master: Any, hosts: list[str]) -> list[str] | None:
+    ddfs = _master.get("ddfs")
+    if ddfs is None:
+        return None
+    safe = set(ddfs.upkeep.safe_gc_blacklist())
+    return [h for h in hosts if h in safe]
+
+
+@hookimpl
 def disco_node_routes(node: Any) -> list[tuple]:
     from .node import node_routes
     return node_routes(node)
