@@ -40,8 +40,9 @@ def test_the_inputs_are_decoded_once_per_process_and_job_file(tmp_path):
     _d, job2, args2 = load_job(path)
     assert args1["input"] == args2["input"]
     assert all(a is b for a, b in zip(args1["input"], args2["input"]))  # decoded once
-    # each task's own objects: a list, job and jobargs it may change without harm
-    assert args1["input"] is not args2["input"] and args1 is not args2 and job1 is not job2
+    # each task's own objects: job and jobargs it may change without harm, and a list of
+    # inputs that is shared only until a task changes it
+    assert args1 is not args2 and job1 is not job2
     args1["input"].append("raw://extra")
     args1["params"]["n"] = 2
     _d, _job3, args3 = load_job(path)
@@ -63,6 +64,22 @@ def test_job_data_of_one_pickle_still_loads(tmp_path):
     path = tmp_path / "jobfile"
     path.write_bytes(pack.dumps())
     assert load_job(str(path))[2]["input"] == ["raw://x"]
+
+
+def test_tasks_share_the_jobs_inputs_until_one_changes_them(tmp_path):
+    inputs = ["raw://%d" % i for i in range(1000)]
+    pack = JobPack(1, {"prefix": "Shared", "worker": "worker", "owner": "tests@localhost",
+                       "scheduler": {}}, {}, b"", Worker().jobdata(Job(), {"input": inputs}))
+    path = tmp_path / "jobfile"
+    path.write_bytes(pack.dumps())
+    first = load_job(str(path))[2]["input"]
+    assert load_job(str(path))[2]["input"] is first  # no copy per task
+    first.sort(key=len, reverse=True)
+    second = load_job(str(path))[2]["input"]
+    assert second is not first and second == inputs and first != inputs
+    del second[:10]
+    assert load_job(str(path))[2]["input"] == inputs
+    assert isinstance(first, list)
 
 
 def test_the_functions_a_task_binds_globals_in_are_not_its_inputs():
