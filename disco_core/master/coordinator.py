@@ -14,6 +14,7 @@ and the last error.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from dataclasses import dataclass
 from typing import AbstractSet, Any, Protocol
@@ -40,6 +41,45 @@ class Actions(Protocol):
 #: The hosts, URLs or ids of a task that has none: one shared empty set rather than five of
 #: its own in each of 50,000 queued tasks (code that adds to one makes the task a new set).
 NONE: frozenset = frozenset()
+
+
+class TaskRare:
+    """The fields of a :class:`Task` that few tasks set, held apart (read through the
+    task's attributes of the same names, which give the defaults while none is set).
+
+    ``lost``: attempts lost with their node (not counted as failures). Recomputing outputs
+    the next stage could not read: ``old_outputs``, the outputs it had before;
+    ``former_urls``, every URL it ever gave (``recovery``); ``awaiting``, for a task
+    waiting for its inputs to be made again, the ids of the tasks making them; ``remade``,
+    times its outputs were lost and made again. The job's ``force_local``: ``only_on``, the
+    hosts of its inputs, the only ones it may run on (while one of them can take tasks);
+    ``force_remote``: ``avoid``, those it may not run on (unless no other host can)."""
+
+    __slots__ = ("lost", "old_outputs", "former_urls", "awaiting", "remade", "only_on",
+                 "avoid")
+    DEFAULTS: dict[str, Any] = {"lost": 0, "old_outputs": None, "former_urls": NONE,
+                                "awaiting": NONE, "remade": 0, "only_on": NONE, "avoid": NONE}
+
+    def __init__(self) -> None:
+        for name, value in self.DEFAULTS.items():
+            setattr(self, name, value)
+
+
+def _rare_field(name: str) -> property:
+    default = TaskRare.DEFAULTS[name]
+
+    def get(task: "Task") -> Any:
+        rare = task.rare
+        return default if rare is None else getattr(rare, name)
+
+    def set_(task: "Task", value: Any) -> None:
+        rare = task.rare
+        if rare is None:
+            if value is default:
+                return
+            rare = task.rare = TaskRare()
+        setattr(rare, name, value)
+    return property(get, set_, doc="see :class:`TaskRare`")
 
 
 @dataclass(eq=False, slots=True)
@@ -75,19 +115,9 @@ class Task:
     hosts: tuple[str, ...] = ()   # where it ran, in order
     attempt: list | None = None   # the running attempt's entry in ``Job.attempts``
     error: tuple[str, str, str] = ("", "", "")        # last failure: kind, host, message
-    lost: int = 0                 # attempts lost with their node (not counted as failures)
-    #: Recomputing outputs the next stage could not read: the outputs it had before, every
-    #: URL it ever gave (``recovery``), and for a task waiting for its inputs to be made
-    #: again, the ids of the tasks making them.
-    old_outputs: list[Output] | None = None
-    former_urls: AbstractSet[str] = NONE
-    awaiting: AbstractSet[int] = NONE
-    remade: int = 0               # times its outputs were lost and made again
-    #: The job's ``force_local``: the hosts of its inputs, the only ones it may run on (while
-    #: one of them can take tasks); ``force_remote``: those it may not run on (unless no
-    #: other host can take tasks).
-    only_on: AbstractSet[str] = NONE
-    avoid: AbstractSet[str] = NONE
+    #: What few tasks have (see :class:`TaskRare`), None until one of it is set: seven
+    #: fields fewer in each of 50,000 queued tasks.
+    rare: "TaskRare | None" = None
 
     @property
     def key(self) -> str:
@@ -117,6 +147,11 @@ class Task:
                 "host": self.host, "hosts": list(self.hosts), "failures": self.failures,
                 "error": {"kind": kind, "host": host, "message": message} if kind else None,
                 "outputs": [o.to_json() for o in self.outputs]}
+
+
+for _name in TaskRare.__slots__:
+    setattr(Task, _name, _rare_field(_name))
+del _name
 
 
 @dataclass
@@ -151,7 +186,9 @@ class Job:
         self.name = name
         self.jobdict = jobdict
         self.pipeline = pipeline
-        self.inputs = inputs
+        self.inputs = inputs  # until start(): its tasks hold them from then on
+        #: The URLs of each input, for ``jobinfo`` (lists shared with the first stage's tasks)
+        self.input_url_lists: list[list[str]] = [o.urls for o in inputs]
         self.events = events
         self.actions = actions
         self.max_failures = max_failures
@@ -200,11 +237,14 @@ class Job:
     # -- stimuli ------------------------------------------------------------------------
     def start(self) -> None:
         self.events.add("master", "New job initialized!")
-        self._start_stage(0, self.inputs)
+        # The Outputs go with this call (their URL lists stay, in the tasks' inputs and in
+        # input_url_lists): 50,000 of them would otherwise outlive the tasks made of them.
+        inputs, self.inputs = self.inputs, []
+        self._start_stage(0, inputs)
 
     def task_started(self, task: Task, host: str) -> None:
         task.state = "running"
-        task.host = host
+        task.host = host = sys.intern(host)  # one string per node, not one per attempt
         task.hosts = (*task.hosts, host)
         task.started = time.time()
         task.attempt = [task.key, task.stage, host, task.runid, task.started, None, "running"]
@@ -516,7 +556,7 @@ class Job:
         return {"timestamp": self.timestamp, "active": self.status,
                 "pipeline": pipeline,
                 "results": [u for urls in self.results for u in urls],
-                "inputs": [u for o in self.inputs for u in o.urls],
+                "inputs": [u for urls in self.input_url_lists for u in urls],
                 "worker": self.worker, "owner": self.owner,
                 "hosts": [t.host for t in self.tasks.values() if t.state == "running"],
                 # the nodes that failed too many of its tasks, and each node's failures

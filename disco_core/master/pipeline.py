@@ -22,6 +22,7 @@ groups keep the order of the outputs (task ``n`` of a map stage reads input ``n`
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -45,7 +46,8 @@ class Output:
 
     @classmethod
     def dir(cls, host: str, url: str, labels: Iterable[tuple[int, int]]) -> "Output":
-        return cls("dir", host=host, urls=[url], labels=sorted(labels))
+        # the host is one of a few node names: one string for all of a node's outputs
+        return cls("dir", host=sys.intern(host), urls=[url], labels=sorted(labels))
 
     def hosts(self) -> list[str]:
         if self.kind == "dir":
