@@ -39,10 +39,15 @@ class AtomicFile(io.FileIO):
     machine crash; ``sync=None`` does as :func:`outputs_synced` says (a task's outputs)."""
 
     def __init__(self, path: str, sync: bool | None = True) -> None:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         self.final = path
         self.partial = path + ".partial"
-        super().__init__(self.partial, "w")
+        try:
+            super().__init__(self.partial, "w")
+        except FileNotFoundError:
+            # its folder is made only when it is missing: a task writes its outputs into
+            # the folder it made, and a mkdir for each would cost as much as the file
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            super().__init__(self.partial, "w")
         self.aborted = False
         self.sync = outputs_synced() if sync is None else sync
 

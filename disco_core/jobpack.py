@@ -10,6 +10,7 @@ Version-1 (classic) jobdicts are turned into pipelines by :func:`pipeline_of`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -367,6 +368,7 @@ def inputs_of(pack: JobPack) -> list[tuple[int, int, list[str]]]:
     return [(0, 0, [i] if isinstance(i, str) else list(i)) for i in d["input"]]
 
 
+@functools.lru_cache(maxsize=4096)  # a node asks for its jobs' names at every task
 def hexhash(name: str) -> str:
     """The two-hex-digit fan-out directory of a name (first byte of its md5)."""
     return hashlib.md5(name.encode("utf-8")).hexdigest()[:2]

@@ -251,7 +251,10 @@ class Master(NodeReports, JobIntake):
                     for task, _message in sent:
                         self.scheduler.task_ended(task)
                         task.job.node_lost(task, host)
-        self.stalled.check()
+        if runs:  # tasks started: the check is for rounds that start none (and every 2 s)
+            self.stalled.progressed()
+        else:
+            self.stalled.check()
 
     def dispatch(self, task: Task, node: NodeSlots) -> None:
         job = task.job

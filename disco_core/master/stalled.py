@@ -37,7 +37,8 @@ def why_no_node(nodes: dict[str, Any]) -> str | None:
 
 class StalledJobs:
     """Tells each waiting job of the scheduler ``scheduler`` why nothing runs: call
-    :meth:`check` after each scheduling round and every few seconds."""
+    :meth:`check` after each scheduling round that started no task (:meth:`progressed`
+    after the others) and every few seconds."""
 
     def __init__(self, scheduler: Any, repeat: float = REPEAT, grace: float = GRACE) -> None:
         self.scheduler = scheduler
@@ -45,6 +46,11 @@ class StalledJobs:
         self.grace = grace
         self.told: dict[str, float] = {}  # job name -> when it was last told
         self.since: float | None = None   # when no node could take a task, this time
+
+    def progressed(self) -> None:
+        """A round started tasks: some node can take them (what :meth:`check` finds first,
+        at less cost than asking every job after every round)."""
+        self.since = None
 
     def check(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
