@@ -14,14 +14,15 @@
    blobs), ``curl -o /dev/null`` of the file from the HTTP server, R ``dd`` writes of the
    file at once into that folder in 1 MB blocks, each fsynced (R the replica count: what
    the one disk of every node allows a push, which writes R replicas of it there as the
-   nodes write blobs), ``ddfs push -n R TAG FILE``, ``ddfs cat TAG > /dev/null`` (checks
-   every byte read against the file's size),
+   nodes write blobs with ``DDFS_BLOB_SYNC=1``), ``ddfs push -n R TAG FILE``,
+   ``ddfs cat TAG > /dev/null`` (checks every byte read against the file's size),
    ``ddfs chunk -n R TAG FILE``, and a job whose one map task reads the file's lines
    (``file://`` input, the word count's map reading without the counting), timed from
-   ``Job().run()`` to its end.
+   ``Job().run()`` to its end. Then, on a second cluster of the setup whose nodes fsync
+   every blob before answering (``DDFS_BLOB_SYNC=1``), ``--runs`` pushes alone.
 4. Prints every run, the medians as MB/s and the ratios: push and cat against curl
-   (target >= 0.7), chunk against the map task's reading (target >= 1.0), push against
-   the disk's bound (the ``dd`` writes) beside it, so the ratio can be judged; the same
+   (target >= 0.7), chunk against the map task's reading (target >= 1.0), the synced push
+   against curl and against the disk's bound for it (the fsynced ``dd`` writes); the same
    without the start of the ``ddfs`` command (the median time of ``ddfs ls`` of no tag:
    interpreter, imports, plugins, one request), which a small file cannot hide; and the
    load average before and after (other work on the machine skews every figure).
@@ -205,6 +206,20 @@ def run_setup(name: str, corpus: str, runs: int) -> dict[str, list[float]]:
             print("  run %d: %s" % (i, "  ".join("%s %.2f s (%.0f MB/s)"
                                                  % (k, v, size / 1e6 / v)
                                                  for k, v in row.items())), flush=True)
+    # the same pushes on a cluster whose nodes fsync each blob before answering
+    times["push synced"] = []
+    with running_cluster(hosts=hosts, extra_env={"DDFS_BLOB_SYNC": "1"}):
+        ddfs = DDFS()
+        for i in range(1, runs + 1):
+            tag = "bench:push:synced:%d" % i
+            elapsed = timed(ddfs_cmd("push", "-n", n, tag, corpus))
+            got = [len(r) for r in ddfs.blobs(tag)]
+            if got != [replicas]:
+                raise SystemExit("the pushed blob has %s replicas, not %d" % (got, replicas))
+            ddfs.delete(tag)
+            times["push synced"].append(elapsed)
+            print("  run %d with DDFS_BLOB_SYNC=1: push %.2f s (%.0f MB/s)"
+                  % (i, elapsed, size / 1e6 / elapsed), flush=True)
     times["replicas"] = [replicas]
     return times
 
@@ -228,10 +243,13 @@ def report(name: str, times: dict[str, list[float]], size: int) -> list[str]:
             missed.append("%s %s" % (name, key))
     print("  push / cp = %.2f, cat / cp = %.2f" % (rate["push"] / rate["cp"],
                                                   rate["cat"] / rate["cp"]))
-    print("  push / disk = %.2f: the disk takes %d fsynced dd writes of the file at once at "
-          "%.0f MB/s each (%.2f s), the most a push of %d replicas on it can do (%.2f x curl)"
-          % (rate["push"] / rate["disk"], times["replicas"][0], rate["disk"], med["disk"],
-             times["replicas"][0], rate["disk"] / rate["curl"]))
+    print("  with DDFS_BLOB_SYNC=1 (each blob fsynced before the PUT is answered): push %.0f "
+          "MB/s = %.2f x curl; push synced / disk = %.2f: the disk takes %d fsynced dd "
+          "writes of the file at once at %.0f MB/s each (%.2f s), the most a synced push of "
+          "%d replicas on it can do (%.2f x curl)"
+          % (rate["push synced"], rate["push synced"] / rate["curl"],
+             rate["push synced"] / rate["disk"], times["replicas"][0], rate["disk"],
+             med["disk"], times["replicas"][0], rate["disk"] / rate["curl"]))
     start = med["ddfs start"]
     moved = {k: mb / max(med[k] - start, 1e-3) for k in ("push", "cat", "chunk")}
     print("  without the ddfs command's start (%.2f s, the median of `ddfs ls`): push %.0f "

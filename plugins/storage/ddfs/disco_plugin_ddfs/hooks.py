@@ -13,9 +13,9 @@ _master: dict[str, Any] = {}
 
 @hookimpl
 def disco_settings() -> dict[str, Any]:
-    from .defaults import CLIENT
+    from .defaults import CLIENT, NODE
     from .gc import settings_defaults
-    return {**CLIENT, **settings_defaults()}
+    return {**CLIENT, **NODE, **settings_defaults()}
 
 
 @hookimpl

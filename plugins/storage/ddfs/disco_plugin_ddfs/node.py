@@ -1,8 +1,9 @@
 """A node's side of DDFS: blobs stored with PUT on ``DDFS_PUT_PORT``, read with GET.
 
 * ``PUT http://HOST:DDFS_PUT_PORT/ddfs/<prefix>$<ts>`` streams the body into
-  ``!partial-<ts>.<name>`` beside its final place while hashing it, fsyncs it, makes it
-  read-only, records its checksum, and only then links it under its name: a blob that can be
+  ``!partial-<ts>.<name>`` beside its final place while hashing it, fsyncs it (with
+  ``DDFS_BLOB_SYNC``: :func:`.defaults.blob_sync`), makes it read-only, records its
+  checksum, and only then links it under its name: a blob that can be
   seen is whole, and a name is never stored twice (the link fails if the name exists; the
   reply is 409). 201 with the blob's ``disco://`` URL as a JSON string.
 * ``GET|HEAD http://HOST:DISCO_PORT/ddfs/<path>`` serves files of ``DDFS_DATA`` (byte ranges
@@ -28,6 +29,7 @@ from tornado.httputil import responses
 from disco_core.dataserver import DataHandler
 from disco_core.errors import DataError
 
+from .defaults import blob_sync
 from .names import BLOB
 from .receiving import WRITEBACK, ClientGone, receive_body, send_all, start_writeback
 from .volumes import CHECKSUM, LocalVolumes, mark_verified, new_hash, verify
@@ -87,31 +89,35 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def _write_small(path: str, text: str) -> None:
+def _write_small(path: str, text: str, sync: bool = True) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".partial"
     with open(tmp, "w", encoding="ascii") as f:
         f.write(text)
         f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
 def _finish_upload(partial: str, final: str, sum_path: str, checksum: str,
-                   fileobj: Any) -> None:
-    """fsync, read-only, checksum, then the name: the blob appears whole or not at all."""
+                   fileobj: Any, sync: bool = True) -> None:
+    """fsync (with ``sync``: ``DDFS_BLOB_SYNC``), read-only, checksum, then the name: the
+    blob appears whole or not at all."""
     fileobj.flush()
-    os.fsync(fileobj.fileno())
+    if sync:
+        os.fsync(fileobj.fileno())
     fileobj.close()
     try:
         os.chmod(partial, 0o400)
         if os.path.exists(final):
             raise FileExistsError(final)
-        _write_small(sum_path, checksum)
+        _write_small(sum_path, checksum, sync)
         os.link(partial, final)
     finally:
         os.unlink(partial)
-    _fsync_dir(os.path.dirname(final))
+    if sync:
+        _fsync_dir(os.path.dirname(final))
 
 
 class BlobWriter:
@@ -197,9 +203,10 @@ class BlobPutHandler(tornado.web.RequestHandler):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 
-    def initialize(self, volumes: Any, host: str) -> None:
+    def initialize(self, volumes: Any, host: str, sync: bool = True) -> None:
         self.volumes = volumes
         self.host = host
+        self.sync = sync           # DDFS_BLOB_SYNC
         self.file: Any = None
         self.writer: BlobWriter | None = None
         self.partial = ""
@@ -356,7 +363,7 @@ class BlobPutHandler(tornado.web.RequestHandler):
         partial, self.partial = self.partial, ""
         try:
             await asyncio.get_running_loop().run_in_executor(
-                None, _finish_upload, partial, final, sums, checksum, fileobj)
+                None, _finish_upload, partial, final, sums, checksum, fileobj, self.sync)
         except FileExistsError:
             self._reply(409, "Blob %s exists on %s: a blob is never written twice"
                         % (self.objname, self.host))
@@ -447,6 +454,7 @@ def node_routes(node: Any) -> list[tuple]:
 def start_put_server(node: Any) -> Any:
     """Serve PUTs of blobs on ``HOST:DDFS_PUT_PORT``."""
     s = node.settings
+    sync = blob_sync(s)  # a bad value stops the node here, naming the setting
     volumes = volumes_of(s, node.host)
     for path in volumes.drop_partials():
         log.info("deleted %s, an upload the node's last run did not finish", path)
@@ -457,7 +465,8 @@ def start_put_server(node: Any) -> Any:
                                    *upkeep_routes(volumes, node),
                                    *tag_routes(volumes, secret),
                                    (r"/ddfs/([^/]+)", BlobPutHandler,
-                                    {"volumes": volumes, "host": node.host})])
+                                    {"volumes": volumes, "host": node.host,
+                                     "sync": sync})])
     address = "127.0.0.1" if node.host == "localhost" else node.host
     server = app.listen(int(s["DDFS_PUT_PORT"]), address=address, max_body_size=MAX_BLOB,
                         chunk_size=READ_CHUNK)

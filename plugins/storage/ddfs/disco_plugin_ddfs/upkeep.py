@@ -29,6 +29,7 @@ import tornado.web
 
 from disco_core.access import SECRET_HEADER, same
 
+from .defaults import blob_sync
 from .names import BLOB
 from .node import _finish_upload
 from .volumes import CHECKSUMS, checksum_like, file_checksum, new_hash, read_checksum
@@ -221,7 +222,8 @@ class UpkeepHandler(tornado.web.RequestHandler):
                                             "%s, %s recorded): not kept" % (name, source,
                                                                             actual, expected))
             await self.in_thread(_finish_upload, partial, final,
-                                 self.volumes.path(volume, name, "sums"), expected, fileobj)
+                                 self.volumes.path(volume, name, "sums"), expected, fileobj,
+                                 blob_sync(self.node.settings))
         except tornado.web.HTTPError:
             raise
         except FileExistsError:
