@@ -44,8 +44,8 @@ def needs_of(job: Any) -> Needs:
     needs = getattr(job, "_plugin_needs", None)
     if needs is None:
         schemes = set()
-        for inp in getattr(job, "inputs", ()):
-            for url in inp.urls:
+        for urls in getattr(job, "input_url_lists", ()):  # the job's inputs' URLs
+            for url in urls:
                 schemes.add(schemesplit(url)[0] or "file")
         required = job.jobdict.get("required_plugins") or []
         needs = Needs(frozenset(schemes), frozenset(canonical(d) for d in required))
