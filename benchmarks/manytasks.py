@@ -6,11 +6,13 @@
 Each input is ``raw://<i>``; the map yields ``(i % 100, i)``, the reduce sums per key. The
 result is checked exactly (100 keys, each the sum of its numbers, computed here) and the
 script exits with status 1 on a mismatch. Timed from ``Job().run()`` to the last result
-read. Printed: CPU ms per task of each kind of process (master, node, fork server,
-workers; see ``proccpu.py``), tasks per second (map tasks over the wall time), the master's
-RSS per queued task (its peak RSS while the first job runs, sampled every ~20 ms, less its
-RSS before, over the tasks; later jobs reuse the memory the first one freed, so only the
-first one counts), and the load average.
+read. After each job is purged, the script waits until the node has deleted the job's files
+(printing how long that took), so the next job does not share the disk with it. Printed:
+CPU ms per task of each kind of process (master, node, fork server, workers; see
+``proccpu.py``; the node's includes deleting the job's files), tasks per second (map tasks
+over the wall time), the master's RSS per queued task (its peak RSS while the first job
+runs, sampled every ~20 ms, less its RSS before, over the tasks; later jobs reuse the memory
+the first one freed, so only the first one counts), and the load average.
 """
 from __future__ import annotations
 
@@ -93,10 +95,26 @@ def one_job(master: str | None, n: int, pid: int | None) -> tuple[float, int, di
         peak.stopped.set()
         peak.join()
     job.purge()
+    if pid:
+        # the node deletes the job's files in the background: wait until it has, so that
+        # the next job does not share the disk with deleting 50,000 task folders
+        home = job_home(job.name)
+        t1 = time.perf_counter()
+        while os.path.exists(home) and time.perf_counter() - t1 < 600:
+            time.sleep(0.1)
+        print("purge: the node deleted the job's files in %.1f s" % (time.perf_counter() - t1),
+              flush=True)
     if cpu is not None:
         time.sleep(0.5)  # the purged job's warm workers end, and their CPU is counted
         print(per_task(cpu, snapshot(pid), n + 1), flush=True)
     return elapsed, (peak.peak - before) if peak else 0, results
+
+
+def job_home(name: str) -> str:
+    """Where the one local node keeps the job's files (``DISCO_DATA/localhost/<hh>/<name>``)."""
+    from disco_core.jobpack import hexhash
+    from disco_core.settings import DiscoSettings
+    return os.path.join(DiscoSettings()["DISCO_DATA"], "localhost", hexhash(name), name)
 
 
 def main() -> int:
