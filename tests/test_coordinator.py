@@ -370,3 +370,25 @@ def test_task_descriptions_and_the_first_failed_task(actions, job_of):
         with pytest.raises(KeyError) as info:
             job.find_task(bad)
         assert "job Test@0:0:0 has no task %r" % bad in str(info.value)
+
+
+def test_a_tasks_rarely_set_fields_read_their_defaults_until_set(actions, job_of):
+    job = job_of(pipeline=MAP_REDUCE, inputs=["raw://a", "raw://b"])
+    job.start()
+    first, second = actions.tasks("queue")
+    assert (first.lost, first.remade, first.old_outputs) == (0, 0, None)
+    assert not first.only_on and not first.avoid and not first.awaiting
+    assert first.rare is None and not hasattr(first, "__dict__")  # nothing held for them
+    first.lost += 1
+    first.former_urls = {"dir://h1/x"}
+    assert (first.lost, first.former_urls, first.remade) == (1, {"dir://h1/x"}, 0)
+    assert second.lost == 0 and second.rare is None  # each task its own
+
+
+def test_a_started_job_still_tells_its_inputs_and_what_they_need(actions, job_of):
+    from disco_core.master.plugincheck import needs_of
+    inputs = ["raw://a", ["disco://h1/x", "disco://h2/x"], "rot13://b"]
+    job = job_of(pipeline=MAP_REDUCE, inputs=inputs)
+    job.start()  # the inputs' Outputs are let go once the tasks hold them
+    assert job.info()["inputs"] == ["raw://a", "disco://h1/x", "disco://h2/x", "rot13://b"]
+    assert needs_of(job).schemes == {"raw", "disco", "rot13"}
