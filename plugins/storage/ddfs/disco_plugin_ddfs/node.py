@@ -31,7 +31,7 @@ from disco_core.errors import DataError
 
 from .defaults import blob_sync
 from .names import BLOB
-from .receiving import WRITEBACK, ClientGone, receive_body, send_all, start_writeback
+from .receiving import BODY_TIMEOUT, WRITEBACK, ClientGone, receive_body, send_all, start_writeback
 from .volumes import CHECKSUM, LocalVolumes, mark_verified, new_hash, verify
 
 log = logging.getLogger("disco.ddfs.node")
@@ -124,11 +124,12 @@ class BlobWriter:
     """Writes and hashes an upload's pieces in a thread of its own, in order, while the
     node's loop reads the next ones: the hash (which lets go of the GIL) runs beside the
     reading. At most :data:`WRITES_AHEAD` pieces wait; then :meth:`add` returns what to
-    wait for, so Tornado reads no more until the writer catches up. Every
-    :data:`WRITEBACK` bytes the disk is asked to start writing what came so far."""
+    wait for, so Tornado reads no more until the writer catches up. With ``writeback`` (a
+    blob fsynced at its end), every :data:`WRITEBACK` bytes the disk is asked to start
+    writing what came so far."""
 
-    def __init__(self, file: Any, hash: Any) -> None:
-        self.file, self.hash = file, hash
+    def __init__(self, file: Any, hash: Any, writeback: bool = True) -> None:
+        self.file, self.hash, self.writeback = file, hash, writeback
         self.error: OSError | None = None
         self.pool = concurrent.futures.ThreadPoolExecutor(1, "ddfs-put")
         self.waiting: collections.deque = collections.deque()
@@ -140,7 +141,7 @@ class BlobWriter:
         try:
             self.file.write(chunk)
             self.written += len(chunk)
-            if self.written - self.synced >= WRITEBACK:
+            if self.writeback and self.written - self.synced >= WRITEBACK:
                 self.file.flush()
                 start_writeback(self.file.fileno(), self.synced, self.written - self.synced)
                 self.synced = self.written
@@ -275,7 +276,7 @@ class BlobPutHandler(tornado.web.RequestHandler):
                                            b"HTTP/1.1 100 (Continue)\r\n\r\n")
             error = await loop.run_in_executor(
                 None, receive_body, stream.socket.fileno(), self.file.fileno(), self.hash,
-                length, first)
+                length, first, BODY_TIMEOUT, self.sync)
             if error is not None:
                 self._write_failed(error)
             else:
@@ -295,7 +296,7 @@ class BlobPutHandler(tornado.web.RequestHandler):
         if self.file is None or self._finished:
             return None
         if self.writer is None:
-            self.writer = BlobWriter(self.file, self.hash)
+            self.writer = BlobWriter(self.file, self.hash, self.sync)
         if self.writer.error is not None:
             self._write_failed(self.writer.error)
             return None

@@ -93,3 +93,31 @@ def test_a_write_that_fails_is_returned_not_raised(pair, tmp_path):
         os.close(fd)
     sender.join()
     assert isinstance(error, OSError)
+
+
+@pytest.mark.parametrize("writeback", [True, False])
+def test_the_disk_is_asked_to_write_ahead_only_for_a_blob_fsynced_next(pair, tmp_path,
+                                                                       monkeypatch, writeback):
+    # with DDFS_BLOB_SYNC off nothing fsyncs the blob: starting writeback during the
+    # upload would only make its later writes wait for pages on their way to disk
+    from disco_plugin_ddfs import receiving
+    asked = []
+    monkeypatch.setattr(receiving, "start_writeback",
+                        lambda fd, offset, length: asked.append((offset, length)))
+    node, client = pair
+    data = os.urandom(receiving.WRITEBACK + (1 << 20) + 5)
+    sender = send_in_pieces(client, data, [1 << 16])
+    path = tmp_path / "blob"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        assert receive_body(node.fileno(), fd, CRC32(), len(data), timeout=10,
+                            writeback=writeback) is None
+    finally:
+        os.close(fd)
+    sender.join()
+    assert path.read_bytes() == data
+    if writeback:
+        assert sum(length for _, length in asked) == len(data)
+        assert asked[0] == (0, receiving.WRITEBACK)
+    else:
+        assert asked == []
