@@ -69,17 +69,27 @@ class Chunker:
         time, else one by one. The same records in the same order (hunks cut elsewhere)."""
         return self._chunks(self._list_groups(lists))
 
-    def chunks_of_lines(self, blocks: Iterable[list[bytes]], as_text: bool = True
+    def chunks_of_lines(self, blocks: Iterable[bytes], as_text: bool = True
                         ) -> Iterator[bytes]:
-        """As :meth:`chunks` for the lines of a text file, given as lists of bytes (a
-        block of the file at a time): the records are the lines decoded (``as_text``:
-        the caller has checked they are UTF-8) or the bytes. Each hunk's pickle is made of
-        the bytes whole (:func:`~.records.pickle_lines`), no Python work per line."""
-        from .records import compressed_hunk, pickle_lines
+        """As :meth:`chunks` for the lines of a text file, given as blocks of bytes, each
+        of whole lines (the file's last line may have no ``"\\n"``): the records are the
+        lines, split at ``"\\n"`` only and each with its ``"\\n"``, decoded (``as_text``:
+        the caller has checked the blocks are UTF-8) or the bytes. A hunk holds its blocks
+        whole (:func:`~.records.pickle_line_block`: no Python work per line), compressed
+        with the parameters for text (:data:`~.records.TEXT_PARAMS`), a compressor per
+        encoding thread."""
+        import threading
 
-        def encode(batch: list) -> bytes:
-            return compressed_hunk(pickle_lines(batch, as_text))
-        return self._chunks(self._line_groups(blocks, as_text), encode)
+        from .records import compressed_hunk, pickle_line_block, text_compressor
+        local = threading.local()
+
+        def encode(batch: list[bytes]) -> bytes:
+            compressor = getattr(local, "compressor", None)
+            if compressor is None:
+                compressor = local.compressor = text_compressor()
+            return compressed_hunk(b"".join([pickle_line_block(block, as_text)
+                                             for block in batch]), compressor)
+        return self._chunks(self._block_groups(blocks, as_text), encode, _block_halves)
 
     def _groups(self, records: Iterable) -> Iterator[tuple[list, int]]:
         """The records in groups of about ``hunk_size`` bytes, each with the number of its
@@ -127,33 +137,34 @@ class Chunker:
         if pending:
             yield pending, first
 
-    def _line_groups(self, blocks: Iterable[list[bytes]], as_text: bool
-                     ) -> Iterator[tuple[list, int]]:
-        pending: list = []
+    def _block_groups(self, blocks: Iterable[bytes], as_text: bool
+                      ) -> Iterator[tuple[list[bytes], int]]:
+        """The blocks in groups of at most ``hunk_size`` bytes (a bigger block alone), each
+        with the number of its first line; a line whose record is over ``max_record_size``
+        raises as :meth:`chunks` would."""
+        pending: list[bytes] = []
         pending_size = 0
         first = n = 0
         limit = self.max_record_size
-        for lines in blocks:
-            if not lines:
+        for block in blocks:
+            if not block:
                 continue
-            if max(map(len, lines)) + _PICKLE_OVERHEAD > limit:
-                for i, line in enumerate(lines):
-                    if len(line) + _PICKLE_OVERHEAD > limit:
-                        one = _pickled_size(line.decode("utf-8") if as_text else line)
-                        if one > limit:
-                            raise _too_large(n + i, one, limit)
-            pending.extend(lines)
-            pending_size += sum(map(len, lines)) + 2 * len(lines)
-            n += len(lines)
-            if pending_size >= self.hunk_size:
+            if len(block) + _PICKLE_OVERHEAD > limit:
+                _check_lines(block, n, limit, as_text)
+            if pending and pending_size + len(block) > self.hunk_size:
                 yield pending, first
                 pending, pending_size, first = [], 0, n
+            pending.append(block)
+            pending_size += len(block)
+            n += _line_count(block)
         if pending:
             yield pending, first
 
     def _chunks(self, groups: Iterable[tuple[list, int]],
-                encode: Callable[[list], bytes] | None = None) -> Iterator[bytes]:
+                encode: Callable[[list], bytes] | None = None,
+                halves: Callable[[list, int], Any] | None = None) -> Iterator[bytes]:
         encode = encode or self._hunk
+        halves = halves or _list_halves
         chunk: list[bytes] = []
         used = 0
 
@@ -167,10 +178,11 @@ class Chunker:
                 chunk.append(hunk)
                 used += len(hunk)
                 return
-            if len(batch) > 1 and (not chunk or room >= self.chunk_size // 8):
-                half = len(batch) // 2
-                yield from place(batch[:half], n)
-                yield from place(batch[half:], n + half)
+            split = halves(batch, n) if not chunk or room >= self.chunk_size // 8 else None
+            if split is not None:
+                (one, n_one), (two, n_two) = split
+                yield from place(one, n_one)
+                yield from place(two, n_two)
                 return
             if not chunk:
                 raise ValueError("record %d takes %d bytes even compressed, more than "
@@ -194,6 +206,60 @@ class Chunker:
         writer.extend(batch)
         writer.close()
         return buf.getvalue()
+
+
+def _list_halves(batch: list, n: int) -> tuple | None:
+    """The records of ``batch`` (the first numbered ``n``) in two halves, each with the
+    number of its first record; None for one record."""
+    if len(batch) < 2:
+        return None
+    half = len(batch) // 2
+    return (batch[:half], n), (batch[half:], n + half)
+
+
+def _line_count(block: bytes) -> int:
+    return block.count(b"\n") + (not block.endswith(b"\n"))
+
+
+def _block_halves(batch: list[bytes], n: int) -> tuple | None:
+    """As :func:`_list_halves` for blocks of lines: the blocks in two halves, or one block
+    cut at a line's end near its middle; None for one line."""
+    if len(batch) > 1:
+        half = len(batch) // 2
+        return (batch[:half], n), (batch[half:], n + sum(map(_line_count, batch[:half])))
+    block = batch[0]
+    middle = len(block) // 2
+    cut = block.find(b"\n", middle) + 1
+    if not 0 < cut < len(block):
+        cut = block.rfind(b"\n", 0, middle) + 1
+    if not 0 < cut < len(block):
+        return None
+    return ([block[:cut]], n), ([block[cut:]], n + _line_count(block[:cut]))
+
+
+def _check_lines(block: bytes, n: int, limit: int, as_text: bool) -> None:
+    """Raise as :meth:`Chunker.chunks` does for the first line of ``block`` (its first
+    numbered ``n``) whose record is over ``limit`` bytes pickled. Only lines longer than
+    ``limit`` less the pickle's overhead can be, and such a line holds a whole aligned
+    stretch of half that length with no ``"\\n"`` at one of the multiples of it from the
+    block's start (or from the last such line's end): a few searches per block, in C, find
+    every one."""
+    longest = limit - _PICKLE_OVERHEAD
+    stride = max(1, longest // 2)
+    start = 0
+    while start < len(block):
+        if block.find(b"\n", start, start + stride) >= 0:
+            start += stride
+            continue
+        begin = block.rfind(b"\n", 0, start) + 1
+        end = block.find(b"\n", start + stride)
+        end = len(block) if end < 0 else end + 1
+        line = block[begin:end]
+        if len(line) > longest:
+            size = _pickled_size(line.decode("utf-8") if as_text else line)
+            if size > limit:
+                raise _too_large(n + block.count(b"\n", 0, begin), size, limit)
+        start = end
 
 
 #: Hunks encoded at once by :func:`_encoded_ahead` (zstd lets go of the GIL).

@@ -1,8 +1,9 @@
-"""Chunks of a text file's lines given as bytes a block at a time
+"""Chunks of a text file's lines given as blocks of bytes of whole lines
 (``Chunker.chunks_of_lines``, what ``ddfs chunk`` of a local text file uses): the records
 read back are the lines a text input gives (decoded, or the bytes), the same as
-``Chunker.chunks`` of those records gives, within the chunk size, with the same error for a
-line over the record limit; ``pickle_lines`` is what ``pickle`` reads back as the list."""
+``Chunker.chunks`` of those records gives, within the chunk size (blocks cut at a line's
+end when a chunk needs it), with the same error for a line over the record limit;
+``pickle_line_block`` is what ``pickle`` reads back as the list of the block's lines."""
 import io
 import os
 import pickle
@@ -10,7 +11,7 @@ import pickle
 import pytest
 
 from disco_core.fileutils import Chunker
-from disco_core.records import PROTOCOL, pickle_lines, read_records
+from disco_core.records import PROTOCOL, lines_of, pickle_line_block, read_records
 
 LINES = ([("%d %s\n" % (i, os.urandom(8).hex())).encode() for i in range(5000)]
          + [("\u20ac wide \U0001f600 %d\r\n" % i).encode() for i in range(700)]
@@ -19,7 +20,7 @@ LINES = ([("%d %s\n" % (i, os.urandom(8).hex())).encode() for i in range(5000)]
 
 
 def blocks(lines, size):
-    return [lines[i:i + size] for i in range(0, len(lines), size)]
+    return [b"".join(lines[i:i + size]) for i in range(0, len(lines), size)]
 
 
 def records_of(chunks):
@@ -27,10 +28,22 @@ def records_of(chunks):
 
 
 @pytest.mark.parametrize("as_text", [True, False])
-def test_pickle_lines_loads_as_the_list_of_lines(as_text):
-    got = pickle.loads(pickle_lines(LINES, as_text))
+def test_a_pickled_block_loads_as_the_list_of_its_lines(as_text):
+    block = b"".join(LINES)
+    got = pickle.loads(pickle_line_block(block, as_text))
     assert got == [line.decode() if as_text else line for line in LINES]
-    assert pickle.loads(pickle_lines([], as_text)) == []
+    assert got == lines_of(block.decode() if as_text else block)
+    assert pickle.loads(pickle_line_block(b"", as_text)) == []
+    assert pickle.loads(pickle_line_block(b"\r\n\n", as_text)) == (
+        ["\r\n", "\n"] if as_text else [b"\r\n", b"\n"])
+
+
+def test_one_block_too_big_for_a_chunk_is_cut_between_lines():
+    want = [line.decode() for line in LINES[:4000]]
+    chunker = Chunker(chunk_size=1 << 14, max_record_size=1 << 12)
+    chunks = list(chunker.chunks_of_lines([b"".join(LINES[:4000])], True))
+    assert len(chunks) > 2 and all(len(c) <= 1 << 14 for c in chunks)
+    assert records_of(chunks) == want
 
 
 @pytest.mark.parametrize("as_text", [True, False])
@@ -47,13 +60,17 @@ def test_lines_give_the_records_a_text_input_gives_within_the_chunk_size(as_text
 @pytest.mark.parametrize("as_text", [True, False])
 def test_a_line_over_the_limit_is_named_as_chunks_names_it(as_text):
     limit = 300
-    fits = next(b"x" * n for n in range(400, 0, -1)
-                if len(pickle.dumps(b"x" * n if not as_text else "x" * n, PROTOCOL)) <= limit)
+    fits = next(b"x" * n + b"\n" for n in range(400, 0, -1)
+                if len(pickle.dumps(b"x" * n + b"\n" if not as_text else "x" * n + "\n",
+                                    PROTOCOL)) <= limit)
     chunker = Chunker(chunk_size=1 << 20, max_record_size=limit)
-    assert records_of(chunker.chunks_of_lines([[fits, b"a"]], as_text)) == \
+    assert records_of(chunker.chunks_of_lines([fits + b"a"], as_text)) == \
         [fits.decode() if as_text else fits, "a" if as_text else b"a"]
-    lines = [[b"a"] * 5, [b"a", b"a", fits + b"x"]]
+    assert records_of(chunker.chunks_of_lines([b"a\n" * 200 + fits * 3], as_text)) == \
+        [r.decode() if as_text else r for r in [b"a\n"] * 200 + [fits] * 3]
+    lines = [[b"a\n"] * 5, [b"a\n", b"a\n", b"x" + fits, b"b\n"]]
     records = [line.decode() if as_text else line for block in lines for line in block]
+    lines = [b"".join(block) for block in lines]
     with pytest.raises(ValueError) as by_lines:
         list(chunker.chunks_of_lines(lines, as_text))
     with pytest.raises(ValueError) as one_by_one:

@@ -370,7 +370,7 @@ class DDFS:
                 path = _plain_text_file(url, kwargs)
                 if path is not None:  # its lines a block at a time, as a text input's
                     as_text = _text_lines()
-                    chunks = chunker.chunks_of_lines(_line_lists(path, as_text), as_text)
+                    chunks = chunker.chunks_of_lines(_line_blocks(path, as_text), as_text)
                 else:
                     chunks = chunker.chunks(result_iterator([url], **kwargs))
                 for n, chunk in enumerate(chunks):
@@ -437,7 +437,7 @@ class _Uploads:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-#: Bytes of a text file read at a time by :func:`_line_lists`.
+#: Bytes of a text file read at a time by :func:`_line_blocks`.
 LINES_BLOCK = 1 << 20
 
 
@@ -462,10 +462,11 @@ def _text_lines() -> bool:
     return text_inputs_mode() != "bytes"
 
 
-def _line_lists(path: str, as_text: bool) -> Iterator[builtins.list]:
-    """The lines of a text file as bytes, split at ``"\n"`` only as a text input splits
-    them, a list per block of :data:`LINES_BLOCK` bytes; with ``as_text`` each block is
-    checked to be strict UTF-8 (the records are its lines decoded)."""
+def _line_blocks(path: str, as_text: bool) -> Iterator[bytes]:
+    """A text file in blocks of whole lines (about :data:`LINES_BLOCK` bytes each, cut
+    after a ``"\\n"``: its lines split at ``"\\n"`` only, as a text input splits them);
+    with ``as_text`` each block is checked to be strict UTF-8 (the records are its lines
+    decoded)."""
     carry = b""
     with open(path, "rb") as f:
         while True:
@@ -476,20 +477,20 @@ def _line_lists(path: str, as_text: bool) -> Iterator[builtins.list]:
             if not end:  # no line ends in this block
                 carry += block
                 continue
-            whole, carry = carry + block[:end], block[end:]
-            yield _lines(whole, as_text, path)
+            whole, carry = carry + block[:end] if carry else block[:end], block[end:]
+            yield _checked(whole, as_text, path)
     if carry:
-        yield _lines(carry, as_text, path)
+        yield _checked(carry, as_text, path)
 
 
-def _lines(data: bytes, as_text: bool, path: str) -> builtins.list:
+def _checked(data: bytes, as_text: bool, path: str) -> bytes:
     if as_text and not data.isascii():  # ASCII is UTF-8 (checked without decoding it)
         try:
             data.decode("utf-8")  # whole lines: never a character cut in two
         except UnicodeDecodeError as exc:
             raise DiscoError("%s is not UTF-8 text (%s): read it with DISCO_TEXT_INPUTS=bytes"
                              % (path, exc)) from None
-    return io.BytesIO(data).readlines()
+    return data
 
 
 def _replica_lists(urls: Iterable) -> builtins.list:

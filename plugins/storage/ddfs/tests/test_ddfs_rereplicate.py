@@ -118,7 +118,7 @@ def test_a_lost_node_is_replaced_and_a_drained_one_removed(four_nodes, tmp_path)
     (tmp_path / "lines.txt").write_text(text)  # 20 MB
     expected = collections.Counter(line[:1] for line in text.splitlines())
     cluster.cli("ddfs", "push", "test:rr:push", "./part0", "./part1", cwd=str(tmp_path))
-    cluster.cli("ddfs", "chunk", "-S", "8", "test:rr:chunk", "./lines.txt",
+    cluster.cli("ddfs", "chunk", "-S", "4", "test:rr:chunk", "./lines.txt",
                 cwd=str(tmp_path))
     tags = ["test:rr:push", "test:rr:chunk"]
     before = blob_hashes(cluster, tags)
