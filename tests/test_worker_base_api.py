@@ -6,6 +6,7 @@ writing ``self.output`` / ``concat_input``, run on a real cluster; and the helpe
 from __future__ import annotations
 
 import inspect
+import io
 
 import pytest
 
@@ -16,7 +17,7 @@ from disco.worker import (BaseOutput, IDedInput, Input, MergedInput, Output, Par
                           ReplicaIter, SerialInput, Worker)
 from disco.worker.task_io import chain_reader
 from disco_core.worker import LAUNCHER
-from disco_core.worker.dataio import read_index
+from disco_core.worker.dataio import read_index, text_stream
 from disco_core.worker.task import Task
 
 
@@ -376,3 +377,65 @@ def test_bin_names_the_worker_program_in_the_jobdict_and_main_is_a_classmethod()
     assert Worker().jobdict(job)["worker"] == LAUNCHER
     assert OwnBin().jobdict(job)["worker"] == "bin/my_worker"
     assert inspect.ismethod(Worker.main) and Worker.main.__self__ is Worker
+
+
+class _BreaksAfter(io.RawIOBase):
+    """The bytes of ``data``; with ``limit``, an OSError once that many were read."""
+
+    def __init__(self, data, limit=None):
+        self.data, self.pos, self.limit = data, 0, limit
+
+    def readable(self):
+        return True
+
+    def readinto(self, buf):
+        if self.limit is not None and self.pos >= self.limit:
+            raise OSError("connection reset")
+        end = len(self.data) if self.limit is None else self.limit
+        n = min(len(buf), end - self.pos, 1000)
+        buf[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
+@pytest.mark.parametrize("as_text", [True, False])
+def test_a_text_input_read_in_blocks_resumes_on_the_next_replica_without_a_line_twice(as_text):
+    # text streams hand their lines over a block at a time: a replica that breaks after
+    # some blocks is resumed after exactly the lines already given
+    from disco_core.worker import inout
+    lines = [("%d line of replica data\n" % i).encode() for i in range(20000)]
+    data = b"".join(lines)
+    cut = 5 * inout.LINES_BLOCK + 17  # in the middle of a line of the sixth block
+
+    def stream_of(url):
+        raw = _BreaksAfter(data, cut if url.endswith("broken") else None)
+        binary = io.BufferedReader(raw)
+        return text_stream(binary) if as_text else binary
+
+    want = [line.decode() for line in lines] if as_text else lines
+    got = list(Input(["disco://h/broken", "disco://h/good"], open=stream_of))
+    assert got == want
+    with pytest.raises(DataError) as info:
+        list(Input(["disco://h/broken"], open=stream_of))
+    import re
+    given = int(re.search(r"broken: .*\(after (\d+) records\)", str(info.value)).group(1))
+    assert 0 < given <= data[:cut].count(b"\n")  # whole blocks only, none read ahead
+
+
+def test_a_text_view_dropped_leaves_its_bytes_open_and_reads_lines_as_io_does(tmp_path):
+    import gc
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"one\r\ntwo\nthree")
+    binary = open(path, "rb")
+    view = text_stream(binary)
+    assert type(view) is io.TextIOWrapper  # iterated at the io module's own speed
+    assert next(view) == "one\r\n"
+    buffer = view.buffer
+    del view
+    gc.collect()
+    assert not buffer.closed  # a reader may go on with fd.buffer after letting go of fd
+    again = text_stream(buffer)
+    del again
+    gc.collect()
+    assert not buffer.closed
+    buffer.close()

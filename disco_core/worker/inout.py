@@ -18,7 +18,9 @@ stage reads its inputs as text lines, later stages read the previous stage's rec
 """
 from __future__ import annotations
 
+import functools
 import heapq
+import io
 import itertools
 import operator
 import os
@@ -174,6 +176,19 @@ class ReplicaIter:
 
 
 _first = operator.itemgetter(0)
+#: ``(record, n)`` -> ``(record,)``: a record alone, as :meth:`Input.read` chains them.
+_alone = operator.itemgetter(slice(0, 1))
+#: Bytes of lines a text stream reads at a time for :meth:`Input.read`.
+LINES_BLOCK = 1 << 16
+
+
+def _line_blocks(records: Any) -> Iterator[list] | None:
+    """The lines of a text input in lists of about :data:`LINES_BLOCK` bytes, when
+    ``records`` is a stream of the io module's own classes (whose ``readlines`` splits
+    them in C, as iterating it would), else None."""
+    if type(records) in (io.TextIOWrapper, io.BufferedReader):
+        return iter(functools.partial(records.readlines, LINES_BLOCK), [])
+    return None
 
 
 def _close(obj: Any) -> None:
@@ -249,7 +264,14 @@ class Input:
             self.worker.current_input = url
 
     def read(self, source: Any) -> Iterator[Any]:
-        """The records of one source (from :meth:`sources`), replica by replica."""
+        """The records of one source (from :meth:`sources`), replica by replica. The lines
+        of a text stream are read a block at a time and handed over in C, with no Python
+        frame per line (:func:`_line_blocks`); other records one at a time."""
+        return itertools.chain.from_iterable(self._pieces(source))
+
+    def _pieces(self, source: Any) -> Iterator[Any]:
+        """:meth:`read`'s records in pieces: lists of lines, or each record alone in a
+        tuple."""
         records_of = self.opener()
         done = 0
         errors: list[str] = []
@@ -262,15 +284,26 @@ class Input:
                 continue
             n = 0
             given = None
+            taken: int | None = None
             try:
                 if done:  # a replica after one that failed: skip what was given already
                     for n, _record in enumerate(itertools.islice(records, done), 1):
                         pass
-                # the records counted in C (the counter moves once a record is read)
-                given = itertools.count(n + 1)
-                yield from map(_first, zip(records, given))
+                blocks = _line_blocks(records)
+                if blocks is not None:
+                    # a block is read only once the one before was taken whole
+                    taken = n
+                    for block in blocks:
+                        yield block
+                        taken += len(block)
+                else:
+                    # the records counted in C (the counter moves once a record is read)
+                    given = itertools.count(n + 1)
+                    yield from map(_alone, zip(records, given))
             except (DataError, OSError) as exc:
-                if given is not None:
+                if taken is not None:
+                    done = max(done, taken)
+                elif given is not None:
                     done = max(done, next(given) - 1)
                 errors.append("%s: %s (after %d records)" % (url, exc, max(n, done)))
                 _close(records)
@@ -291,8 +324,11 @@ class Input:
         return [self.read(source) for source in self.sources()]
 
     def __iter__(self) -> Iterator[Any]:
+        return itertools.chain.from_iterable(self._all_pieces())
+
+    def _all_pieces(self) -> Iterator[Any]:
         for source in self.sources():
-            yield from self.read(source)
+            yield from self._pieces(source)
 
 
 class SerialInput:
