@@ -69,15 +69,16 @@ class Chunker:
         time, else one by one. The same records in the same order (hunks cut elsewhere)."""
         return self._chunks(self._list_groups(lists))
 
-    def chunks_of_lines(self, blocks: Iterable[bytes], as_text: bool = True
-                        ) -> Iterator[bytes]:
+    def chunks_of_lines(self, blocks: Iterable[bytes], as_text: bool = True,
+                        joined: bool = True) -> Iterator[Any]:
         """As :meth:`chunks` for the lines of a text file, given as blocks of bytes, each
         of whole lines (the file's last line may have no ``"\\n"``): the records are the
         lines, split at ``"\\n"`` only and each with its ``"\\n"``, decoded (``as_text``:
         the caller has checked the blocks are UTF-8) or the bytes. A hunk holds its blocks
         whole (:func:`~.records.pickle_line_block`: no Python work per line), compressed
         with the parameters for text (:data:`~.records.TEXT_PARAMS`), a compressor per
-        encoding thread."""
+        encoding thread. Not ``joined``: each chunk is the list of its hunks, whose bytes
+        in turn are the chunk's (a sender can send them as they are, with no copy)."""
         import threading
 
         from .records import compressed_hunk, pickle_line_block, text_compressor
@@ -89,7 +90,8 @@ class Chunker:
                 compressor = local.compressor = text_compressor()
             return compressed_hunk(b"".join([pickle_line_block(block, as_text)
                                              for block in batch]), compressor)
-        return self._chunks(self._block_groups(blocks, as_text), encode, _block_halves)
+        return self._chunks(self._block_groups(blocks, as_text), encode, _block_halves,
+                            joined)
 
     def _groups(self, records: Iterable) -> Iterator[tuple[list, int]]:
         """The records in groups of about ``hunk_size`` bytes, each with the number of its
@@ -162,7 +164,8 @@ class Chunker:
 
     def _chunks(self, groups: Iterable[tuple[list, int]],
                 encode: Callable[[list], bytes] | None = None,
-                halves: Callable[[list, int], Any] | None = None) -> Iterator[bytes]:
+                halves: Callable[[list, int], Any] | None = None, joined: bool = True
+                ) -> Iterator[Any]:
         encode = encode or self._hunk
         halves = halves or _list_halves
         chunk: list[bytes] = []
@@ -188,14 +191,14 @@ class Chunker:
                 raise ValueError("record %d takes %d bytes even compressed, more than "
                                  "chunk_size (%d bytes): raise chunk_size"
                                  % (n, len(hunk), self.chunk_size))
-            yield b"".join(chunk)
+            yield b"".join(chunk) if joined else chunk
             chunk, used = [], 0
             yield from place(batch, n, hunk)
 
         for (batch, first), hunk in _encoded_ahead(encode, groups):
             yield from place(batch, first, hunk)
         if chunk:
-            yield b"".join(chunk)
+            yield b"".join(chunk) if joined else chunk
 
     @staticmethod
     def _hunk(batch: list) -> bytes:

@@ -53,6 +53,8 @@ def test_lines_give_the_records_a_text_input_gives_within_the_chunk_size(as_text
     chunker = Chunker(chunk_size=chunk_size, max_record_size=1 << 20, hunk_size=1 << 14)
     chunks = list(chunker.chunks_of_lines(blocks(LINES, 333), as_text))
     assert records_of(chunks) == want == records_of(chunker.chunks(want))
+    pieces = list(chunker.chunks_of_lines(blocks(LINES, 333), as_text, joined=False))
+    assert [b"".join(hunks) for hunks in pieces] == chunks  # the hunks, not yet joined
     assert all(len(c) <= chunk_size for c in chunks)
     assert (len(chunks) > 1) == (chunk_size < 1 << 20)
 

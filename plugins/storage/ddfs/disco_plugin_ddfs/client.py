@@ -370,7 +370,8 @@ class DDFS:
                 path = _plain_text_file(url, kwargs)
                 if path is not None:  # its lines a block at a time, as a text input's
                     as_text = _text_lines()
-                    chunks = chunker.chunks_of_lines(_line_blocks(path, as_text), as_text)
+                    chunks = chunker.chunks_of_lines(_line_blocks(path, as_text), as_text,
+                                                     joined=False)
                 else:
                     chunks = chunker.chunks(result_iterator([url], **kwargs))
                 for n, chunk in enumerate(chunks):
@@ -419,11 +420,15 @@ class _Uploads:
         self.pool = concurrent.futures.ThreadPoolExecutor(1, "ddfs-chunk")
         self.futures: builtins.list = []
 
-    def add(self, chunk: bytes, prefix: str) -> None:
+    def add(self, chunk: bytes | builtins.list, prefix: str) -> None:
+        """Upload ``chunk``: its bytes, or the list of its pieces."""
+        from .transfer import Pieces
         waiting = [f for f in self.futures if not f.done()]
         if len(waiting) >= self.AHEAD:
             waiting[0].result()  # an upload that failed raises here, before more are cut
-        self.futures.append(self.pool.submit(self.ddfs._upload, lambda: io.BytesIO(chunk),
+        source = (lambda: Pieces(chunk)) if isinstance(chunk, builtins.list) \
+            else (lambda: io.BytesIO(chunk))
+        self.futures.append(self.pool.submit(self.ddfs._upload, source,
                                              prefix, self.replicas, self.forceon,
                                              self.retries))
 

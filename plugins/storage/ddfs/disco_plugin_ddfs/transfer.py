@@ -21,16 +21,47 @@ from disco_core.comm import TIMEOUT, _message, open_remote
 from disco_core.errors import CommError
 from disco_core.httpclient import Connection
 
+
+class Pieces(io.RawIOBase):
+    """The bytes of a list of ``bytes`` in turn, as a file: what a blob made of pieces
+    (a chunk's hunks) is uploaded from, sent piece by piece with no copy of the whole."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        super().__init__()
+        self.parts = parts
+        self.size = sum(map(len, parts))
+        self._at = (0, 0)  # (part, offset in it)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        part, offset = self._at
+        while part < len(self.parts) and not len(self.parts[part]):
+            part += 1  # an empty piece is not the end
+        if part >= len(self.parts):
+            return 0
+        data = self.parts[part]
+        n = min(len(buf), len(data) - offset)
+        buf[:n] = data[offset:offset + n]
+        self._at = (part, offset + n) if offset + n < len(data) else (part + 1, 0)
+        return n
+
+
 class Body:
-    """What one blob's PUTs send: a range of a regular file, or a memory view."""
+    """What one blob's PUTs send: a range of a regular file, a memory view, or pieces."""
 
     def __init__(self, size: int, file: Any = None, start: int = 0,
-                 view: memoryview | None = None) -> None:
+                 view: memoryview | None = None, parts: list | None = None) -> None:
         self.size, self.file, self.start, self.view = size, file, start, view
+        self.parts = parts
 
     def send(self, sock: Any) -> None:
         if self.view is not None:
             sock.sendall(self.view)
+            return
+        if self.parts is not None:
+            _send_parts(sock, self.parts)
             return
         # os.sendfile at explicit offsets: every replica's thread reads the same file
         sent = sock.sendfile(self.file, self.start, self.size)
@@ -39,9 +70,29 @@ class Body:
                             % (self.size - sent), getattr(self.file, "name", ""))
 
 
+#: Buffers given to one sendmsg at most (the kernel takes up to IOV_MAX, 1024 on Linux).
+SEND_PARTS = 64
+
+
+def _send_parts(sock: Any, parts: list) -> None:
+    """Every byte of ``parts`` in turn, a few at a time in one call (no copy of them)."""
+    views = [memoryview(p) for p in parts if len(p)]
+    while views:
+        sent = sock.sendmsg(views[:SEND_PARTS])
+        while sent and views:
+            if sent >= len(views[0]):
+                sent -= len(views[0])
+                views.pop(0)
+            else:
+                views[0] = views[0][sent:]
+                sent = 0
+
+
 def body_of(f: Any) -> Body | None:
     """How to send the bytes of ``f`` from its current position to its end, or None when
     they can only be read in turn."""
+    if isinstance(f, Pieces) and f._at == (0, 0):
+        return Body(f.size, parts=f.parts)
     if isinstance(f, io.BytesIO):
         view = memoryview(f.getvalue())[f.tell():]  # no copy of a BytesIO of bytes
         return Body(len(view), view=view)

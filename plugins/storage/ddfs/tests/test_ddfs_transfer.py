@@ -16,7 +16,7 @@ import tornado.web
 
 from disco.ddfs import DDFS
 from disco_core.testing import TornadoServer
-from disco_plugin_ddfs.transfer import put_replicas
+from disco_plugin_ddfs.transfer import Pieces, put_replicas
 
 
 class Recorder(tornado.web.RequestHandler):
@@ -61,6 +61,26 @@ def test_a_put_says_its_length_and_is_not_chunked(big_file):
             assert body == expected
     finally:
         server.close()
+
+
+def test_a_blob_of_pieces_reaches_every_replica_whole_in_order():
+    # a chunk's hunks are sent as they are (sendmsg of up to 64 at once), never joined
+    parts = [os.urandom(n) for n in (1, 0, 70000, 3 << 20, 5)] + \
+        [os.urandom(100) for _ in range(150)]
+    data = b"".join(parts)
+    assert Pieces(parts).read() == data  # read in turn, too
+    seen = []
+    rules = [(r"/ddfs/(.*)", Recorder, {"seen": seen, "barrier": 2})]
+    servers = [TornadoServer(rules) for _ in range(2)]
+    try:
+        urls = [s.url("/ddfs/b$1-2-3") for s in servers]
+        stored, failed = put_replicas(urls, lambda: Pieces(parts))
+        assert failed == [] and len(stored) == 2
+        assert [(h.get("Content-Length"), body == data) for _n, h, body in seen] == \
+            [(str(len(data)), True)] * 2
+    finally:
+        for s in servers:
+            s.close()
 
 
 def test_every_replica_is_sent_at_once_and_gets_every_byte(big_file):
